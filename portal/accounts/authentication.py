@@ -1,0 +1,26 @@
+"""DRF authentication by API key: ``Authorization: Token <key>`` or ``Authorization: Bearer <key>``."""
+
+from rest_framework import authentication, exceptions
+
+from portal.accounts.services import api_key_authenticate
+
+KEYWORDS = ("token", "bearer")
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() not in KEYWORDS:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Token <key>' or 'Bearer <key>'.")
+        key = api_key_authenticate(parts[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return key.user, key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,64 @@
+"""One error envelope for the whole API: ``{"message": str, "code": str, "extra": {"fields": {name: [msg]}}}``."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def envelope(message: str, code: str, fields: dict | None = None) -> dict:
+    return {"message": message, "code": code, "extra": {"fields": fields or {}}}
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """DRF's nested ValidationError detail → {"field": ["msg"], "nested.field": ["msg"]}."""
+    fields: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            if all(not isinstance(v, dict | list) for v in value):
+                fields.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+            else:
+                for index, inner in enumerate(value):
+                    walk(f"{prefix}.{index}" if prefix else str(index), inner)
+        else:
+            fields.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return fields
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return Response(envelope(exc.message, exc.code, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(envelope("Some fields are not valid.", "invalid", fields), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = envelope("Some fields are not valid.", "invalid", _flatten(exc.detail))
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
+        response.data = envelope(str(detail), code if isinstance(code, str) else "error")
+    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        logger.error("API error: %s", exc)
+    return response

@@ -1,0 +1,181 @@
+"""Opening and editing calls and their GPU-hour pools (staff only)."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from portal.audit.services import audit_record
+from portal.calls.models import Call
+from portal.errors import InvalidInput, NotAllowed
+from portal.organisations.models import OrganisationType
+from quotas.models import CallPool
+
+MAX_POOL_GPU_HOURS = 100_000_000
+
+
+def _validate_call(
+    *,
+    title: str,
+    description: str,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    eligible_org_types: Sequence[str],
+    allocation_start: date | None,
+    allocation_end: date | None,
+    pools: Sequence[dict],
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not (title or "").strip():
+        errors["title"] = ["This field is required."]
+    elif len(title) > 200:
+        errors["title"] = ["At most 200 characters."]
+    if len(description or "") > 5000:
+        errors["description"] = ["At most 5000 characters."]
+    if opens_at and closes_at and closes_at <= opens_at:
+        errors["closes_at"] = ["The call must close after it opens."]
+    if allocation_start and allocation_end and allocation_end <= allocation_start:
+        errors["allocation_end"] = ["The allocation period must end after it starts."]
+    if closes_at and allocation_end and allocation_end <= closes_at.date():
+        errors.setdefault("allocation_end", []).append("The allocation period must end after the call closes.")
+    unknown = sorted(set(eligible_org_types) - set(OrganisationType.values))
+    if not eligible_org_types:
+        errors["eligible_org_types"] = ["Choose at least one organisation type."]
+    elif unknown:
+        errors["eligible_org_types"] = [f"Unknown organisation types: {', '.join(unknown)}."]
+    pool_errors: list[str] = []
+    seen: set[str] = set()
+    if not pools:
+        pool_errors.append("Offer at least one GPU type.")
+    for pool in pools:
+        gpu_type = pool.get("gpu_type")
+        total = pool.get("total_gpu_hours")
+        cap = pool.get("max_gpu_hours_per_application")
+        if gpu_type not in settings.GPUGRANT_GPU_TYPES:
+            pool_errors.append(f"Unknown GPU type {gpu_type!r}; known: {', '.join(settings.GPUGRANT_GPU_TYPES)}.")
+            continue
+        if gpu_type in seen:
+            pool_errors.append(f"{gpu_type} is listed twice.")
+        seen.add(gpu_type)
+        if not isinstance(total, int) or isinstance(total, bool) or not 1 <= total <= MAX_POOL_GPU_HOURS:
+            pool_errors.append(f"{gpu_type}: the pool must be 1–{MAX_POOL_GPU_HOURS:,} GPU-hours.")
+        elif not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= total:
+            pool_errors.append(f"{gpu_type}: the per-application maximum must be 1–{total:,} GPU-hours.")
+    if pool_errors:
+        errors["pools"] = pool_errors
+    return errors
+
+
+def call_create(
+    *,
+    staff,
+    title: str,
+    opens_at: datetime,
+    closes_at: datetime,
+    eligible_org_types: Sequence[str],
+    allocation_start: date,
+    allocation_end: date,
+    pools: Sequence[dict],
+    description: str = "",
+) -> Call:
+    if not getattr(staff, "is_staff", False):
+        raise NotAllowed("Only staff open calls.")
+    errors = _validate_call(
+        title=title,
+        description=description,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        eligible_org_types=eligible_org_types,
+        allocation_start=allocation_start,
+        allocation_end=allocation_end,
+        pools=pools,
+    )
+    if errors:
+        raise InvalidInput("The call could not be created.", fields=errors)
+    with transaction.atomic():
+        call = Call.objects.create(
+            title=title.strip(),
+            description=description,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            eligible_org_types=sorted(set(eligible_org_types)),
+            allocation_start=allocation_start,
+            allocation_end=allocation_end,
+            created_by=staff,
+        )
+        for pool in pools:
+            CallPool.objects.create(
+                call=call,
+                gpu_type=pool["gpu_type"],
+                total_gpu_hours=pool["total_gpu_hours"],
+                max_gpu_hours_per_application=pool["max_gpu_hours_per_application"],
+            )
+        audit_record(actor=staff, target=call, action="call_created", data={"pools": list(map(dict, pools))})
+    return call
+
+
+def call_update(
+    *,
+    call: Call,
+    staff,
+    title: str,
+    opens_at: datetime,
+    closes_at: datetime,
+    eligible_org_types: Sequence[str],
+    allocation_start: date,
+    allocation_end: date,
+    pools: Sequence[dict],
+    description: str = "",
+) -> Call:
+    """Edit a call. Pools are locked so that a pool never shrinks below what is already awarded."""
+    if not getattr(staff, "is_staff", False):
+        raise NotAllowed("Only staff edit calls.")
+    errors = _validate_call(
+        title=title,
+        description=description,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        eligible_org_types=eligible_org_types,
+        allocation_start=allocation_start,
+        allocation_end=allocation_end,
+        pools=pools,
+    )
+    if errors:
+        raise InvalidInput("The call could not be saved.", fields=errors)
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call.pk)
+        existing = {p.gpu_type: p for p in CallPool.objects.select_for_update().filter(call=call).order_by("gpu_type")}
+        wanted = {p["gpu_type"]: p for p in pools}
+        pool_errors = []
+        for gpu_type, pool in existing.items():
+            if gpu_type not in wanted and pool.awarded_gpu_hours > 0:
+                pool_errors.append(f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are awarded; it cannot be removed.")
+            elif gpu_type in wanted and wanted[gpu_type]["total_gpu_hours"] < pool.awarded_gpu_hours:
+                pool_errors.append(
+                    f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are already awarded; the pool cannot be smaller."
+                )
+        if pool_errors:
+            raise InvalidInput("The call could not be saved.", fields={"pools": pool_errors})
+        for gpu_type, pool in existing.items():
+            if gpu_type not in wanted:
+                pool.delete()
+        for gpu_type, data in wanted.items():
+            CallPool.objects.update_or_create(
+                call=call,
+                gpu_type=gpu_type,
+                defaults={
+                    "total_gpu_hours": data["total_gpu_hours"],
+                    "max_gpu_hours_per_application": data["max_gpu_hours_per_application"],
+                },
+            )
+        call.title = title.strip()
+        call.description = description
+        call.opens_at = opens_at
+        call.closes_at = closes_at
+        call.eligible_org_types = sorted(set(eligible_org_types))
+        call.allocation_start = allocation_start
+        call.allocation_end = allocation_end
+        call.save()
+        audit_record(actor=staff, target=call, action="call_updated", data={"pools": list(map(dict, pools))})
+    return call

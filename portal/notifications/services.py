@@ -1,0 +1,30 @@
+"""Queue notifications in the caller's transaction; they are sent by a task once it commits."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from portal.notifications.models import Notification
+
+
+def notify(*, recipients: Iterable, subject: str, body: str) -> list[Notification]:
+    unique = {user.pk: user for user in recipients if user is not None and user.is_active}
+    created = [
+        Notification.objects.create(recipient=user, subject=subject[:200], body=body) for user in unique.values()
+    ]
+    if created:
+        ids = [n.pk for n in created]
+        transaction.on_commit(lambda: _enqueue(ids))
+    return created
+
+
+def _enqueue(ids: list[int]) -> None:
+    from portal.notifications.tasks import notification_send
+
+    for notification_id in ids:
+        try:
+            notification_send.delay(notification_id)
+        except Exception:  # noqa: BLE001 - the broker may be down; the periodic resend picks it up
+            import logging
+
+            logging.getLogger(__name__).warning("could not enqueue notification %s", notification_id)

@@ -1,0 +1,59 @@
+"""Applicant organisations and their members."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class OrganisationType(models.TextChoices):
+    SME = "sme", "SME"
+    STARTUP = "startup", "Startup"
+    UNIVERSITY = "university", "University"
+    PUBLIC_INSTITUTION = "public_institution", "Public institution"
+    RESEARCH_INSTITUTE = "research_institute", "Research institute"
+
+
+class Organisation(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    org_type = models.CharField(max_length=32, choices=OrganisationType.choices)
+    registration_number = models.CharField(
+        max_length=40, unique=True, help_text="Business or institution registration number."
+    )
+    verified = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipRole(models.TextChoices):
+    OWNER = "owner", "Owner / PI"
+    MANAGER = "manager", "Manager"
+    MEMBER = "member", "Member"
+
+
+class Membership(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "user"], name="one_membership_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in (MembershipRole.OWNER, MembershipRole.MANAGER)

@@ -1,0 +1,1 @@
+"""Allocations, call pools and the GPU-hour accounting behind them."""

@@ -1,0 +1,93 @@
+"""Call pools and allocations: what was offered, what was awarded, and what is used or held."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+SECONDS_PER_HOUR = 3600
+
+
+class CallPool(models.Model):
+    """GPU-hours of one GPU type that a call may award in total; the row lock that guards over-award."""
+
+    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="pools")
+    gpu_type = models.CharField(max_length=16)
+    total_gpu_hours = models.PositiveIntegerField()
+    awarded_gpu_hours = models.PositiveIntegerField(default=0)
+    max_gpu_hours_per_application = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["gpu_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "gpu_type"], name="one_pool_per_gpu_type"),
+            models.CheckConstraint(
+                condition=models.Q(awarded_gpu_hours__lte=models.F("total_gpu_hours")),
+                name="pool_never_over_awarded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call}: {self.gpu_type}"
+
+    @property
+    def available_gpu_hours(self) -> int:
+        return self.total_gpu_hours - self.awarded_gpu_hours
+
+
+class AllocationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    EXPIRED = "expired", "Expired"
+
+
+class Allocation(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="allocations"
+    )
+    call = models.ForeignKey("calls.Call", on_delete=models.PROTECT, related_name="allocations")
+    application = models.OneToOneField(
+        "applications.Application", on_delete=models.PROTECT, related_name="resulting_allocation"
+    )
+    project_title = models.CharField(max_length=200)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    max_concurrent_gpus = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.project_title
+
+
+class AllocationBudget(models.Model):
+    """One GPU type's account within an allocation. Used and held are kept in GPU-seconds."""
+
+    allocation = models.ForeignKey(Allocation, on_delete=models.CASCADE, related_name="budgets")
+    gpu_type = models.CharField(max_length=16)
+    awarded_gpu_hours = models.PositiveIntegerField()
+    used_gpu_seconds = models.BigIntegerField(default=0)
+    held_gpu_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["gpu_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["allocation", "gpu_type"], name="one_budget_per_gpu_type"),
+            models.CheckConstraint(condition=models.Q(used_gpu_seconds__gte=0), name="used_not_negative"),
+            models.CheckConstraint(condition=models.Q(held_gpu_seconds__gte=0), name="held_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.allocation}: {self.gpu_type}"
+
+    @property
+    def awarded_gpu_seconds(self) -> int:
+        return self.awarded_gpu_hours * SECONDS_PER_HOUR
+
+    @property
+    def remaining_gpu_seconds(self) -> int:
+        return self.awarded_gpu_seconds - self.used_gpu_seconds - self.held_gpu_seconds

@@ -1,0 +1,51 @@
+"""Reading allocations and their balances."""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import QuerySet
+
+from portal.organisations.selectors import organisation_ids_of
+from quotas.models import SECONDS_PER_HOUR, Allocation, AllocationBudget
+
+
+def allocations_visible_to(user) -> QuerySet[Allocation]:
+    base = Allocation.objects.select_related("organisation", "call", "application").prefetch_related("budgets")
+    if not getattr(user, "is_authenticated", False):
+        return base.none()
+    if user.is_staff:
+        return base
+    return base.filter(organisation_id__in=organisation_ids_of(user))
+
+
+def _hours(seconds: int) -> Decimal:
+    return (Decimal(seconds) / SECONDS_PER_HOUR).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Balance:
+    gpu_type: str
+    awarded_gpu_hours: Decimal
+    used_gpu_hours: Decimal
+    held_gpu_hours: Decimal
+    remaining_gpu_hours: Decimal
+
+    @property
+    def used_percent(self) -> int:
+        if not self.awarded_gpu_hours:
+            return 0
+        return min(100, int((self.used_gpu_hours + self.held_gpu_hours) * 100 / self.awarded_gpu_hours))
+
+
+def balance_of(budget: AllocationBudget) -> Balance:
+    return Balance(
+        gpu_type=budget.gpu_type,
+        awarded_gpu_hours=_hours(budget.awarded_gpu_seconds),
+        used_gpu_hours=_hours(budget.used_gpu_seconds),
+        held_gpu_hours=_hours(budget.held_gpu_seconds),
+        remaining_gpu_hours=_hours(budget.remaining_gpu_seconds),
+    )
+
+
+def allocation_balances(allocation: Allocation) -> list[Balance]:
+    return [balance_of(budget) for budget in allocation.budgets.all()]

@@ -1,0 +1,205 @@
+"""Awarding GPU-hours from a call's pool into allocations, and changing an allocation's status.
+
+Lock order (docs/concurrency.md): Application → CallPool rows by gpu_type → Allocation →
+AllocationBudget rows by gpu_type. Every writer takes them in this order, so awards never deadlock
+and two staff approving at once can never together exceed a pool.
+"""
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.applications.models import Application, ApplicationKind
+from portal.applications.selectors import current_round_reviews
+from portal.applications.states import Action
+from portal.applications.transitions import apply_transition, ensure_transition, lock_application
+from portal.audit.services import audit_record
+from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.notifications.services import notify
+from portal.organisations.selectors import owners_and_managers
+from quotas.models import Allocation, AllocationBudget, AllocationStatus, CallPool
+
+
+def _awarded_amounts(application: Application, awarded_gpu_hours: dict | None) -> dict[str, int]:
+    requested = {line.gpu_type: line.gpu_hours for line in application.gpu_requests.all()}
+    if awarded_gpu_hours is None:
+        return requested
+    problems = []
+    if not isinstance(awarded_gpu_hours, dict):
+        raise InvalidInput("Invalid award.", fields={"awarded_gpu_hours": ["Give GPU-hours per GPU type."]})
+    for gpu_type, hours in awarded_gpu_hours.items():
+        if gpu_type not in requested:
+            problems.append(f"{gpu_type}: not requested by this application.")
+        elif not isinstance(hours, int) or isinstance(hours, bool) or hours < 0:
+            problems.append(f"{gpu_type}: a whole, non-negative number of GPU-hours is required.")
+        elif hours > requested[gpu_type]:
+            problems.append(f"{gpu_type}: at most the {requested[gpu_type]:,} GPU-hours requested.")
+    if problems:
+        raise InvalidInput("Invalid award.", fields={"awarded_gpu_hours": problems})
+    amounts = {gpu_type: awarded_gpu_hours.get(gpu_type, 0) for gpu_type in requested}
+    return amounts
+
+
+def allocation_award(
+    *, application: Application, staff, reason: str, awarded_gpu_hours: dict | None = None
+) -> Application:
+    """Approve ``application`` and move GPU-hours from the call's pools into an allocation."""
+    with transaction.atomic():
+        application = lock_application(application)
+        ensure_transition(application, Action.APPROVE)
+        if not application.organisation.verified:
+            raise Conflict(
+                f"{application.organisation.name} is not verified yet; verify its registration before awarding.",
+                code="organisation_unverified",
+            )
+        if not current_round_reviews(application).filter(submitted_at__isnull=False).exists():
+            raise Conflict("At least one submitted review is needed before approval.", code="no_reviews")
+        amounts = _awarded_amounts(application, awarded_gpu_hours)
+        is_change = application.kind == ApplicationKind.CHANGE
+        if not is_change and not any(amounts.values()):
+            raise InvalidInput(
+                "Nothing to award.", fields={"awarded_gpu_hours": ["Award GPU-hours for at least one GPU type, or reject."]}
+            )
+        pools = {
+            pool.gpu_type: pool
+            for pool in CallPool.objects.select_for_update()
+            .filter(call_id=application.call_id, gpu_type__in=[t for t, h in amounts.items() if h > 0])
+            .order_by("gpu_type")
+        }
+        shortfalls = [
+            f"{gpu_type}: {hours:,} GPU-hours asked, {pools[gpu_type].available_gpu_hours:,} left in the call's pool."
+            if gpu_type in pools
+            else f"{gpu_type}: the call no longer offers this GPU type."
+            for gpu_type, hours in amounts.items()
+            if hours > 0 and (gpu_type not in pools or pools[gpu_type].available_gpu_hours < hours)
+        ]
+        if shortfalls:
+            raise Conflict("The call's pool cannot cover this award.", fields={"awarded_gpu_hours": shortfalls}, code="pool_exhausted")
+        for gpu_type, pool in pools.items():
+            pool.awarded_gpu_hours += amounts[gpu_type]
+            pool.save(update_fields=["awarded_gpu_hours"])
+
+        if is_change:
+            allocation = _apply_change(application, amounts, staff)
+        else:
+            allocation = Allocation.objects.create(
+                organisation=application.organisation,
+                call=application.call,
+                application=application,
+                project_title=application.project_title,
+                starts_on=application.requested_start,
+                ends_on=application.requested_end,
+                max_concurrent_gpus=application.max_concurrent_gpus,
+            )
+            AllocationBudget.objects.bulk_create(
+                AllocationBudget(allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=hours)
+                for gpu_type, hours in sorted(amounts.items())
+                if hours > 0
+            )
+            audit_record(
+                actor=staff, target=allocation, action="allocation_created", to_state=AllocationStatus.ACTIVE,
+                reason=reason, data={"awarded_gpu_hours": amounts},
+            )
+        for line in application.gpu_requests.all():
+            line.awarded_gpu_hours = amounts.get(line.gpu_type, 0)
+            line.save(update_fields=["awarded_gpu_hours"])
+        application.decided_at = timezone.now()
+        application.decided_by = staff
+        application.decision_reason = reason
+        apply_transition(application, Action.APPROVE, actor=staff, reason=reason, data={"awarded_gpu_hours": amounts})
+        award_text = ", ".join(f"{hours:,} {gpu_type} GPU-hours" for gpu_type, hours in sorted(amounts.items()) if hours)
+        notify(
+            recipients=[application.created_by, *owners_and_managers(application.organisation)],
+            subject=f"Approved: {application.project_title}",
+            body=f"'{application.project_title}' was approved: {award_text or 'no additional GPU-hours'}, "
+            f"{allocation.starts_on} – {allocation.ends_on}.\n\nReason: {reason}",
+        )
+    return application
+
+
+def _apply_change(application: Application, amounts: dict[str, int], staff) -> Allocation:
+    allocation = Allocation.objects.select_for_update().get(pk=application.allocation_id)
+    if allocation.status != AllocationStatus.ACTIVE:
+        raise Conflict(f"The allocation is {allocation.status}; it cannot be changed.")
+    budgets = {
+        budget.gpu_type: budget
+        for budget in AllocationBudget.objects.select_for_update().filter(allocation=allocation).order_by("gpu_type")
+    }
+    for gpu_type, hours in sorted(amounts.items()):
+        if hours <= 0:
+            continue
+        budget = budgets.get(gpu_type) or AllocationBudget(allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=0)
+        budget.awarded_gpu_hours += hours
+        budget.save()
+    before = {"ends_on": str(allocation.ends_on), "max_concurrent_gpus": allocation.max_concurrent_gpus}
+    allocation.ends_on = max(allocation.ends_on, application.requested_end)
+    allocation.max_concurrent_gpus = application.max_concurrent_gpus
+    allocation.save(update_fields=["ends_on", "max_concurrent_gpus"])
+    audit_record(
+        actor=staff,
+        target=allocation,
+        action="allocation_changed",
+        reason=application.decision_reason,
+        data={
+            "application": str(application.public_id),
+            "added_gpu_hours": amounts,
+            "before": before,
+            "after": {"ends_on": str(allocation.ends_on), "max_concurrent_gpus": allocation.max_concurrent_gpus},
+        },
+    )
+    return allocation
+
+
+STATUS_CHANGES = {
+    AllocationStatus.ACTIVE: {AllocationStatus.SUSPENDED},
+    AllocationStatus.SUSPENDED: {AllocationStatus.ACTIVE},
+    AllocationStatus.EXPIRED: set(),
+}
+
+
+def allocation_set_status(*, allocation: Allocation, staff, status: str, reason: str) -> Allocation:
+    """Suspend or reactivate an allocation (staff). Expiry happens by date, not by hand."""
+    if not staff.is_staff:
+        raise NotAllowed("Only staff change an allocation's status.")
+    errors = {}
+    if status not in (AllocationStatus.ACTIVE, AllocationStatus.SUSPENDED):
+        errors["status"] = ["Choose active or suspended."]
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = ["Give a reason; the organisation sees it."]
+    if errors:
+        raise InvalidInput("The status could not be changed.", fields=errors)
+    with transaction.atomic():
+        allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
+        if status not in STATUS_CHANGES[AllocationStatus(allocation.status)]:
+            raise Conflict(f"An allocation that is {allocation.status} cannot become {status}.", code="illegal_transition")
+        if status == AllocationStatus.ACTIVE and allocation.ends_on < timezone.localdate():
+            raise Conflict("The allocation's period has ended; approve an extension instead.", code="expired")
+        source = allocation.status
+        allocation.status = status
+        allocation.save(update_fields=["status"])
+        audit_record(actor=staff, target=allocation, action=f"allocation_{status}", from_state=source, to_state=status, reason=reason)
+        notify(
+            recipients=owners_and_managers(allocation.organisation),
+            subject=f"Allocation {status}: {allocation.project_title}",
+            body=f"Programme staff set '{allocation.project_title}' to {status}.\n\nReason: {reason}",
+        )
+    return allocation
+
+
+def allocations_expire_due(*, today: date | None = None) -> int:
+    """Mark allocations whose period has ended as expired. Idempotent."""
+    today = today or timezone.localdate()
+    expired = 0
+    for allocation_id in Allocation.objects.filter(ends_on__lt=today).exclude(status=AllocationStatus.EXPIRED).values_list("pk", flat=True):
+        with transaction.atomic():
+            allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
+            if allocation.status == AllocationStatus.EXPIRED or allocation.ends_on >= today:
+                continue
+            source = allocation.status
+            allocation.status = AllocationStatus.EXPIRED
+            allocation.save(update_fields=["status"])
+            audit_record(actor=None, target=allocation, action="allocation_expired", from_state=source,
+                         to_state=AllocationStatus.EXPIRED, reason=f"period ended {allocation.ends_on}")
+            expired += 1
+    return expired
