@@ -1,0 +1,111 @@
+"""Shared fixtures: a cast of users (owner, teammate, outsider, reviewer, staff) around one call.
+
+Tests that need a real server are marked (postgres, rabbitmq, redis, gpu) and skip, with the reason,
+where that server is not configured; CI (.ci/run) configures all three.
+"""
+
+import os
+import uuid
+
+import pytest
+from django.db import connection
+
+from tests import builders
+
+
+def _skip_reasons() -> dict[str, str | None]:
+    database_url = os.environ.get("DATABASE_URL", "")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    return {
+        "postgres": None if database_url.startswith(("postgres://", "postgresql://")) else
+        "needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)",
+        "rabbitmq": None if broker.startswith("amqp://") else
+        "needs RabbitMQ: set CELERY_BROKER_URL=amqp://... (.ci/run does)",
+        "redis": None if os.environ.get("REDIS_URL", "").startswith("redis://") else
+        "needs Redis: set REDIS_URL=redis://... (.ci/run does)",
+    }
+
+
+def pytest_collection_modifyitems(config, items):
+    reasons = _skip_reasons()
+    for item in items:
+        for marker, reason in reasons.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Each test gets its own cache namespace, so throttles and counters never leak between tests.
+
+    Changing CACHES through the settings fixture makes Django rebuild its cache handlers.
+    """
+    prefix = f"gpugrant-test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
+    yield
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        client = cache._cache.get_client(write=True)  # noqa: SLF001 - delete only this test's keys
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def staff(db):
+    return builders.make_user("staff@example.test", staff=True, full_name="Staff Kim")
+
+
+@pytest.fixture
+def reviewer(db):
+    return builders.make_user("reviewer@example.test", reviewer=True, full_name="Reviewer Lee")
+
+
+@pytest.fixture
+def reviewer2(db):
+    return builders.make_user("reviewer2@example.test", reviewer=True, full_name="Reviewer Park")
+
+
+@pytest.fixture
+def owner(db):
+    return builders.make_user("owner@example.test", full_name="Owner Choi")
+
+
+@pytest.fixture
+def teammate(db):
+    return builders.make_user("teammate@example.test", full_name="Teammate Jung")
+
+
+@pytest.fixture
+def outsider(db):
+    return builders.make_user("outsider@example.test", full_name="Outsider Han")
+
+
+@pytest.fixture
+def organisation(owner, teammate, staff):
+    organisation = builders.make_org(owner, name="Owner's SME", staff=staff)
+    builders.add_member(organisation, teammate)
+    return organisation
+
+
+@pytest.fixture
+def other_organisation(outsider, staff):
+    return builders.make_org(outsider, name="Outsider University", org_type="university", staff=staff)
+
+
+@pytest.fixture
+def call(staff):
+    return builders.make_call(staff, title="2026 AI compute support")
