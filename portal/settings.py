@@ -184,7 +184,10 @@ REST_FRAMEWORK = {
         "portal.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "portal.api.common.ApiKeyScope",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -206,11 +209,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Apply for national GPU compute, review applications, and read allocations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["portal.api.common.schema_without_trailing_slash_duplicates"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Served from our own static files: the docs page must work without any CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"OrganisationTypeEnum": "portal.organisations.models.OrganisationType"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
 
 def api_key_authenticate(plaintext: str) -> ApiKey | None:
     """The active key matching ``plaintext``, or None. Compares digests in constant time."""
-    parts = plaintext.split("_")
+    parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     key = ApiKey.objects.select_related("user").filter(prefix=parts[1], revoked_at=None).first()

@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -42,6 +43,10 @@ def _flatten(detail) -> dict[str, list[str]]:
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(envelope(exc.message, exc.code, exc.fields), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(envelope("The request body is too large.", "request_too_large"), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(envelope("The request was malformed.", "bad_request"), status=400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(envelope("Some fields are not valid.", "invalid", fields), status=400)

@@ -1,5 +1,40 @@
+"""REST API v1. Every route answers with and without a trailing slash; the schema shows the slash-less one."""
+
 from django.urls import path
+
+from portal.api import schema  # noqa: F401 - registers the OpenAPI auth description
+from portal.api.views import accounts, allocations, applications, calls, organisations, reviews
 
 app_name = "api"
 
-urlpatterns: list = []
+
+def route(pattern: str, view, name: str) -> list:
+    return [path(pattern, view.as_view(), name=name), path(f"{pattern}/", view.as_view())]
+
+
+urlpatterns = [
+    *route("me", accounts.Me, "me"),
+    *route("api-keys", accounts.ApiKeyListCreate, "api_keys"),
+    *route("api-keys/<uuid:public_id>/revoke", accounts.ApiKeyRevoke, "api_key_revoke"),
+    *route("audit-events", accounts.AuditEventList, "audit_events"),
+    *route("organisations", organisations.OrganisationListCreate, "organisations"),
+    *route("organisations/<uuid:public_id>", organisations.OrganisationDetail, "organisation"),
+    *route("organisations/<uuid:public_id>/verify", organisations.OrganisationVerify, "organisation_verify"),
+    *route("organisations/<uuid:public_id>/members", organisations.OrganisationMembers, "organisation_members"),
+    *route("calls", calls.CallListCreate, "calls"),
+    *route("calls/<uuid:public_id>", calls.CallDetail, "call"),
+    *route("applications", applications.ApplicationListCreate, "applications"),
+    *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
+    *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),
+    *route("applications/<uuid:public_id>/withdraw", applications.ApplicationWithdraw, "application_withdraw"),
+    *route("applications/<uuid:public_id>/assign", applications.ApplicationAssign, "application_assign"),
+    *route("applications/<uuid:public_id>/decision", applications.ApplicationDecision, "application_decision"),
+    *route("applications/<uuid:public_id>/reviews", applications.ApplicationReviews, "application_reviews"),
+    *route("reviews", reviews.ReviewList, "reviews"),
+    *route("reviews/<uuid:public_id>", reviews.ReviewDetail, "review"),
+    *route("reviews/<uuid:public_id>/submit", reviews.ReviewSubmit, "review_submit"),
+    *route("allocations", allocations.AllocationList, "allocations"),
+    *route("allocations/<uuid:public_id>", allocations.AllocationDetail, "allocation"),
+    *route("allocations/<uuid:public_id>/status", allocations.AllocationStatusChange, "allocation_status"),
+    *route("allocations/<uuid:public_id>/change-requests", allocations.AllocationChangeRequest, "allocation_change_request"),
+]

@@ -1,0 +1,47 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from portal.api.serializers.fields import GpuHoursByType
+from portal.applications.validation import MAX_CONCURRENT_GPUS
+from quotas.models import Allocation
+from quotas.selectors import allocation_balances
+
+
+class BalanceOut(serializers.Serializer):
+    gpu_type = serializers.CharField()
+    awarded_gpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+    used_gpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+    held_gpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+    remaining_gpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+
+
+class AllocationOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    organisation = serializers.UUIDField(source="organisation.public_id", read_only=True)
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True)
+    call = serializers.UUIDField(source="call.public_id", read_only=True)
+    application = serializers.UUIDField(source="application.public_id", read_only=True)
+    gpu_types = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Allocation
+        fields = [
+            "id", "organisation", "organisation_name", "call", "application", "project_title", "starts_on",
+            "ends_on", "max_concurrent_gpus", "status", "gpu_types", "created_at",
+        ]
+
+    @extend_schema_field(BalanceOut(many=True))
+    def get_gpu_types(self, allocation) -> list[dict]:
+        return BalanceOut(allocation_balances(allocation), many=True).data
+
+
+class AllocationStatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["active", "suspended"])
+    reason = serializers.CharField(max_length=2000)
+
+
+class ChangeRequestIn(serializers.Serializer):
+    requested_end = serializers.DateField()
+    max_concurrent_gpus = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENT_GPUS)
+    justification = serializers.CharField(max_length=10000)
+    gpu_requests = GpuHoursByType(required=False, default=dict)

@@ -1,0 +1,46 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from portal.calls.models import Call
+from portal.organisations.models import OrganisationType
+
+
+class PoolOut(serializers.Serializer):
+    gpu_type = serializers.CharField()
+    total_gpu_hours = serializers.IntegerField()
+    awarded_gpu_hours = serializers.IntegerField()
+    available_gpu_hours = serializers.IntegerField()
+    max_gpu_hours_per_application = serializers.IntegerField()
+
+
+class CallOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.CharField(read_only=True)
+    eligible_org_types = serializers.ListField(child=serializers.CharField())
+    pools = PoolOut(many=True, read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [
+            "id", "title", "description", "status", "opens_at", "closes_at", "eligible_org_types",
+            "allocation_start", "allocation_end", "pools",
+        ]
+
+
+class PoolIn(serializers.Serializer):
+    gpu_type = serializers.ChoiceField(choices=[(t, t) for t in settings.GPUGRANT_GPU_TYPES])
+    total_gpu_hours = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    max_gpu_hours_per_application = serializers.IntegerField(min_value=1, max_value=100_000_000)
+
+
+class CallIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    eligible_org_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=OrganisationType.choices), min_length=1, max_length=10
+    )
+    allocation_start = serializers.DateField()
+    allocation_end = serializers.DateField()
+    pools = PoolIn(many=True)

@@ -1,0 +1,20 @@
+from rest_framework import serializers
+
+MAX_GPU_HOURS = 100_000_000
+
+
+class GpuHoursByType(serializers.DictField):
+    """{"A100": 2000, "H100": 500}: whole GPU-hours per GPU type."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=0, max_value=MAX_GPU_HOURS))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > 32:
+            raise serializers.ValidationError("At most 32 GPU types.")
+        for key in value:
+            if not isinstance(key, str) or not 1 <= len(key) <= 16:
+                raise serializers.ValidationError("GPU type names are 1–16 characters.")
+        return value

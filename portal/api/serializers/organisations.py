@@ -1,0 +1,39 @@
+from rest_framework import serializers
+
+from portal.organisations.models import MembershipRole, Organisation, OrganisationType
+
+
+class OrganisationOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "org_type", "registration_number", "verified", "verified_at", "created_at", "my_role"]
+
+    def get_my_role(self, organisation) -> str | None:
+        roles = self.context.get("roles", {})
+        return roles.get(organisation.pk)
+
+
+class OrganisationIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    org_type = serializers.ChoiceField(choices=OrganisationType.choices)
+    registration_number = serializers.CharField(max_length=40)
+
+
+class VerifyIn(serializers.Serializer):
+    verified = serializers.BooleanField(default=True)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class MemberOut(serializers.Serializer):
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.full_name")
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField(source="created_at")
+
+
+class MemberIn(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)

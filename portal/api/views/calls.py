@@ -1,0 +1,43 @@
+"""Calls for applications."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.common import get_visible, paginate
+from portal.api.serializers.calls import CallIn, CallOut
+from portal.calls import services
+from portal.calls.selectors import calls_visible_to
+from portal.errors import NotAllowed
+
+
+class CallListCreate(APIView):
+    @extend_schema(responses=CallOut(many=True), summary="Calls that have opened (staff: all)")
+    def get(self, request):
+        return paginate(self, request, calls_visible_to(request.user), CallOut)
+
+    @extend_schema(request=CallIn, responses={201: CallOut}, summary="Staff: open a call")
+    def post(self, request):
+        if not request.user.is_staff:
+            raise NotAllowed("Only programme staff open calls.")
+        data = CallIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        call = services.call_create(staff=request.user, **data.validated_data)
+        return Response(CallOut(call).data, status=status.HTTP_201_CREATED)
+
+
+class CallDetail(APIView):
+    @extend_schema(responses=CallOut)
+    def get(self, request, public_id):
+        return Response(CallOut(get_visible(calls_visible_to(request.user), public_id)).data)
+
+    @extend_schema(request=CallIn, responses=CallOut, summary="Staff: edit a call (pools never below what is awarded)")
+    def put(self, request, public_id):
+        call = get_visible(calls_visible_to(request.user), public_id)
+        if not request.user.is_staff:
+            raise NotAllowed("Only programme staff edit calls.")
+        data = CallIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        call = services.call_update(call=call, staff=request.user, **data.validated_data)
+        return Response(CallOut(calls_visible_to(request.user).get(pk=call.pk)).data)
