@@ -28,6 +28,11 @@ def _skip_reasons() -> dict[str, str | None]:
 
 def pytest_collection_modifyitems(config, items):
     reasons = _skip_reasons()
+    if os.environ.get("GPUGRANT_REQUIRE_SERVICES") == "1":
+        missing = {marker: reason for marker, reason in reasons.items() if reason}
+        if missing:
+            raise pytest.UsageError(f"GPUGRANT_REQUIRE_SERVICES=1 but: {missing}")
+        return
     for item in items:
         for marker, reason in reasons.items():
             if reason and item.get_closest_marker(marker):

@@ -1,0 +1,257 @@
+"""Idempotent demo data: a call, organisations of every type, applications in several states, allocations.
+
+Running it twice leaves the same data: users, organisations, calls and applications are found by their
+natural keys (email, registration number, title) before anything is created.
+"""
+
+import os
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.applications import services as applications
+from portal.applications.models import Application, Review
+from portal.calls.models import Call
+from portal.calls.services import call_create
+from portal.organisations.models import Membership, Organisation
+from portal.organisations.services import organisation_create, organisation_verify
+
+CALL_TITLE = "2026 AI Computing Resource Support — Round 2"
+
+USERS = [
+    # email, full name, staff, reviewer
+    ("staff@demo.test", "Programme Staff (Kim Minji)", True, False),
+    ("reviewer@demo.test", "Reviewer Lee Jiho", False, True),
+    ("reviewer2@demo.test", "Reviewer Park Seoyeon", False, True),
+    ("alice@demo.test", "Alice Choi", False, False),
+    ("bob@demo.test", "Bob Jung", False, False),
+    ("carol@demo.test", "Carol Han", False, False),
+    ("dan@demo.test", "Dan Yoon", False, False),
+    ("erin@demo.test", "Erin Kang", False, False),
+    ("frank@demo.test", "Frank Seo", False, False),
+]
+
+ORGANISATIONS = [
+    # registration number, name, type, owner, other members, verified
+    ("110-81-00001", "Hangang Vision AI (SME)", "sme", "alice@demo.test", ["bob@demo.test"], True),
+    ("UNIV-0002", "Daejeon National University", "university", "carol@demo.test", [], True),
+    ("220-86-00003", "Jeju Speech Startup", "startup", "dan@demo.test", [], True),
+    ("PUB-0004", "Seoul Metropolitan Data Agency", "public_institution", "erin@demo.test", [], True),
+    ("RI-0005", "Korea Institute of Robotics", "research_institute", "frank@demo.test", [], False),
+]
+
+LOGINS = [
+    ("staff@demo.test", "staff: calls, reviewer assignment, decisions, verification, /admin/"),
+    ("reviewer@demo.test", "reviewer: has applications to score"),
+    ("reviewer2@demo.test", "reviewer"),
+    ("alice@demo.test", "owner of an SME with an active A100 allocation"),
+    ("bob@demo.test", "member of Alice's SME"),
+    ("carol@demo.test", "owner of a university with an active H100 allocation"),
+]
+
+
+def demo_password() -> str:
+    return os.environ.get("DEMO_PASSWORD") or "demo"
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo data; safe to run repeatedly."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            users = self._users()
+            orgs = self._organisations(users)
+            call = self._call(users["staff@demo.test"])
+            self._applications(users, orgs, call)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    def _users(self) -> dict[str, User]:
+        users = {}
+        for email, name, staff, reviewer in USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email,
+                    password=demo_password(),
+                    full_name=name,
+                    is_staff=staff,
+                    is_reviewer=reviewer,
+                    is_superuser=staff,
+                )
+            else:
+                user.set_password(demo_password())
+                user.save(update_fields=["password"])
+            users[email] = user
+        return users
+
+    def _organisations(self, users) -> dict[str, Organisation]:
+        staff = users["staff@demo.test"]
+        orgs = {}
+        for number, name, org_type, owner, members, verified in ORGANISATIONS:
+            organisation = Organisation.objects.filter(registration_number=number).first()
+            if organisation is None:
+                organisation = organisation_create(
+                    creator=users[owner], name=name, org_type=org_type, registration_number=number
+                )
+                if verified:
+                    organisation = organisation_verify(organisation=organisation, staff=staff)
+            for email in members:
+                Membership.objects.get_or_create(organisation=organisation, user=users[email])
+            orgs[owner] = organisation
+        return orgs
+
+    def _call(self, staff) -> Call:
+        call = Call.objects.filter(title=CALL_TITLE).first()
+        if call is not None:
+            return call
+        now = timezone.now()
+        today = timezone.localdate()
+        return call_create(
+            staff=staff,
+            title=CALL_TITLE,
+            description="GPU compute for Korean SMEs, startups, universities and public institutions.",
+            opens_at=now - timedelta(days=30),
+            closes_at=now + timedelta(days=60),
+            eligible_org_types=["sme", "startup", "university", "public_institution", "research_institute"],
+            allocation_start=today - timedelta(days=30),
+            allocation_end=today + timedelta(days=365),
+            pools=[
+                {"gpu_type": "A100", "total_gpu_hours": 200_000, "max_gpu_hours_per_application": 30_000},
+                {"gpu_type": "H100", "total_gpu_hours": 100_000, "max_gpu_hours_per_application": 15_000},
+            ],
+        )
+
+    def _application(
+        self, user, organisation, call, title, gpu_requests, **extra
+    ) -> tuple[Application, bool]:
+        existing = Application.objects.filter(organisation=organisation, project_title=title).first()
+        if existing is not None:
+            return existing, False
+        start = call.allocation_start + timedelta(days=10)
+        application = applications.application_create(
+            user=user,
+            organisation=organisation,
+            call=call,
+            project_title=title,
+            summary=extra.get("summary", f"{title}: a demo project."),
+            field=extra.get("field", "nlp"),
+            requested_start=start,
+            requested_end=start + timedelta(days=extra.get("days", 180)),
+            max_concurrent_gpus=extra.get("max_concurrent_gpus", 8),
+            justification="We have no GPUs of our own; public compute makes this project possible.",
+            gpu_requests=gpu_requests,
+        )
+        return application, True
+
+    def _approve(self, application, users, reviewer_email, awarded=None):
+        staff = users["staff@demo.test"]
+        reviewer = users[reviewer_email]
+        applications.application_submit(application=application, user=application.created_by)
+        applications.review_assign(application=application, staff=staff, reviewers=[reviewer])
+        review = Review.objects.get(application=application, reviewer=reviewer, round=1)
+        applications.review_submit(
+            review=review,
+            reviewer=reviewer,
+            technical_merit=5,
+            feasibility=4,
+            impact=4,
+            need_for_public_compute=5,
+            public_comment="Clear plan and a real need.",
+            private_comment="Team delivered on a previous grant.",
+        )
+        applications.application_decide(
+            application=application,
+            staff=staff,
+            decision="approve",
+            reason="Strong, well-justified need.",
+            awarded_gpu_hours=awarded,
+        )
+
+    def _applications(self, users, orgs, call) -> None:
+        alice, carol, dan, erin = (
+            users[e] for e in ("alice@demo.test", "carol@demo.test", "dan@demo.test", "erin@demo.test")
+        )
+        staff = users["staff@demo.test"]
+
+        app, new = self._application(
+            alice,
+            orgs["alice@demo.test"],
+            call,
+            "Korean retail vision models",
+            {"A100": 20_000},
+            field="vision",
+        )
+        if new:
+            self._approve(app, users, "reviewer@demo.test", awarded={"A100": 16_000})
+
+        app, new = self._application(
+            carol,
+            orgs["carol@demo.test"],
+            call,
+            "Protein structure prediction",
+            {"H100": 12_000},
+            field="health",
+            max_concurrent_gpus=16,
+        )
+        if new:
+            self._approve(app, users, "reviewer2@demo.test")
+
+        self._application(
+            alice, orgs["alice@demo.test"], call, "Shelf-audit chatbot (draft)", {"H100": 2_000}
+        )
+
+        app, new = self._application(
+            dan,
+            orgs["dan@demo.test"],
+            call,
+            "Jeju dialect speech recognition",
+            {"A100": 8_000},
+            field="speech",
+        )
+        if new:
+            applications.application_submit(application=app, user=dan)
+
+        app, new = self._application(
+            erin,
+            orgs["erin@demo.test"],
+            call,
+            "Citizen-complaint triage LLM",
+            {"A100": 10_000, "H100": 3_000},
+        )
+        if new:
+            applications.application_submit(application=app, user=erin)
+            applications.review_assign(application=app, staff=staff, reviewers=[users["reviewer@demo.test"]])
+
+        app, new = self._application(
+            dan, orgs["dan@demo.test"], call, "Voice cloning at scale", {"H100": 15_000}, field="speech"
+        )
+        if new:
+            applications.application_submit(application=app, user=dan)
+            applications.review_assign(application=app, staff=staff, reviewers=[users["reviewer2@demo.test"]])
+            applications.application_decide(
+                application=app,
+                staff=staff,
+                decision="request_revision",
+                reason="Please explain consent for the voice data and reduce the H100 request.",
+            )
+
+        app, new = self._application(
+            erin,
+            orgs["erin@demo.test"],
+            call,
+            "Traffic camera re-identification",
+            {"A100": 5_000},
+            field="vision",
+        )
+        if new:
+            applications.application_submit(application=app, user=erin)
+            applications.review_assign(application=app, staff=staff, reviewers=[users["reviewer2@demo.test"]])
+            applications.application_decide(
+                application=app,
+                staff=staff,
+                decision="reject",
+                reason="Out of the programme's scope: surveillance uses are not supported.",
+            )

@@ -1,0 +1,1 @@
+"""Node agent, local executor and NVML metering (not built yet)."""
