@@ -1,0 +1,70 @@
+"""Fair-share priority (Slurm-style, with decayed usage) plus queue age.
+
+    F = 2 ** (-U / S)       U: the allocation's share of all decayed usage; S: its share of all weight
+    A = min(1, wait / max_age)
+    score = fairshare_weight * F + age_weight * A
+
+Jobs are ordered by priority class (high, normal, low), then score, then submission time, then id.
+"""
+
+from collections import defaultdict
+
+from scheduler.core.model import AllocationState, Priority, QueuedJob, Snapshot
+
+
+def decay(usage: float, elapsed_s: float, half_life_s: float) -> float:
+    """Usage ``elapsed_s`` seconds later, halving every ``half_life_s``."""
+    if half_life_s <= 0:
+        return 0.0
+    return usage * 0.5 ** (max(0.0, elapsed_s) / half_life_s)
+
+
+def fairshare_factors(allocations: tuple[AllocationState, ...]) -> dict[str, float]:
+    total_weight = sum(max(0.0, a.weight) for a in allocations)
+    total_usage = sum(max(0.0, a.decayed_usage) for a in allocations)
+    factors = {}
+    for allocation in allocations:
+        share = max(0.0, allocation.weight) / total_weight if total_weight else 0.0
+        usage = max(0.0, allocation.decayed_usage) / total_usage if total_usage else 0.0
+        factors[allocation.allocation_id] = 2.0 ** (-usage / share) if share > 0 else 0.0
+    return factors
+
+
+def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
+    policy = snapshot.policy
+    factors = fairshare_factors(snapshot.allocations)
+    now = snapshot.now
+
+    def key(job: QueuedJob):
+        age = min(1.0, max(0.0, now - job.submitted_at) / policy.max_age_s) if policy.max_age_s > 0 else 1.0
+        score = policy.fairshare_weight * factors.get(job.allocation_id, 0.0) + policy.age_weight * age
+        return (-int(job.priority), -score, job.submitted_at, job.job_id)
+
+    return sorted(snapshot.queue, key=key)
+
+
+def gpu_shares(snapshot: Snapshot) -> dict[tuple[str, str], float]:
+    """(allocation, GPU type) → the GPUs of that type it is entitled to now.
+
+    GPUs of a type are divided by weight among the allocations with demand for that type (running or
+    queued there); an allocation without demand leaves its share to the others.
+    """
+    capacity: dict[str, int] = defaultdict(int)
+    for node in snapshot.nodes:
+        if node.schedulable:
+            capacity[node.gpu_type] += node.gpus
+    weights = {a.allocation_id: max(0.0, a.weight) for a in snapshot.allocations}
+    demand: dict[str, set[str]] = defaultdict(set)
+    for job in (*snapshot.running, *snapshot.queue):
+        demand[job.gpu_type].add(job.allocation_id)
+    shares = {}
+    for gpu_type, allocation_ids in demand.items():
+        total = sum(weights.get(a, 0.0) for a in allocation_ids)
+        for allocation_id in allocation_ids:
+            weight = weights.get(allocation_id, 0.0)
+            shares[(allocation_id, gpu_type)] = capacity[gpu_type] * weight / total if total else 0.0
+    return shares
+
+
+def is_preemptible_class(priority: Priority) -> bool:
+    return priority == Priority.LOW

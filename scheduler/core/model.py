@@ -1,0 +1,126 @@
+"""The scheduler's vocabulary: frozen dataclasses in (snapshot) and out (plan)."""
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class Priority(IntEnum):
+    LOW = 0  # preemptible; may run beyond its allocation's fair share
+    NORMAL = 1
+    HIGH = 2  # staff only
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    gpu_type: str
+    gpus: int
+    free: frozenset[int]  # indices of GPUs no running job holds
+    schedulable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PodPlacement:
+    node: str
+    gpu_indices: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    job_id: str
+    allocation_id: str
+    gpu_type: str
+    pods: tuple[PodPlacement, ...]
+    started_at: float
+    max_runtime_s: float
+    priority: Priority = Priority.NORMAL
+
+    @property
+    def gpus(self) -> int:
+        return sum(len(pod.gpu_indices) for pod in self.pods)
+
+    @property
+    def expected_end(self) -> float:
+        return self.started_at + self.max_runtime_s
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJob:
+    job_id: str
+    allocation_id: str
+    gpu_type: str
+    gpus_per_pod: int
+    pods: int
+    max_runtime_s: float
+    submitted_at: float  # first submission: a requeued job keeps its age
+    priority: Priority = Priority.NORMAL
+
+    @property
+    def gpus(self) -> int:
+        return self.gpus_per_pod * self.pods
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationState:
+    allocation_id: str
+    weight: float  # its share of the programme, e.g. awarded GPU-hours
+    decayed_usage: float  # GPU-seconds used, decayed by the policy's half-life
+    max_concurrent_gpus: int
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    fairshare_weight: float = 1000.0
+    age_weight: float = 2000.0  # above fairshare_weight: a job at max age outranks any fresh job
+    max_age_s: float = 7 * 24 * 3600.0
+    preemption_wait_s: float = 30 * 60.0  # a within-share job waiting this long may preempt
+    reservation_depth: int = 4  # blocked jobs per GPU type that get a reserved start
+    preemption_attempts: int = 8  # victim searches per GPU type per cycle (each costs O(running jobs))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    now: float
+    nodes: tuple[Node, ...]
+    running: tuple[RunningJob, ...]
+    queue: tuple[QueuedJob, ...]
+    allocations: tuple[AllocationState, ...]
+    policy: Policy = field(default_factory=Policy)
+
+
+class WaitReason(StrEnum):
+    NO_FREE_GPUS = "no_free_gpus"  # every GPU of its type is busy; higher-priority jobs are ahead
+    RESERVED = "reserved"  # it holds a reservation and starts when enough GPUs are released
+    BEHIND_RESERVATION = "behind_reservation"  # free GPUs are held for an earlier, larger job
+    CONCURRENCY_CAP = "concurrency_cap"  # its allocation already runs its maximum number of GPUs
+    WAITING_FOR_PREEMPTION = "waiting_for_preemption"  # GPUs are being freed for it
+    NEVER_FITS = "never_fits"  # no set of nodes of its type is large enough
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    job_id: str
+    pods: tuple[PodPlacement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Preemption:
+    job_id: str
+    for_job_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    job_id: str
+    start_at: float
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    starts: tuple[Start, ...]
+    preemptions: tuple[Preemption, ...]
+    reservations: tuple[Reservation, ...]
+    order: tuple[str, ...]  # queued job ids, highest priority first
+    waiting: dict[str, WaitReason]  # every queued job that does not start, and why

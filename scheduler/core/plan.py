@@ -1,0 +1,173 @@
+"""One scheduling decision. The steps, in order:
+
+1. order the queue (fairshare.ordered_queue);
+2. for each job: skip if it can never fit or its allocation is at its concurrency cap;
+3. place it best-fit on its GPU type, all pods or none, honouring reservations (backfill rule);
+4. if it does not fit: give it a reservation while its GPU type has fewer than ``reservation_depth``;
+5. if it is within its allocation's fair share and has waited ``preemption_wait_s``: preempt the
+   cheapest set of low / over-share jobs that frees enough GPUs, and hold those nodes for it;
+6. everything that did not start gets a wait reason.
+"""
+
+from collections import defaultdict
+
+from scheduler.core import preemption
+from scheduler.core.cluster import Cluster
+from scheduler.core.fairshare import gpu_shares, ordered_queue
+from scheduler.core.model import (
+    Plan,
+    PodPlacement,
+    Preemption,
+    Priority,
+    QueuedJob,
+    Reservation,
+    RunningJob,
+    Snapshot,
+    Start,
+    WaitReason,
+)
+from scheduler.core.reservations import Hold, Reservations, earliest_fit
+
+
+def _place(job: QueuedJob, cluster: Cluster, reservations: Reservations, now: float) -> tuple[PodPlacement, ...] | None:
+    """All pods of ``job`` on its GPU type, fullest nodes first; None (and nothing taken) if they do not fit."""
+    if cluster.total_free[job.gpu_type] < job.gpus or cluster.slots(job.gpu_type, job.gpus_per_pod) < job.pods:
+        return None
+    ends_at = now + job.max_runtime_s
+    taken: list[PodPlacement] = []
+    for _ in range(job.pods):
+        node = cluster.best_fit(
+            job.gpu_type, job.gpus_per_pod, lambda n: reservations.allows(n, job.gpus_per_pod, ends_at)
+        )
+        if node is None:
+            for pod in taken:
+                cluster.give_back(pod.node, pod.gpu_indices)
+            return None
+        taken.append(PodPlacement(node=node, gpu_indices=cluster.take(node, job.gpus_per_pod)))
+    for pod in taken:
+        reservations.consume(pod.node, len(pod.gpu_indices), ends_at)
+    return tuple(taken)
+
+
+def plan(snapshot: Snapshot) -> Plan:
+    policy, now = snapshot.policy, snapshot.now
+    cluster = Cluster(snapshot.nodes)
+    reservations = Reservations()
+    shares = gpu_shares(snapshot)
+    caps = {a.allocation_id: a.max_concurrent_gpus for a in snapshot.allocations}
+
+    running: list[RunningJob] = list(snapshot.running)
+    running_gpus: dict[str, int] = defaultdict(int)  # allocation → GPUs, all types (concurrency cap)
+    running_by_type: dict[tuple[str, str], int] = defaultdict(int)  # (allocation, type) → GPUs (share)
+    for job in running:
+        running_gpus[job.allocation_id] += job.gpus
+        running_by_type[(job.allocation_id, job.gpu_type)] += job.gpus
+    started_now: set[str] = set()
+    victims: set[str] = set()
+    reserved_per_type: dict[str, int] = defaultdict(int)
+    preemption_tries: dict[str, int] = defaultdict(int)
+
+    order = ordered_queue(snapshot)
+    starts: list[Start] = []
+    preemptions: list[Preemption] = []
+    waiting: dict[str, WaitReason] = {}
+
+    for job in order:
+        if job.gpus_per_pod <= 0 or job.pods <= 0 or not cluster.could_ever_fit(job.gpu_type, job.gpus_per_pod, job.pods):
+            waiting[job.job_id] = WaitReason.NEVER_FITS
+            continue
+        cap = caps.get(job.allocation_id)
+        if cap is not None and running_gpus[job.allocation_id] + job.gpus > cap:
+            waiting[job.job_id] = WaitReason.CONCURRENCY_CAP
+            continue
+
+        pods = _place(job, cluster, reservations, now)
+        if pods is not None:
+            starts.append(Start(job_id=job.job_id, pods=pods))
+            started = RunningJob(job.job_id, job.allocation_id, job.gpu_type, pods, now, job.max_runtime_s, job.priority)
+            running.append(started)
+            started_now.add(job.job_id)
+            running_gpus[job.allocation_id] += job.gpus
+            running_by_type[(job.allocation_id, job.gpu_type)] += job.gpus
+            continue
+
+        within_share = (
+            job.priority >= Priority.NORMAL
+            and running_by_type[(job.allocation_id, job.gpu_type)] + job.gpus
+            <= shares.get((job.allocation_id, job.gpu_type), 0.0)
+        )
+        if (
+            within_share
+            and now - job.submitted_at >= policy.preemption_wait_s
+            and preemption_tries[job.gpu_type] < policy.preemption_attempts
+        ):
+            preemption_tries[job.gpu_type] += 1
+            hold = _preempt_for(
+                job, now, cluster, reservations, running, started_now, victims, running_by_type, shares, preemptions
+            )
+            if hold is not None:
+                reservations.add(hold)
+                reserved_per_type[job.gpu_type] += 1
+                waiting[job.job_id] = WaitReason.WAITING_FOR_PREEMPTION
+                continue
+
+        if job.priority >= Priority.NORMAL and reserved_per_type[job.gpu_type] < policy.reservation_depth:
+            hold = earliest_fit(job, cluster, [r for r in running if r.job_id not in victims], reservations, now)
+            if hold is not None:
+                reservations.add(hold)
+                reserved_per_type[job.gpu_type] += 1
+                waiting[job.job_id] = WaitReason.RESERVED
+                continue
+
+        free_here = cluster.slots(job.gpu_type, job.gpus_per_pod) >= job.pods
+        waiting[job.job_id] = WaitReason.BEHIND_RESERVATION if free_here else WaitReason.NO_FREE_GPUS
+
+    return Plan(
+        starts=tuple(starts),
+        preemptions=tuple(preemptions),
+        reservations=tuple(
+            Reservation(job_id=h.job_id, start_at=h.start_at, nodes=tuple(sorted(h.need))) for h in reservations.holds
+        ),
+        order=tuple(job.job_id for job in order),
+        waiting=waiting,
+    )
+
+
+def _preempt_for(
+    job, now, cluster, reservations, running, started_now, victims, running_by_type, shares, preemptions
+) -> Hold | None:
+    candidates = []
+    for other in running:
+        if other.gpu_type != job.gpu_type or other.job_id in started_now or other.job_id in victims:
+            continue
+        over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get((other.allocation_id, other.gpu_type), 0.0)
+        if other.allocation_id == job.allocation_id and other.priority != Priority.LOW:
+            continue
+        if preemption.preemptible(other, over):
+            candidates.append((preemption.candidate_order(other, over), other))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda pair: pair[0])
+    free_now = {n: len(cluster.free[n]) - reservations.held_on(n) for n in cluster.nodes_of(job.gpu_type)}
+    chosen = preemption.choose_victims(job, free_now, [victim for _, victim in candidates])
+    if chosen is None:
+        return None
+    free_after = dict(free_now)
+    for victim in chosen:
+        victims.add(victim.job_id)
+        running_by_type[(victim.allocation_id, victim.gpu_type)] -= victim.gpus
+        reason = "low priority" if victim.priority == Priority.LOW else "its allocation runs beyond its fair share"
+        preemptions.append(
+            Preemption(job_id=victim.job_id, for_job_id=job.job_id, reason=f"preempted ({reason}) for a job waiting longer")
+        )
+        for pod in victim.pods:
+            free_after[pod.node] += len(pod.gpu_indices)
+    need: dict[str, int] = {}
+    remaining = job.pods
+    for node in sorted((n for n, f in free_after.items() if f >= job.gpus_per_pod), key=lambda n: (free_after[n], n)):
+        fit = min(remaining, free_after[node] // job.gpus_per_pod)
+        need[node] = fit * job.gpus_per_pod
+        remaining -= fit
+        if remaining == 0:
+            break
+    return Hold(job_id=job.job_id, start_at=now, ends_at=now + job.max_runtime_s, need=need, spare={n: free_after[n] - g for n, g in need.items()})

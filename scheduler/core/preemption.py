@@ -1,0 +1,55 @@
+"""Choosing running jobs to preempt for a within-share job that has waited too long.
+
+Candidates are running jobs of the same GPU type that are ``low`` priority, or that belong to an
+allocation running beyond its fair share (never ``high``). Cheapest first: low before normal, then the
+most recently started (least work lost), then by id. Victims are added until the waiting job fits,
+then any victim the fit does not need is dropped again.
+"""
+
+from collections import defaultdict
+
+from scheduler.core.model import Priority, QueuedJob, RunningJob
+
+
+def _fits(free: dict[str, int], gpus_per_pod: int, pods: int) -> bool:
+    return sum(max(0, f) // gpus_per_pod for f in free.values()) >= pods
+
+
+def choose_victims(
+    job: QueuedJob,
+    free_now: dict[str, int],
+    candidates: list[RunningJob],
+) -> list[RunningJob] | None:
+    """The victims whose GPUs, with the free ones, let ``job`` fit; None if no choice does."""
+    freed: dict[str, int] = defaultdict(int)
+    chosen: list[RunningJob] = []
+
+    def free_with(victims: list[RunningJob]) -> dict[str, int]:
+        free = dict(free_now)
+        for victim in victims:
+            for pod in victim.pods:
+                if pod.node in free:
+                    free[pod.node] += len(pod.gpu_indices)
+        return free
+
+    for victim in candidates:
+        chosen.append(victim)
+        for pod in victim.pods:
+            freed[pod.node] += len(pod.gpu_indices)
+        if _fits(free_with(chosen), job.gpus_per_pod, job.pods):
+            break
+    else:
+        return None
+    for victim in list(reversed(chosen[:-1])):
+        trial = [v for v in chosen if v is not victim]
+        if _fits(free_with(trial), job.gpus_per_pod, job.pods):
+            chosen = trial
+    return chosen
+
+
+def candidate_order(victim: RunningJob, over_share: bool) -> tuple:
+    return (int(victim.priority), 0 if over_share else 1, -victim.started_at, victim.job_id)
+
+
+def preemptible(victim: RunningJob, over_share: bool) -> bool:
+    return victim.priority == Priority.LOW or (victim.priority == Priority.NORMAL and over_share)
