@@ -40,7 +40,9 @@ class Cluster:
         buckets = self._buckets.get(gpu_type)
         if not buckets or gpus_per_pod <= 0:
             return 0
-        return sum(len(buckets[count]) * (count // gpus_per_pod) for count in range(gpus_per_pod, len(buckets)))
+        return sum(
+            len(buckets[count]) * (count // gpus_per_pod) for count in range(gpus_per_pod, len(buckets))
+        )
 
     def best_fit(self, gpu_type: str, gpus: int, allowed: Callable[[str], bool]) -> str | None:
         """The fullest node with at least ``gpus`` free for which ``allowed(name)`` holds."""

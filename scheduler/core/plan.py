@@ -29,9 +29,14 @@ from scheduler.core.model import (
 from scheduler.core.reservations import Hold, Reservations, earliest_fit
 
 
-def _place(job: QueuedJob, cluster: Cluster, reservations: Reservations, now: float) -> tuple[PodPlacement, ...] | None:
+def _place(
+    job: QueuedJob, cluster: Cluster, reservations: Reservations, now: float
+) -> tuple[PodPlacement, ...] | None:
     """All pods of ``job`` on its GPU type, fullest nodes first; None (and nothing taken) if they do not fit."""
-    if cluster.total_free[job.gpu_type] < job.gpus or cluster.slots(job.gpu_type, job.gpus_per_pod) < job.pods:
+    if (
+        cluster.total_free[job.gpu_type] < job.gpus
+        or cluster.slots(job.gpu_type, job.gpus_per_pod) < job.pods
+    ):
         return None
     ends_at = now + job.max_runtime_s
     taken: list[PodPlacement] = []
@@ -73,7 +78,11 @@ def plan(snapshot: Snapshot) -> Plan:
     waiting: dict[str, WaitReason] = {}
 
     for job in order:
-        if job.gpus_per_pod <= 0 or job.pods <= 0 or not cluster.could_ever_fit(job.gpu_type, job.gpus_per_pod, job.pods):
+        if (
+            job.gpus_per_pod <= 0
+            or job.pods <= 0
+            or not cluster.could_ever_fit(job.gpu_type, job.gpus_per_pod, job.pods)
+        ):
             waiting[job.job_id] = WaitReason.NEVER_FITS
             continue
         cap = caps.get(job.allocation_id)
@@ -84,18 +93,18 @@ def plan(snapshot: Snapshot) -> Plan:
         pods = _place(job, cluster, reservations, now)
         if pods is not None:
             starts.append(Start(job_id=job.job_id, pods=pods))
-            started = RunningJob(job.job_id, job.allocation_id, job.gpu_type, pods, now, job.max_runtime_s, job.priority)
+            started = RunningJob(
+                job.job_id, job.allocation_id, job.gpu_type, pods, now, job.max_runtime_s, job.priority
+            )
             running.append(started)
             started_now.add(job.job_id)
             running_gpus[job.allocation_id] += job.gpus
             running_by_type[(job.allocation_id, job.gpu_type)] += job.gpus
             continue
 
-        within_share = (
-            job.priority >= Priority.NORMAL
-            and running_by_type[(job.allocation_id, job.gpu_type)] + job.gpus
-            <= shares.get((job.allocation_id, job.gpu_type), 0.0)
-        )
+        within_share = job.priority >= Priority.NORMAL and running_by_type[
+            (job.allocation_id, job.gpu_type)
+        ] + job.gpus <= shares.get((job.allocation_id, job.gpu_type), 0.0)
         if (
             within_share
             and now - job.submitted_at >= policy.preemption_wait_s
@@ -103,7 +112,16 @@ def plan(snapshot: Snapshot) -> Plan:
         ):
             preemption_tries[job.gpu_type] += 1
             hold = _preempt_for(
-                job, now, cluster, reservations, running, started_now, victims, running_by_type, shares, preemptions
+                job,
+                now,
+                cluster,
+                reservations,
+                running,
+                started_now,
+                victims,
+                running_by_type,
+                shares,
+                preemptions,
             )
             if hold is not None:
                 reservations.add(hold)
@@ -112,7 +130,9 @@ def plan(snapshot: Snapshot) -> Plan:
                 continue
 
         if job.priority >= Priority.NORMAL and reserved_per_type[job.gpu_type] < policy.reservation_depth:
-            hold = earliest_fit(job, cluster, [r for r in running if r.job_id not in victims], reservations, now)
+            hold = earliest_fit(
+                job, cluster, [r for r in running if r.job_id not in victims], reservations, now
+            )
             if hold is not None:
                 reservations.add(hold)
                 reserved_per_type[job.gpu_type] += 1
@@ -126,7 +146,8 @@ def plan(snapshot: Snapshot) -> Plan:
         starts=tuple(starts),
         preemptions=tuple(preemptions),
         reservations=tuple(
-            Reservation(job_id=h.job_id, start_at=h.start_at, nodes=tuple(sorted(h.need))) for h in reservations.holds
+            Reservation(job_id=h.job_id, start_at=h.start_at, nodes=tuple(sorted(h.need)))
+            for h in reservations.holds
         ),
         order=tuple(job.job_id for job in order),
         waiting=waiting,
@@ -140,7 +161,9 @@ def _preempt_for(
     for other in running:
         if other.gpu_type != job.gpu_type or other.job_id in started_now or other.job_id in victims:
             continue
-        over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get((other.allocation_id, other.gpu_type), 0.0)
+        over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
+            (other.allocation_id, other.gpu_type), 0.0
+        )
         if other.allocation_id == job.allocation_id and other.priority != Priority.LOW:
             continue
         if preemption.preemptible(other, over):
@@ -156,18 +179,32 @@ def _preempt_for(
     for victim in chosen:
         victims.add(victim.job_id)
         running_by_type[(victim.allocation_id, victim.gpu_type)] -= victim.gpus
-        reason = "low priority" if victim.priority == Priority.LOW else "its allocation runs beyond its fair share"
+        reason = (
+            "low priority" if victim.priority == Priority.LOW else "its allocation runs beyond its fair share"
+        )
         preemptions.append(
-            Preemption(job_id=victim.job_id, for_job_id=job.job_id, reason=f"preempted ({reason}) for a job waiting longer")
+            Preemption(
+                job_id=victim.job_id,
+                for_job_id=job.job_id,
+                reason=f"preempted ({reason}) for a job waiting longer",
+            )
         )
         for pod in victim.pods:
             free_after[pod.node] += len(pod.gpu_indices)
     need: dict[str, int] = {}
     remaining = job.pods
-    for node in sorted((n for n, f in free_after.items() if f >= job.gpus_per_pod), key=lambda n: (free_after[n], n)):
+    for node in sorted(
+        (n for n, f in free_after.items() if f >= job.gpus_per_pod), key=lambda n: (free_after[n], n)
+    ):
         fit = min(remaining, free_after[node] // job.gpus_per_pod)
         need[node] = fit * job.gpus_per_pod
         remaining -= fit
         if remaining == 0:
             break
-    return Hold(job_id=job.job_id, start_at=now, ends_at=now + job.max_runtime_s, need=need, spare={n: free_after[n] - g for n, g in need.items()})
+    return Hold(
+        job_id=job.job_id,
+        start_at=now,
+        ends_at=now + job.max_runtime_s,
+        need=need,
+        spare={n: free_after[n] - g for n, g in need.items()},
+    )

@@ -32,7 +32,10 @@ class Reservations:
         return sum(1 for hold in self.holds if hold.job_id in job_ids_of_type)
 
     def allows(self, node: str, gpus: int, ends_at: float) -> bool:
-        return all(ends_at <= hold.start_at or hold.spare.get(node, 0) >= gpus for hold in self._by_node.get(node, ()))
+        return all(
+            ends_at <= hold.start_at or hold.spare.get(node, 0) >= gpus
+            for hold in self._by_node.get(node, ())
+        )
 
     def consume(self, node: str, gpus: int, ends_at: float) -> None:
         for hold in self._by_node.get(node, ()):

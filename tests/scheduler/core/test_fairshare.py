@@ -11,7 +11,12 @@ DAY = 24 * HOUR
 
 @pytest.mark.parametrize(
     ("usage", "elapsed", "half_life", "expected"),
-    [(100.0, 0.0, 7 * DAY, 100.0), (100.0, 7 * DAY, 7 * DAY, 50.0), (100.0, 14 * DAY, 7 * DAY, 25.0), (100.0, 1.0, 0.0, 0.0)],
+    [
+        (100.0, 0.0, 7 * DAY, 100.0),
+        (100.0, 7 * DAY, 7 * DAY, 50.0),
+        (100.0, 14 * DAY, 7 * DAY, 25.0),
+        (100.0, 1.0, 0.0, 0.0),
+    ],
 )
 def test_it_decays_usage_by_half_life(usage, elapsed, half_life, expected):
     assert decay(usage, elapsed, half_life) == pytest.approx(expected)
@@ -35,7 +40,10 @@ def test_it_computes_fairshare_factors(allocations, expected):
 def test_it_orders_the_light_user_first():
     snap = snapshot(
         [node("n1", free=4)],
-        [queued("heavy", 4, allocation="a", submitted_at=0), queued("light", 4, allocation="b", submitted_at=10)],
+        [
+            queued("heavy", 4, allocation="a", submitted_at=0),
+            queued("light", 4, allocation="b", submitted_at=10),
+        ],
         allocations=[allocation("a", usage=1000), allocation("b", usage=0)],
         now=20,
     )
@@ -48,7 +56,10 @@ def test_it_lets_an_old_job_overtake_any_fresh_job_so_nothing_starves():
     policy = Policy(max_age_s=DAY)
     snap = snapshot(
         [node("n1", free=4)],
-        [queued("old_heavy", 4, allocation="a", submitted_at=0), queued("fresh_light", 4, allocation="b", submitted_at=DAY)],
+        [
+            queued("old_heavy", 4, allocation="a", submitted_at=0),
+            queued("fresh_light", 4, allocation="b", submitted_at=DAY),
+        ],
         allocations=[allocation("a", usage=10**9), allocation("b", usage=0)],
         now=DAY,
         policy=policy,
@@ -59,7 +70,11 @@ def test_it_lets_an_old_job_overtake_any_fresh_job_so_nothing_starves():
 def test_it_puts_high_before_normal_before_low():
     snap = snapshot(
         [node("n1", free=0)],
-        [queued("low", priority=Priority.LOW), queued("normal", submitted_at=5), queued("high", priority=Priority.HIGH, submitted_at=9)],
+        [
+            queued("low", priority=Priority.LOW),
+            queued("normal", submitted_at=5),
+            queued("high", priority=Priority.HIGH, submitted_at=9),
+        ],
         run=[running("r", "n1", 8, ends_at=HOUR)],
     )
     assert plan(snap).order == ("high", "normal", "low")

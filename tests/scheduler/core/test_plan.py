@@ -16,15 +16,18 @@ CASES = {
     ),
     "a type the cluster lacks never fits": dict(
         snap=snapshot([node("a1")], [queued("j", 1, gpu_type="H200")]),
-        starts={}, waiting={"j": WaitReason.NEVER_FITS},
+        starts={},
+        waiting={"j": WaitReason.NEVER_FITS},
     ),
     "more GPUs per pod than any node has never fits": dict(
         snap=snapshot([node("n1", gpus=4, free=4)], [queued("j", 8)]),
-        starts={}, waiting={"j": WaitReason.NEVER_FITS},
+        starts={},
+        waiting={"j": WaitReason.NEVER_FITS},
     ),
     "cordoned nodes are not used": dict(
         snap=snapshot([node("n1", schedulable=False), node("n2", free=2)], [queued("j", 4)]),
-        starts={}, waiting={"j": WaitReason.NO_FREE_GPUS},
+        starts={},
+        waiting={"j": WaitReason.NO_FREE_GPUS},
     ),
     "a gang is placed whole across nodes": dict(
         snap=snapshot([node("n1"), node("n2")], [queued("j", 8, pods=2)]),
@@ -42,7 +45,9 @@ CASES = {
         waiting={"gang": WaitReason.RESERVED},
     ),
     "best fit: the fullest node that fits, keeping whole nodes whole": dict(
-        snap=snapshot([node("empty"), node("half", free=2)], [queued("small", 2), queued("big", 8, submitted_at=1)]),
+        snap=snapshot(
+            [node("empty"), node("half", free=2)], [queued("small", 2), queued("big", 8, submitted_at=1)]
+        ),
         starts={"small": [("half", 2)], "big": [("empty", 8)]},
     ),
     "the concurrency cap holds a job back without blocking others": dict(
@@ -52,7 +57,8 @@ CASES = {
             run=[],
             allocations=[allocation("a", cap=2), allocation("b")],
         ),
-        starts={"other": [("n1", 4)]}, waiting={"capped": WaitReason.CONCURRENCY_CAP},
+        starts={"other": [("n1", 4)]},
+        waiting={"capped": WaitReason.CONCURRENCY_CAP},
     ),
     "backfill: a short job runs on reserved GPUs if it ends before the reservation": dict(
         snap=snapshot(
@@ -60,7 +66,8 @@ CASES = {
             [queued("head", 8, submitted_at=0), queued("short", 4, runtime=HOUR / 2, submitted_at=1)],
             run=[running("r", "n1", 4, ends_at=HOUR)],
         ),
-        starts={"short": [("n1", 4)]}, waiting={"head": WaitReason.RESERVED},
+        starts={"short": [("n1", 4)]},
+        waiting={"head": WaitReason.RESERVED},
     ),
     "backfill: a long job may not delay the reservation": dict(
         snap=snapshot(
@@ -69,7 +76,8 @@ CASES = {
             run=[running("r", "n1", 4, ends_at=HOUR)],
             policy=Policy(reservation_depth=1),
         ),
-        starts={}, waiting={"head": WaitReason.RESERVED, "long": WaitReason.BEHIND_RESERVATION},
+        starts={},
+        waiting={"head": WaitReason.RESERVED, "long": WaitReason.BEHIND_RESERVATION},
     ),
     "backfill: nodes outside the reservation are free for anyone": dict(
         snap=snapshot(
@@ -77,7 +85,8 @@ CASES = {
             [queued("head", 8, submitted_at=0), queued("long", 2, runtime=9 * HOUR, submitted_at=1)],
             run=[running("r", "n1", 4, ends_at=HOUR), running("r2", "n2", 6, ends_at=5 * HOUR)],
         ),
-        starts={"long": [("n2", 2)]}, waiting={"head": WaitReason.RESERVED},
+        starts={"long": [("n2", 2)]},
+        waiting={"head": WaitReason.RESERVED},
     ),
     "reservations stop at the configured depth": dict(
         snap=snapshot(
@@ -86,12 +95,17 @@ CASES = {
             run=[running("r", "n1", 8, ends_at=HOUR)],
             policy=Policy(reservation_depth=2),
         ),
-        starts={}, waiting={"j0": WaitReason.RESERVED, "j1": WaitReason.RESERVED, "j2": WaitReason.NO_FREE_GPUS},
+        starts={},
+        waiting={"j0": WaitReason.RESERVED, "j1": WaitReason.RESERVED, "j2": WaitReason.NO_FREE_GPUS},
     ),
     "low-priority jobs get no reservation": dict(
-        snap=snapshot([node("n1", free=0)], [queued("low", 8, priority=Priority.LOW)],
-                      run=[running("r", "n1", 8, ends_at=HOUR)]),
-        starts={}, waiting={"low": WaitReason.NO_FREE_GPUS},
+        snap=snapshot(
+            [node("n1", free=0)],
+            [queued("low", 8, priority=Priority.LOW)],
+            run=[running("r", "n1", 8, ends_at=HOUR)],
+        ),
+        starts={},
+        waiting={"low": WaitReason.NO_FREE_GPUS},
     ),
 }
 
@@ -117,11 +131,16 @@ def test_it_reserves_the_earliest_start_and_the_nodes():
 
 
 def test_it_chains_reservations_one_after_another():
-    snap = snapshot([node("n1", free=0)], [queued("j0", 8), queued("j1", 8, submitted_at=1)],
-                    run=[running("r", "n1", 8, ends_at=HOUR)])
+    snap = snapshot(
+        [node("n1", free=0)],
+        [queued("j0", 8), queued("j1", 8, submitted_at=1)],
+        run=[running("r", "n1", 8, ends_at=HOUR)],
+    )
     assert [(r.job_id, r.start_at) for r in plan(snap).reservations] == [("j0", HOUR), ("j1", 2 * HOUR)]
 
 
 def test_it_treats_overdue_jobs_as_ending_now():
-    snap = snapshot([node("n1", free=0)], [queued("j", 8)], run=[running("r", "n1", 8, ends_at=HOUR)], now=5 * HOUR)
+    snap = snapshot(
+        [node("n1", free=0)], [queued("j", 8)], run=[running("r", "n1", 8, ends_at=HOUR)], now=5 * HOUR
+    )
     assert plan(snap).reservations[0].start_at == 5 * HOUR

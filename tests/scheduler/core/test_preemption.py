@@ -7,11 +7,26 @@ POLICY = Policy(preemption_wait_s=HOUR)
 ALLOCATIONS = [allocation("mine"), allocation("theirs")]
 
 
-def case(victim_priority=Priority.LOW, victim_allocation="theirs", waited=2 * HOUR, victim_gpus=8, queued_priority=Priority.NORMAL):
+def case(
+    victim_priority=Priority.LOW,
+    victim_allocation="theirs",
+    waited=2 * HOUR,
+    victim_gpus=8,
+    queued_priority=Priority.NORMAL,
+):
     return snapshot(
         [node("n1", free=8 - victim_gpus)],
         [queued("waiting", 4, allocation="mine", submitted_at=0, priority=queued_priority)],
-        run=[running("victim", "n1", victim_gpus, ends_at=100 * HOUR, allocation=victim_allocation, priority=victim_priority)],
+        run=[
+            running(
+                "victim",
+                "n1",
+                victim_gpus,
+                ends_at=100 * HOUR,
+                allocation=victim_allocation,
+                priority=victim_priority,
+            )
+        ],
         allocations=ALLOCATIONS,
         now=waited,
         policy=POLICY,
@@ -52,9 +67,36 @@ def test_it_preempts_the_fewest_and_most_recent_jobs_needed():
         [node("n1", free=0)],
         [queued("waiting", 2, allocation="mine")],
         run=[
-            running("old", "n1", 2, ends_at=100 * HOUR, allocation="theirs", priority=Priority.LOW, started_at=0, first_gpu=0),
-            running("new", "n1", 2, ends_at=100 * HOUR, allocation="theirs", priority=Priority.LOW, started_at=HOUR, first_gpu=2),
-            running("other", "n1", 4, ends_at=100 * HOUR, allocation="theirs", priority=Priority.LOW, started_at=HOUR / 2, first_gpu=4),
+            running(
+                "old",
+                "n1",
+                2,
+                ends_at=100 * HOUR,
+                allocation="theirs",
+                priority=Priority.LOW,
+                started_at=0,
+                first_gpu=0,
+            ),
+            running(
+                "new",
+                "n1",
+                2,
+                ends_at=100 * HOUR,
+                allocation="theirs",
+                priority=Priority.LOW,
+                started_at=HOUR,
+                first_gpu=2,
+            ),
+            running(
+                "other",
+                "n1",
+                4,
+                ends_at=100 * HOUR,
+                allocation="theirs",
+                priority=Priority.LOW,
+                started_at=HOUR / 2,
+                first_gpu=4,
+            ),
         ],
         allocations=ALLOCATIONS,
         now=3 * HOUR,

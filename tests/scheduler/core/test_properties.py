@@ -36,28 +36,46 @@ def snapshots(draw):
         while cursor < used:  # split the used GPUs into running jobs
             size = draw(st.integers(min_value=1, max_value=used - cursor))
             started = draw(st.floats(min_value=0, max_value=now))
-            running.append(RunningJob(
-                f"r{index}-{cursor}", draw(st.sampled_from(ALLOCATIONS)), gpu_type,
-                (PodPlacement(name, tuple(range(cursor, cursor + size))),), started,
-                draw(st.floats(min_value=60, max_value=1e5)), draw(st.sampled_from(list(Priority))),
-            ))
+            running.append(
+                RunningJob(
+                    f"r{index}-{cursor}",
+                    draw(st.sampled_from(ALLOCATIONS)),
+                    gpu_type,
+                    (PodPlacement(name, tuple(range(cursor, cursor + size))),),
+                    started,
+                    draw(st.floats(min_value=60, max_value=1e5)),
+                    draw(st.sampled_from(list(Priority))),
+                )
+            )
             cursor += size
-        nodes.append(Node(name, gpu_type, gpus, frozenset(range(used, gpus)), draw(st.booleans()) or index == 0))
+        nodes.append(
+            Node(name, gpu_type, gpus, frozenset(range(used, gpus)), draw(st.booleans()) or index == 0)
+        )
     queue = [
         QueuedJob(
-            f"q{i}", draw(st.sampled_from(ALLOCATIONS)), draw(st.sampled_from(TYPES)),
-            draw(st.sampled_from([1, 2, 4, 8])), draw(st.integers(min_value=1, max_value=3)),
-            draw(st.floats(min_value=60, max_value=1e5)), draw(st.floats(min_value=0, max_value=now)),
+            f"q{i}",
+            draw(st.sampled_from(ALLOCATIONS)),
+            draw(st.sampled_from(TYPES)),
+            draw(st.sampled_from([1, 2, 4, 8])),
+            draw(st.integers(min_value=1, max_value=3)),
+            draw(st.floats(min_value=60, max_value=1e5)),
+            draw(st.floats(min_value=0, max_value=now)),
             draw(st.sampled_from(list(Priority))),
         )
         for i in range(draw(st.integers(min_value=0, max_value=12)))
     ]
     allocations = [
-        AllocationState(a, draw(st.floats(min_value=0, max_value=10)), draw(st.floats(min_value=0, max_value=1e6)),
-                        draw(st.integers(min_value=1, max_value=64)))
+        AllocationState(
+            a,
+            draw(st.floats(min_value=0, max_value=10)),
+            draw(st.floats(min_value=0, max_value=1e6)),
+            draw(st.integers(min_value=1, max_value=64)),
+        )
         for a in ALLOCATIONS
     ]
-    policy = Policy(preemption_wait_s=draw(st.sampled_from([0.0, 600.0, 1e9])), reservation_depth=draw(st.integers(0, 3)))
+    policy = Policy(
+        preemption_wait_s=draw(st.sampled_from([0.0, 600.0, 1e9])), reservation_depth=draw(st.integers(0, 3))
+    )
     return Snapshot(now, tuple(nodes), tuple(running), tuple(queue), tuple(allocations), policy)
 
 
@@ -109,7 +127,12 @@ def test_every_queued_job_starts_or_has_a_reason_and_caps_hold(snapshot):
 def test_the_plan_is_deterministic_and_ignores_input_order(snapshot, rng):
     first = plan(snapshot)
     assert plan(snapshot) == first
-    shuffled = [list(snapshot.nodes), list(snapshot.running), list(snapshot.queue), list(snapshot.allocations)]
+    shuffled = [
+        list(snapshot.nodes),
+        list(snapshot.running),
+        list(snapshot.queue),
+        list(snapshot.allocations),
+    ]
     for items in shuffled:
         rng.shuffle(items)
     again = Snapshot(snapshot.now, *map(tuple, shuffled), snapshot.policy)
@@ -127,11 +150,26 @@ def test_backfill_never_delays_the_first_reservation_of_a_type(snapshot):
     started = []
     for start in result.starts:
         job = jobs[start.job_id]
-        started.append(RunningJob(job.job_id, job.allocation_id, job.gpu_type, start.pods, snapshot.now,
-                                  job.max_runtime_s, job.priority))
+        started.append(
+            RunningJob(
+                job.job_id,
+                job.allocation_id,
+                job.gpu_type,
+                start.pods,
+                snapshot.now,
+                job.max_runtime_s,
+                job.priority,
+            )
+        )
     taken = {(pod.node, gpu) for job in started for pod in job.pods for gpu in pod.gpu_indices}
     nodes = tuple(
-        Node(n.name, n.gpu_type, n.gpus, frozenset(g for g in n.free if (n.name, g) not in taken), n.schedulable)
+        Node(
+            n.name,
+            n.gpu_type,
+            n.gpus,
+            frozenset(g for g in n.free if (n.name, g) not in taken),
+            n.schedulable,
+        )
         for n in snapshot.nodes
     )
     seen_types = set()
