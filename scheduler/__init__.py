@@ -1,1 +1,1 @@
-"""Job scheduling (not built yet): the pure planning core in scheduler/core, backends, and the Celery cycle."""
+"""Job scheduling: the pure planning core (scheduler/core); jobs, backends and the cycle come next."""

@@ -32,7 +32,7 @@ from scheduler.core.reservations import Hold, Reservations, earliest_fit
 def _place(
     job: QueuedJob, cluster: Cluster, reservations: Reservations, now: float
 ) -> tuple[PodPlacement, ...] | None:
-    """All pods of ``job`` on its GPU type, fullest nodes first; None (and nothing taken) if they do not fit."""
+    """All pods of ``job`` on its GPU type, fullest nodes first; None, taking nothing, if they do not fit."""
     if (
         cluster.total_free[job.gpu_type] < job.gpus
         or cluster.slots(job.gpu_type, job.gpus_per_pod) < job.pods
