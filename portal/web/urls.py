@@ -1,5 +1,64 @@
+"""The web portal's pages. tests/web/test_url_coverage.py must list every name here with its access rules."""
+
 from django.urls import path
+
+from portal.web.views import accounts, allocations, applications, calls, home, organisations, reviews, staff
 
 app_name = "web"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("accounts/login/", accounts.login_view, name="login"),
+    path("accounts/logout/", accounts.logout_view, name="logout"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("", home.home, name="home"),
+    path("organisations/", organisations.organisation_list, name="organisation_list"),
+    path("organisations/new/", organisations.organisation_create, name="organisation_create"),
+    path("organisations/<uuid:public_id>/", organisations.organisation_detail, name="organisation_detail"),
+    path(
+        "organisations/<uuid:public_id>/members/add/",
+        organisations.organisation_member_add,
+        name="organisation_member_add",
+    ),
+    path(
+        "organisations/<uuid:public_id>/members/<uuid:user_id>/remove/",
+        organisations.organisation_member_remove,
+        name="organisation_member_remove",
+    ),
+    path(
+        "organisations/<uuid:public_id>/verify/",
+        organisations.organisation_set_verified,
+        name="organisation_verify",
+    ),
+    path("calls/", calls.call_list, name="call_list"),
+    path("calls/<uuid:public_id>/", calls.call_detail, name="call_detail"),
+    path("applications/", applications.application_list, name="application_list"),
+    path("applications/new/", applications.application_create, name="application_create"),
+    path("applications/<uuid:public_id>/", applications.application_detail, name="application_detail"),
+    path("applications/<uuid:public_id>/edit/", applications.application_edit, name="application_edit"),
+    path("applications/<uuid:public_id>/submit/", applications.application_submit, name="application_submit"),
+    path(
+        "applications/<uuid:public_id>/withdraw/",
+        applications.application_withdraw,
+        name="application_withdraw",
+    ),
+    path("applications/<uuid:public_id>/assign/", applications.application_assign, name="application_assign"),
+    path("applications/<uuid:public_id>/decide/", applications.application_decide, name="application_decide"),
+    path("allocations/", allocations.allocation_list, name="allocation_list"),
+    path("allocations/<uuid:public_id>/", allocations.allocation_detail, name="allocation_detail"),
+    path(
+        "allocations/<uuid:public_id>/change/",
+        allocations.change_request_create,
+        name="change_request_create",
+    ),
+    path(
+        "allocations/<uuid:public_id>/status/",
+        allocations.allocation_set_status,
+        name="allocation_set_status",
+    ),
+    path("reviews/", reviews.review_list, name="review_list"),
+    path("reviews/<uuid:public_id>/", reviews.review_detail, name="review_detail"),
+    path("staff/", staff.staff_home, name="staff_home"),
+    path("staff/calls/new/", staff.staff_call_create, name="staff_call_create"),
+    path("staff/calls/<uuid:public_id>/edit/", staff.staff_call_edit, name="staff_call_edit"),
+    path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
+]

@@ -1,0 +1,82 @@
+"""Plain-word labels and number formats for the portal's templates."""
+
+from decimal import Decimal
+
+from django import template
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from portal.applications.states import State
+from portal.organisations.models import OrganisationType
+from quotas.models import AllocationStatus
+
+register = template.Library()
+
+STATE_LABELS = {
+    State.DRAFT: _("Draft (not submitted)"),
+    State.SUBMITTED: _("Submitted, waiting for reviewers"),
+    State.UNDER_REVIEW: _("Under review"),
+    State.APPROVED: _("Approved"),
+    State.REJECTED: _("Not approved"),
+    State.REVISION_REQUESTED: _("Revision requested"),
+    State.RESUBMITTED: _("Resubmitted, waiting for reviewers"),
+    State.WITHDRAWN: _("Withdrawn"),
+}
+
+STATUS_LABELS = {
+    AllocationStatus.ACTIVE: _("Active"),
+    AllocationStatus.SUSPENDED: _("Suspended"),
+    AllocationStatus.EXPIRED: _("Expired"),
+    "upcoming": _("Not open yet"),
+    "open": _("Open"),
+    "closed": _("Closed"),
+}
+
+
+@register.filter
+def state_label(state: str) -> str:
+    """An application's state in plain words."""
+    return STATE_LABELS.get(state, str(state).replace("_", " ").capitalize())
+
+
+@register.filter
+def status_label(status: str) -> str:
+    """An allocation's or call's status in plain words."""
+    return STATUS_LABELS.get(status, str(status).replace("_", " ").capitalize())
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """An audit event's action, e.g. ``reviewer_assigned`` → ``Reviewer assigned``."""
+    return str(action).replace("_", " ").capitalize()
+
+
+@register.filter
+def org_type_labels(values) -> str:
+    labels = dict(OrganisationType.choices)
+    return ", ".join(str(labels.get(value, value)) for value in values or [])
+
+
+@register.filter
+def hours(value) -> str:
+    """GPU-hours with thousands separators; whole numbers without decimals."""
+    if value is None or value == "":
+        return "–"
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,.2f}"
+
+
+@register.filter
+def gpu_months(gpu_hours) -> str:
+    """GPU-hours expressed as GPU-months (GPUs × months)."""
+    if not gpu_hours:
+        return "0"
+    months = Decimal(gpu_hours) / settings.GPUGRANT_HOURS_PER_MONTH
+    return f"{months:,.1f}"
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

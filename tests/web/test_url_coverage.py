@@ -1,0 +1,139 @@
+"""Every page's access rules in one table. A URL name missing from the table fails the first test,
+so no page can be added without saying who may open it (and this test checking it by GET)."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, reverse
+
+from portal.applications.models import Review
+from portal.web.urls import urlpatterns
+
+ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
+LOGIN_REDIRECT = 302
+
+
+def expect(anonymous, member, outsider, reviewer, staff) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, member, outsider, reviewer, staff), strict=True))
+
+
+EVERYONE_SIGNED_IN = expect(LOGIN_REDIRECT, 200, 200, 200, 200)
+POST_ONLY = expect(LOGIN_REDIRECT, 405, 405, 405, 405)
+STAFF_ONLY = expect(LOGIN_REDIRECT, 403, 403, 403, 200)
+REVIEWER_ONLY = expect(LOGIN_REDIRECT, 403, 403, 200, 403)
+
+
+def no_arguments(world):
+    return {}
+
+
+def organisation(world):
+    return {"public_id": world["organisation"].public_id}
+
+
+def call(world):
+    return {"public_id": world["call"].public_id}
+
+
+def draft(world):
+    return {"public_id": world["draft"].public_id}
+
+
+def reviewed(world):
+    return {"public_id": world["reviewed"].public_id}
+
+
+def allocation(world):
+    return {"public_id": world["allocation"].public_id}
+
+
+# name → (URL arguments, expected status of a GET for each role).
+# "member" is the teammate (a plain member of the owner's organisation); "reviewer" is assigned to
+# the reviewed application only; "staff" belongs to no organisation and is not a reviewer.
+TABLE = {
+    "login": (no_arguments, expect(200, 302, 302, 302, 302)),
+    "logout": (no_arguments, expect(405, 405, 405, 405, 405)),
+    "signup": (no_arguments, expect(200, 302, 302, 302, 302)),
+    "home": (no_arguments, EVERYONE_SIGNED_IN),
+    "organisation_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "organisation_create": (no_arguments, EVERYONE_SIGNED_IN),
+    "organisation_detail": (organisation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "organisation_member_add": (organisation, POST_ONLY),
+    "organisation_member_remove": (
+        lambda world: {"public_id": world["organisation"].public_id, "user_id": world["member"].public_id},
+        POST_ONLY,
+    ),
+    "organisation_verify": (organisation, POST_ONLY),
+    "call_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "call_detail": (call, EVERYONE_SIGNED_IN),
+    "application_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "application_create": (no_arguments, EVERYONE_SIGNED_IN),
+    "application_detail": (reviewed, expect(LOGIN_REDIRECT, 200, 404, 200, 200)),
+    "application_edit": (draft, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
+    "application_submit": (draft, POST_ONLY),
+    "application_withdraw": (draft, POST_ONLY),
+    "application_assign": (reviewed, POST_ONLY),
+    "application_decide": (reviewed, POST_ONLY),
+    "allocation_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "allocation_detail": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "change_request_create": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
+    "allocation_set_status": (allocation, POST_ONLY),
+    "review_list": (no_arguments, REVIEWER_ONLY),
+    "review_detail": (
+        lambda world: {"public_id": Review.objects.get(application=world["reviewed"]).public_id},
+        REVIEWER_ONLY,
+    ),
+    "staff_home": (no_arguments, STAFF_ONLY),
+    "staff_call_create": (no_arguments, STAFF_ONLY),
+    "staff_call_edit": (call, STAFF_ONLY),
+    "staff_organisation_list": (no_arguments, STAFF_ONLY),
+}
+
+
+def url_names(patterns, namespace="") -> set[str]:
+    names = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names |= url_names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            assert pattern.name, f"{pattern.pattern} has no name"
+            names.add(pattern.name)
+    return names
+
+
+def test_it_lists_every_page_in_the_access_table():
+    names = url_names(urlpatterns)
+    assert sorted(names - set(TABLE)) == [], "add these pages to TABLE with their access rules"
+    assert sorted(set(TABLE) - names) == [], "these pages no longer exist; remove them from TABLE"
+
+
+@pytest.fixture
+def world(
+    teammate, outsider, reviewer, staff, organisation, other_organisation, call, draft, reviewed, allocation
+):
+    return {
+        "member": teammate,
+        "outsider": outsider,
+        "reviewer": reviewer,
+        "staff": staff,
+        "organisation": organisation,
+        "call": call,
+        "draft": draft,
+        "reviewed": reviewed,
+        "allocation": allocation,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_it_answers_each_role_as_the_table_says(client, world, name):
+    arguments, expected = TABLE[name]
+    url = reverse(f"web:{name}", kwargs=arguments(world))
+    got = {}
+    for role in ROLES:
+        client.logout()
+        if role != "anonymous":
+            client.force_login(world[role])
+        response = client.get(url)
+        got[role] = response.status_code
+        if role == "anonymous" and response.status_code == LOGIN_REDIRECT:
+            assert response["Location"].startswith(reverse("web:login") + "?next="), name
+    assert got == expected
