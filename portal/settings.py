@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.web",
     "quotas",
+    "scheduler",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,39 @@ if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters of random text in production")
 
 # --- gpugrant -------------------------------------------------------------------------------------
+GPUGRANT_BACKEND = os.environ.get("GPUGRANT_BACKEND", "local")
+GPUGRANT_BACKENDS = {
+    "local": "scheduler.backends.local.LocalBackend",
+    "simulated": "scheduler.backends.simulated.SimulatedBackend",
+    "kubernetes": "scheduler.backends.kubernetes.KubernetesBackend",
+}
+# Scheduling policy (docs/scheduling.md).
+GPUGRANT_MAX_RUNTIME_MINUTES = env_int("GPUGRANT_MAX_RUNTIME_MINUTES", 7 * 24 * 60)
+GPUGRANT_FAIRSHARE_HALF_LIFE_S = env_int("GPUGRANT_FAIRSHARE_HALF_LIFE_S", 7 * 24 * 3600)
+GPUGRANT_PREEMPTION_WAIT_S = env_int("GPUGRANT_PREEMPTION_WAIT_S", 30 * 60)
+GPUGRANT_MAX_AGE_S = env_int("GPUGRANT_MAX_AGE_S", 7 * 24 * 3600)
+GPUGRANT_RESERVATION_DEPTH = env_int("GPUGRANT_RESERVATION_DEPTH", 4)
+GPUGRANT_MAX_REQUEUES = env_int("GPUGRANT_MAX_REQUEUES", 3)  # lost/bind-failed runs before a job fails
+GPUGRANT_CYCLE_INTERVAL_S = float(os.environ.get("GPUGRANT_CYCLE_INTERVAL_S", "3"))
+GPUGRANT_SCHEDULED_TIMEOUT_S = env_int("GPUGRANT_SCHEDULED_TIMEOUT_S", 300)  # sweep repairs jobs stuck longer
+GPUGRANT_LOG_LIMIT_BYTES = env_int("GPUGRANT_LOG_LIMIT_BYTES", 64 * 1024)
+# Local backend: simulated GPUs per type where no NVIDIA GPU exists (the demo awards A100 and H100).
+GPUGRANT_LOCAL_GPUS = os.environ.get("GPUGRANT_LOCAL_GPUS", "A100:4,H100:4")
+# Kubernetes: GPU Feature Discovery product label → gpugrant GPU type.
+GPUGRANT_K8S_PRODUCT_MAP = {
+    "NVIDIA-A100-SXM4-80GB": "A100",
+    "NVIDIA-A100-SXM4-40GB": "A100",
+    "NVIDIA-A100-PCIE-40GB": "A100",
+    "NVIDIA-A100-80GB-PCIe": "A100",
+    "NVIDIA-H100-80GB-HBM3": "H100",
+    "NVIDIA-H100-PCIe": "H100",
+    "NVIDIA-H200": "H200",
+    "NVIDIA-L40S": "L40S",
+    "Tesla-V100-SXM2-32GB": "V100",
+}
+GPUGRANT_K8S_NAMESPACE_PREFIX = os.environ.get("GPUGRANT_K8S_NAMESPACE_PREFIX", "gpugrant-")
+GPUGRANT_K8S_QPS = float(os.environ.get("GPUGRANT_K8S_QPS", "100"))
+GPUGRANT_K8S_BURST = env_int("GPUGRANT_K8S_BURST", 200)
 # GPU types the service knows; calls offer a subset. Kubernetes product labels map onto these later.
 GPUGRANT_GPU_TYPES = env_list("GPUGRANT_GPU_TYPES", ["A100", "H100", "H200", "L40S", "V100"])
 # Hours in a "GPU-month" when a form takes GPUs × months (365 × 24 / 12).

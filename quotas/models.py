@@ -56,6 +56,9 @@ class Allocation(models.Model):
     max_concurrent_gpus = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
+    # Fair-share input: GPU-seconds used, halved every GPUGRANT_FAIRSHARE_HALF_LIFE, as of the time beside it.
+    decayed_usage_gpu_seconds = models.FloatField(default=0.0)
+    decayed_usage_as_of = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,88 @@
+"""What every backend offers the scheduler. Backends never touch the database: they take plain data."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    gpu_type: str
+    gpu_count: int
+    schedulable: bool = True
+    unschedulable_reason: str = ""
+    foreign_gpus: tuple[int, ...] = ()  # GPUs held by workloads gpugrant does not own
+    gpu_uuids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    node: str
+    gpu_indices: tuple[int, ...]
+    rank: int
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a backend needs to run a job; ``job_id`` is the job's public id."""
+
+    job_id: str
+    name: str
+    organisation_id: str
+    allocation_id: str
+    kind: str
+    image: str
+    command: tuple[str, ...]
+    environment: dict[str, str]
+    gpu_type: str
+    gpus_per_pod: int
+    pods: tuple[PodSpec, ...]
+    max_runtime_seconds: int
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    STOPPED = "stopped"  # stopped at gpugrant's request (cancel, preempt, exhausted)
+    LOST = "lost"  # the node or the pods vanished
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    phase: Phase
+    reason: str = ""
+    exit_code: int | None = None
+
+
+class BindError(Exception):
+    """The backend refused or failed to start the job; the scheduler undoes the claim and requeues."""
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def inventory(self) -> list[NodeInfo]:
+        """The GPU nodes as the cluster sees them now."""
+
+    @abstractmethod
+    def bind(self, spec: JobSpec) -> None:
+        """Start the job's pods on the given nodes and GPUs. Idempotent for the same job id."""
+
+    @abstractmethod
+    def stop(self, job_id: str, reason: str) -> None:
+        """Stop the job's pods (cancel, timeout, preemption, exhaustion). Idempotent."""
+
+    @abstractmethod
+    def statuses(self, job_ids: list[str]) -> list[JobStatus]:
+        """The current phase of each given job that the backend knows."""
+
+    @abstractmethod
+    def logs(self, job_id: str, limit_bytes: int) -> str:
+        """The last ``limit_bytes`` of the job's output."""

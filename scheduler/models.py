@@ -1,0 +1,138 @@
+"""GPU nodes and their GPUs (the rows that are claimed), jobs, their events, and idempotent submissions."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from scheduler.states import JobState
+
+
+class GpuNode(models.Model):
+    name = models.CharField(max_length=253, unique=True)
+    gpu_type = models.CharField(max_length=16)
+    gpu_count = models.PositiveIntegerField()
+    schedulable = models.BooleanField(default=True)
+    unschedulable_reason = models.CharField(max_length=200, blank=True)
+    backend = models.CharField(max_length=16)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.gpu_count}× {self.gpu_type})"
+
+
+class Gpu(models.Model):
+    """One GPU. ``job`` is set by a conditional UPDATE … WHERE job IS NULL: whoever updates it owns it."""
+
+    node = models.ForeignKey(GpuNode, on_delete=models.CASCADE, related_name="gpus")
+    index = models.PositiveIntegerField()
+    uuid = models.CharField(max_length=64, blank=True)
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="gpus")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["node__name", "index"]
+        constraints = [models.UniqueConstraint(fields=["node", "index"], name="one_row_per_gpu")]
+
+    def __str__(self) -> str:
+        return f"{self.node.name}/{self.index}"
+
+
+class JobKind(models.TextChoices):
+    TRAINING = "training", "Training"
+    INFERENCE = "inference", "Inference"
+
+
+class JobPriority(models.TextChoices):
+    LOW = "low", "Low (preemptible)"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High (staff)"
+
+
+class Job(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="jobs")
+    allocation = models.ForeignKey("quotas.Allocation", on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    image = models.CharField(max_length=300)
+    command = models.JSONField(default=list)
+    environment = models.JSONField(default=dict, blank=True)
+    gpu_type = models.CharField(max_length=16)
+    gpus_per_pod = models.PositiveSmallIntegerField()
+    pods = models.PositiveSmallIntegerField(default=1)
+    max_runtime_minutes = models.PositiveIntegerField()
+    priority = models.CharField(max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL)
+    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED)
+    state_reason = models.CharField(max_length=500, blank=True)
+    backend = models.CharField(max_length=16, blank=True)
+    placement = models.JSONField(default=list, blank=True, help_text="[{node, gpus}] of the current or last run")
+    hold_gpu_seconds = models.BigIntegerField(default=0, help_text="held on the allocation while not finished")
+    used_gpu_seconds = models.BigIntegerField(default=0, help_text="settled from bind/release edges")
+    requeues = models.PositiveIntegerField(default=0)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stop_requested = models.CharField(max_length=16, blank=True, help_text="a stop the backend must carry out")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    run_started_at = models.DateTimeField(null=True, blank=True, help_text="GPU-time edge of the current run")
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["state", "gpu_type"]), models.Index(fields=["organisation", "state"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=8), name="gpus_per_pod_1_8"),
+            models.CheckConstraint(condition=models.Q(pods__gte=1), name="pods_at_least_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+    @property
+    def gpus(self) -> int:
+        return self.gpus_per_pod * self.pods
+
+    @property
+    def max_runtime_seconds(self) -> int:
+        return self.max_runtime_minutes * 60
+
+
+class JobEvent(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16)
+    reason = models.CharField(max_length=500)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.from_state} → {self.to_state}"
+
+
+class SubmissionKey(models.Model):
+    """An ``Idempotency-Key`` a user sent with a submission, and the response they got."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_submission_per_key")]
+
+    def __str__(self) -> str:
+        return self.key
