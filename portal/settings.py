@@ -243,6 +243,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.notifications.tasks.notifications_resend_pending",
         "schedule": 60.0,
     },
+    "scheduling-cycle": {
+        "task": "scheduler.tasks.scheduling_cycle",
+        "schedule": float(os.environ.get("GPUGRANT_CYCLE_INTERVAL_S", "3")),
+    },
+    "scheduler-reconcile": {"task": "scheduler.tasks.reconcile", "schedule": 2.0},
+    "scheduler-sweep": {"task": "scheduler.tasks.sweep", "schedule": 30.0},
     "allocations-expire-due": {
         "task": "quotas.tasks.allocations_expire_due",
         "schedule": 300.0,

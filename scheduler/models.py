@@ -31,8 +31,9 @@ class Gpu(models.Model):
     node = models.ForeignKey(GpuNode, on_delete=models.CASCADE, related_name="gpus")
     index = models.PositiveIntegerField()
     uuid = models.CharField(max_length=64, blank=True)
-    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="gpus")
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_gpus")
     claimed_at = models.DateTimeField(null=True, blank=True)
+    external = models.BooleanField(default=False, help_text="held by a workload gpugrant does not own")
 
     class Meta:
         ordering = ["node__name", "index"]
@@ -118,6 +119,18 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_state} → {self.to_state}"
+
+
+class QueueView(models.Model):
+    """The last cycle's queue for one GPU type: position, estimated start and wait reason per job."""
+
+    gpu_type = models.CharField(max_length=16, unique=True)
+    computed_at = models.DateTimeField()
+    total = models.PositiveIntegerField(default=0)
+    entries = models.JSONField(default=dict)  # job public id → [position, estimated start (epoch s) or None, reason]
+
+    def __str__(self) -> str:
+        return f"queue {self.gpu_type}"
 
 
 class SubmissionKey(models.Model):

@@ -1,0 +1,159 @@
+"""One scheduling cycle, in numbered steps:
+
+1. sync the node inventory from the backend;
+2. build a snapshot from the database (scheduler/snapshot.py);
+3. plan with the pure core (scheduler.core.plan);
+4. in ONE transaction, claim each start with conditional UPDATEs — the job WHERE state = 'queued',
+   its GPUs WHERE job IS NULL — and roll back that job's savepoint if any row was taken meanwhile,
+   so concurrent cycles can never double-book; mark preemption victims for stopping;
+5. after commit, bind each claimed job through the backend; a failed bind releases the claim and
+   requeues the job (or fails it after GPUGRANT_MAX_REQUEUES);
+6. ask the backend to stop the victims; store the queue view (positions, estimates, reasons).
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from scheduler.backends import get_backend
+from scheduler.backends.base import Backend, JobSpec, PodSpec
+from scheduler.core import plan
+from scheduler.core.estimate import estimate_starts
+from scheduler.inventory import inventory_sync
+from scheduler.models import Gpu, Job, JobEvent
+from scheduler.queue_view import store_queue_view
+from scheduler.snapshot import build_snapshot
+from scheduler.states import JobState
+from scheduler.transitions import job_move, lock_job
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleResult:
+    planned: int = 0
+    claimed: int = 0
+    bound: int = 0
+    bind_failures: int = 0
+    preempted: int = 0
+    lost_claims: int = 0  # starts another cycle won first
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_cycle(*, backend: Backend | None = None, now=None, sync_inventory: bool = True, estimate: bool = True) -> CycleResult:
+    backend = backend or get_backend()
+    now = now or timezone.now()
+    result = CycleResult()
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        result.seconds[name] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
+    if sync_inventory:
+        for name in inventory_sync(backend=backend, now=now):
+            logger.warning("node %s vanished; its jobs will be reconciled as lost", name)
+    lap("inventory")
+    snapshot, index = build_snapshot(backend_name=backend.name, now=now)
+    lap("snapshot")
+    decision = plan(snapshot)
+    result.planned = len(decision.starts)
+    lap("plan")
+    claimed = _claim(decision, index, backend.name, now, result)
+    lap("claim")
+    for job_pk, spec in claimed:
+        _bind(backend, job_pk, spec, result)
+    lap("bind")
+    for victim in decision.preemptions:
+        _stop(backend, index.public_ids[victim.job_id])
+    if estimate:
+        store_queue_view(decision, estimate_starts(snapshot, decision), snapshot, index, now)
+    lap("queue_view")
+    return result
+
+
+def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list[tuple[int, JobSpec]]:
+    claimed: list[tuple[int, JobSpec]] = []
+    events: list[JobEvent] = []
+    with transaction.atomic():
+        for start in decision.starts:
+            job_pk = int(start.job_id)
+            placement = [{"node": pod.node, "gpus": list(pod.gpu_indices)} for pod in start.pods]
+            where = ", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement)
+            savepoint = transaction.savepoint()
+            won = Job.objects.filter(pk=job_pk, state=JobState.QUEUED).update(
+                state=JobState.SCHEDULED, scheduled_at=now, run_started_at=now, backend=backend_name,
+                placement=placement, state_reason=f"placed on {where}",
+            ) == 1
+            for pod in start.pods:
+                if not won:
+                    break
+                won = Gpu.objects.filter(
+                    node_id=index.node_ids[pod.node], index__in=pod.gpu_indices, job__isnull=True, external=False
+                ).update(job_id=job_pk, claimed_at=now) == len(pod.gpu_indices)
+            if not won:
+                transaction.savepoint_rollback(savepoint)
+                result.lost_claims += 1
+                continue
+            transaction.savepoint_commit(savepoint)
+            events.append(JobEvent(job_id=job_pk, from_state=JobState.QUEUED, to_state=JobState.SCHEDULED,
+                                   reason=f"placed on {where}", data={"placement": placement}, created_at=now))
+            claimed.append(job_pk)
+        for victim in decision.preemptions:
+            victim_pk = int(victim.job_id)
+            active = Job.objects.filter(pk=victim_pk, state__in=[JobState.SCHEDULED, JobState.RUNNING], stop_requested="")
+            state = active.values_list("state", flat=True).first()
+            if state and active.update(stop_requested=JobState.PREEMPTED, state_reason=victim.reason):
+                result.preempted += 1
+                events.append(JobEvent(job_id=victim_pk, from_state=state, to_state=state,
+                                       reason=f"{victim.reason}; stopping", created_at=now))
+        JobEvent.objects.bulk_create(events)
+    result.claimed = len(claimed)
+    jobs = Job.objects.select_related("organisation", "allocation").filter(pk__in=claimed).order_by("pk")
+    return [(job.pk, spec_for(job)) for job in jobs]
+
+
+def spec_for(job: Job) -> JobSpec:
+    pods = tuple(PodSpec(node=p["node"], gpu_indices=tuple(p["gpus"]), rank=rank) for rank, p in enumerate(job.placement))
+    return JobSpec(
+        job_id=str(job.public_id), name=job.name, organisation_id=str(job.organisation.public_id),
+        allocation_id=str(job.allocation.public_id), kind=job.kind, image=job.image, command=tuple(job.command),
+        environment=dict(job.environment), gpu_type=job.gpu_type, gpus_per_pod=job.gpus_per_pod, pods=pods,
+        max_runtime_seconds=job.max_runtime_seconds,
+    )
+
+
+def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> None:
+    try:
+        backend.bind(spec)
+        result.bound += 1
+    except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
+        result.bind_failures += 1
+        logger.warning("bind of job %s failed: %s", spec.job_id, exc)
+        bind_failed(job_pk, str(exc) or type(exc).__name__)
+
+
+def bind_failed(job_pk: int, message: str) -> None:
+    """Undo a claim whose bind failed: free the GPUs, charge nothing, requeue (or fail after too many)."""
+    with transaction.atomic():
+        job = lock_job(job_pk)
+        if job.state != JobState.SCHEDULED:
+            return
+        job.run_started_at = None  # the GPUs never ran it
+        job.requeues += 1
+        if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
+            job_move(job, JobState.FAILED, f"could not be started {job.requeues} times; last error: {message}"[:500])
+        else:
+            job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])
+
+
+def _stop(backend: Backend, public_id: str) -> None:
+    try:
+        backend.stop(public_id, "preempted")
+    except Exception:  # noqa: BLE001 - the sweep retries stops
+        logger.exception("stopping preempted job %s failed; the sweep will retry", public_id)

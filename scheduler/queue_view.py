@@ -1,0 +1,61 @@
+"""The queue as users see it: position per GPU type, estimated start and the wait reason in words."""
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from scheduler.core import WaitReason
+from scheduler.models import QueueView
+
+ENTRIES_PER_TYPE = 2000
+
+REASONS = {
+    WaitReason.NO_FREE_GPUS: "All {gpu_type} GPUs are busy; jobs with a higher fair-share priority are ahead of it.",
+    WaitReason.RESERVED: "GPUs are reserved for it; it starts when running jobs release them.",
+    WaitReason.BEHIND_RESERVATION: "Free {gpu_type} GPUs are reserved for an earlier, larger job.",
+    WaitReason.CONCURRENCY_CAP: "Its allocation already runs as many GPUs as it may at once.",
+    WaitReason.WAITING_FOR_PREEMPTION: "Lower-priority jobs are being stopped to make room for it.",
+    WaitReason.NEVER_FITS: "No set of {gpu_type} nodes is large enough for it now (nodes may be cordoned).",
+}
+
+
+def reason_text(reason: WaitReason, gpu_type: str) -> str:
+    return REASONS[reason].format(gpu_type=gpu_type)
+
+
+def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now) -> None:
+    types = {job.job_id: job.gpu_type for job in snapshot.queue}
+    entries: dict[str, dict] = defaultdict(dict)
+    totals: dict[str, int] = defaultdict(int)
+    for job_id in decision.order:
+        reason = decision.waiting.get(job_id)
+        if reason is None:
+            continue  # started this cycle
+        gpu_type = types[job_id]
+        totals[gpu_type] += 1
+        if totals[gpu_type] <= ENTRIES_PER_TYPE:
+            estimate = estimates.get(job_id)
+            entries[gpu_type][index.public_ids[job_id]] = [totals[gpu_type], estimate, reason.value]
+    known = set(QueueView.objects.values_list("gpu_type", flat=True))
+    for gpu_type in known | set(totals):
+        QueueView.objects.update_or_create(
+            gpu_type=gpu_type,
+            defaults={"computed_at": now, "total": totals.get(gpu_type, 0), "entries": entries.get(gpu_type, {})},
+        )
+
+
+def queue_entry(job) -> dict | None:
+    """{"queue_position", "estimated_start", "wait_reason"} for a queued job, from the last cycle."""
+    view = QueueView.objects.filter(gpu_type=job.gpu_type).first()
+    if view is None:
+        return None
+    entry = view.entries.get(str(job.public_id))
+    if entry is None:
+        return {"queue_position": None, "estimated_start": None,
+                "wait_reason": f"Waiting for the next scheduling cycle (more than {ENTRIES_PER_TYPE} jobs queued)."
+                if view.total > ENTRIES_PER_TYPE else "Waiting for the next scheduling cycle."}
+    position, estimate, reason = entry
+    return {
+        "queue_position": position,
+        "estimated_start": datetime.fromtimestamp(estimate, tz=UTC) if estimate is not None else None,
+        "wait_reason": reason_text(WaitReason(reason), job.gpu_type),
+    }

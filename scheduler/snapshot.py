@@ -1,0 +1,87 @@
+"""Reading the database into a scheduler.core Snapshot, with plain values only (no model objects)."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from quotas.models import AllocationBudget, AllocationStatus
+from quotas.usage import decayed_usage_at
+from scheduler.core import AllocationState, Node, PodPlacement, Policy, Priority, QueuedJob, RunningJob, Snapshot
+from scheduler.models import Gpu, GpuNode, Job
+from scheduler.states import JobState
+
+PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
+
+
+@dataclass
+class SnapshotIndex:
+    node_ids: dict[str, int]
+    public_ids: dict[str, str]  # core job id (the primary key as text) → public id
+
+
+def policy_from_settings() -> Policy:
+    return Policy(
+        max_age_s=settings.GPUGRANT_MAX_AGE_S,
+        preemption_wait_s=settings.GPUGRANT_PREEMPTION_WAIT_S,
+        reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
+    )
+
+
+def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIndex]:
+    now = now or timezone.now()
+    epoch = now.timestamp()
+    nodes_rows = list(GpuNode.objects.filter(backend=backend_name).values_list("id", "name", "gpu_type", "gpu_count", "schedulable"))
+    node_names = {row[0]: row[1] for row in nodes_rows}
+    free: dict[int, list[int]] = defaultdict(list)
+    held: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for node_id, index, job_id, external in Gpu.objects.filter(node__backend=backend_name).values_list(
+        "node_id", "index", "job_id", "external"
+    ):
+        if job_id is not None:
+            held[job_id][node_names[node_id]].append(index)
+        elif not external:
+            free[node_id].append(index)
+    nodes = tuple(
+        Node(name, gpu_type, count, frozenset(i for i in free[node_id] if i < count), schedulable)
+        for node_id, name, gpu_type, count, schedulable in nodes_rows
+    )
+
+    public_ids: dict[str, str] = {}
+    running = []
+    for pk, public_id, allocation_id, gpu_type, priority, run_started_at, minutes in Job.objects.filter(
+        state__in=[JobState.SCHEDULED, JobState.RUNNING], backend=backend_name
+    ).values_list("id", "public_id", "allocation_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes"):
+        pods = tuple(PodPlacement(node, tuple(sorted(indices))) for node, indices in sorted(held.get(pk, {}).items()))
+        started = (run_started_at or now).timestamp()
+        running.append(RunningJob(str(pk), str(allocation_id), gpu_type, pods, started, minutes * 60, PRIORITIES[priority]))
+        public_ids[str(pk)] = str(public_id)
+
+    today = timezone.localdate()
+    eligible = Q(allocation__status=AllocationStatus.ACTIVE, allocation__starts_on__lte=today, allocation__ends_on__gte=today)
+    queue = []
+    for pk, public_id, allocation_id, gpu_type, per_pod, pods, minutes, submitted_at, priority in Job.objects.filter(
+        eligible, state=JobState.QUEUED
+    ).values_list("id", "public_id", "allocation_id", "gpu_type", "gpus_per_pod", "pods", "max_runtime_minutes",
+                  "submitted_at", "priority"):
+        queue.append(QueuedJob(str(pk), str(allocation_id), gpu_type, per_pod, pods, minutes * 60,
+                               submitted_at.timestamp(), PRIORITIES[priority]))
+        public_ids[str(pk)] = str(public_id)
+
+    allocation_ids = {int(job.allocation_id) for job in (*running, *queue)}
+    weights = dict(
+        AllocationBudget.objects.filter(allocation_id__in=allocation_ids)
+        .values("allocation_id").annotate(total=Sum("awarded_gpu_hours")).values_list("allocation_id", "total")
+    )
+    from quotas.models import Allocation
+
+    allocations = tuple(
+        AllocationState(str(pk), float(weights.get(pk, 0)), decayed_usage_at(usage, as_of, now), cap)
+        for pk, usage, as_of, cap in Allocation.objects.filter(pk__in=allocation_ids).values_list(
+            "id", "decayed_usage_gpu_seconds", "decayed_usage_as_of", "max_concurrent_gpus"
+        )
+    )
+    snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
+    return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids)

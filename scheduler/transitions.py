@@ -1,0 +1,93 @@
+"""Moving a locked job between states: the event, the timestamps, GPU release and budget settlement.
+
+Every job state change in gpugrant goes through ``job_move`` inside a transaction that holds the
+job's row lock, so each run's GPU time is charged exactly once (the run-ending move happens once).
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.errors import Conflict
+from quotas.holds import hold_top_up, usage_debit
+from quotas.usage import decayed_usage_add
+from scheduler.models import Gpu, Job, JobEvent
+from scheduler.states import TERMINAL, JobState, can_move
+
+RUN_ENDING = frozenset({*TERMINAL, JobState.PREEMPTED, JobState.LOST, JobState.QUEUED})
+
+
+def lock_job(job_id: int) -> Job:
+    return Job.objects.select_for_update().get(pk=job_id)
+
+
+def _end_run(job: Job, now) -> int:
+    """Release the job's GPUs and charge the run's GPU time (bind → release edges, to the second)."""
+    used = 0
+    if job.run_started_at is not None:
+        used = job.gpus * max(0, int((now - job.run_started_at).total_seconds()))
+        job.run_started_at = None
+    release = min(job.hold_gpu_seconds, used)
+    job.hold_gpu_seconds -= release
+    job.used_gpu_seconds += used
+    if used:
+        decayed_usage_add(allocation_id=job.allocation_id, gpu_seconds=used, now=now)
+    usage_debit(allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=used, release=release)
+    Gpu.objects.filter(job=job).update(job=None, claimed_at=None)
+    return used
+
+
+def job_move(job: Job, target: JobState, reason: str, *, actor=None, now=None, data: dict | None = None) -> Job:
+    """Move a job locked with ``lock_job``; raises Conflict on a move the state table forbids."""
+    now = now or timezone.now()
+    source = JobState(job.state)
+    if not can_move(source, target):
+        raise Conflict(f"A job that is {source.value} cannot become {target.value}.", code="illegal_transition")
+    data = dict(data or {})
+    if source in (JobState.SCHEDULED, JobState.RUNNING) and target in RUN_ENDING:
+        data["gpu_seconds_charged"] = _end_run(job, now)
+    if target == JobState.SCHEDULED:
+        job.scheduled_at = now
+        job.run_started_at = now
+    elif target == JobState.RUNNING:
+        job.started_at = job.started_at or now
+    elif target == JobState.QUEUED:
+        job.queued_at = now
+        job.stop_requested = ""
+        job.hold_gpu_seconds = hold_top_up(
+            allocation_id=job.allocation_id,
+            gpu_type=job.gpu_type,
+            current=job.hold_gpu_seconds,
+            wanted=job.gpus * job.max_runtime_seconds,
+        )
+    if target in TERMINAL:
+        job.finished_at = now
+        job.stop_requested = ""
+        if job.hold_gpu_seconds:
+            usage_debit(allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=0, release=job.hold_gpu_seconds)
+            job.hold_gpu_seconds = 0
+    job.state = target.value
+    job.state_reason = reason[:500]
+    job.save()
+    JobEvent.objects.create(job=job, from_state=source.value, to_state=target.value, reason=reason[:500], actor=actor,
+                            data=data, created_at=now)
+    if target in (JobState.PREEMPTED, JobState.LOST):
+        _requeue_or_fail(job, now)
+    return job
+
+
+def _requeue_or_fail(job: Job, now) -> None:
+    if job.state == JobState.PREEMPTED.value:
+        job.requeues += 1
+        job_move(job, JobState.QUEUED, "requeued after preemption; keeps its place by submission time", now=now)
+    elif job.requeues < settings.GPUGRANT_MAX_REQUEUES:
+        job.requeues += 1
+        job_move(job, JobState.QUEUED, f"requeued after its node was lost (attempt {job.requeues + 1})", now=now)
+    else:
+        job_move(job, JobState.FAILED, f"lost {job.requeues + 1} times; giving up", now=now)
+
+
+def on_commit_trigger_cycle() -> None:
+    from scheduler.triggers import request_cycle
+
+    transaction.on_commit(request_cycle)

@@ -1,0 +1,59 @@
+"""Rules for a job's content, shared by the API and the portal through the submit service."""
+
+import re
+
+from django.conf import settings
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
+# registry/path:tag or @sha256:digest — the shape of an OCI image reference, kept deliberately strict.
+IMAGE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
+MAX_PODS = 128
+
+
+def job_content_errors(
+    *, name, kind, image, command, environment, gpus_per_pod, pods, max_runtime_minutes, priority
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not NAME.match(name):
+        errors["name"] = ["1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit."]
+    if kind not in ("training", "inference"):
+        errors["kind"] = ["Choose training or inference."]
+    if not isinstance(image, str) or len(image) > 300 or not IMAGE.match(image):
+        errors["image"] = ["A container image reference such as registry.example.kr/team/train:1.2."]
+    if (
+        not isinstance(command, list)
+        or not 1 <= len(command) <= 100
+        or not all(isinstance(part, str) and 0 < len(part) <= 4096 for part in command)
+    ):
+        errors["command"] = ["A list of 1–100 non-empty strings, like a container's command."]
+    if not isinstance(environment, dict) or len(environment) > 100:
+        errors["environment"] = ["At most 100 variables, as {\"NAME\": \"value\"}."]
+    else:
+        bad = [
+            key for key, value in environment.items()
+            if not isinstance(key, str) or not ENV_NAME.match(key) or not isinstance(value, str) or len(value) > 4096
+        ]
+        reserved = [key for key in environment if isinstance(key, str) and (key in RESERVED_ENV or key.startswith("GPUGRANT_"))]
+        if bad:
+            errors["environment"] = [f"Invalid variable names or values: {', '.join(map(str, bad[:5]))}."]
+        elif reserved:
+            errors["environment"] = [f"Set by gpugrant, not by jobs: {', '.join(sorted(reserved))}."]
+    if not _int_between(gpus_per_pod, 1, 8):
+        errors["gpus_per_pod"] = ["A whole number from 1 to 8."]
+    if not _int_between(pods, 1, MAX_PODS):
+        errors["pods"] = [f"A whole number from 1 to {MAX_PODS}."]
+    limit = settings.GPUGRANT_MAX_RUNTIME_MINUTES
+    if not _int_between(max_runtime_minutes, 1, limit):
+        errors["max_runtime_minutes"] = [f"Required: a whole number of minutes from 1 to {limit}."]
+    if priority not in ("low", "normal", "high"):
+        errors["priority"] = ["Choose low, normal or high."]
+    return errors
+
+
+def _int_between(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
