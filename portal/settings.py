@@ -216,7 +216,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"OrganisationTypeEnum": "portal.organisations.models.OrganisationType"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationTypeEnum": "portal.organisations.models.OrganisationType",
+        "JobKindEnum": "scheduler.models.JobKind",
+        "ApplicationKindEnum": "portal.applications.models.ApplicationKind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

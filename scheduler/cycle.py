@@ -44,7 +44,9 @@ class CycleResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_cycle(*, backend: Backend | None = None, now=None, sync_inventory: bool = True, estimate: bool = True) -> CycleResult:
+def run_cycle(
+    *, backend: Backend | None = None, now=None, sync_inventory: bool = True, estimate: bool = True
+) -> CycleResult:
     backend = backend or get_backend()
     now = now or timezone.now()
     result = CycleResult()
@@ -86,32 +88,59 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
             placement = [{"node": pod.node, "gpus": list(pod.gpu_indices)} for pod in start.pods]
             where = ", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement)
             savepoint = transaction.savepoint()
-            won = Job.objects.filter(pk=job_pk, state=JobState.QUEUED).update(
-                state=JobState.SCHEDULED, scheduled_at=now, run_started_at=now, backend=backend_name,
-                placement=placement, state_reason=f"placed on {where}",
-            ) == 1
+            won = (
+                Job.objects.filter(pk=job_pk, state=JobState.QUEUED).update(
+                    state=JobState.SCHEDULED,
+                    scheduled_at=now,
+                    run_started_at=now,
+                    backend=backend_name,
+                    placement=placement,
+                    state_reason=f"placed on {where}",
+                )
+                == 1
+            )
             for pod in start.pods:
                 if not won:
                     break
                 won = Gpu.objects.filter(
-                    node_id=index.node_ids[pod.node], index__in=pod.gpu_indices, job__isnull=True, external=False
+                    node_id=index.node_ids[pod.node],
+                    index__in=pod.gpu_indices,
+                    job__isnull=True,
+                    external=False,
                 ).update(job_id=job_pk, claimed_at=now) == len(pod.gpu_indices)
             if not won:
                 transaction.savepoint_rollback(savepoint)
                 result.lost_claims += 1
                 continue
             transaction.savepoint_commit(savepoint)
-            events.append(JobEvent(job_id=job_pk, from_state=JobState.QUEUED, to_state=JobState.SCHEDULED,
-                                   reason=f"placed on {where}", data={"placement": placement}, created_at=now))
+            events.append(
+                JobEvent(
+                    job_id=job_pk,
+                    from_state=JobState.QUEUED,
+                    to_state=JobState.SCHEDULED,
+                    reason=f"placed on {where}",
+                    data={"placement": placement},
+                    created_at=now,
+                )
+            )
             claimed.append(job_pk)
         for victim in decision.preemptions:
             victim_pk = int(victim.job_id)
-            active = Job.objects.filter(pk=victim_pk, state__in=[JobState.SCHEDULED, JobState.RUNNING], stop_requested="")
+            active = Job.objects.filter(
+                pk=victim_pk, state__in=[JobState.SCHEDULED, JobState.RUNNING], stop_requested=""
+            )
             state = active.values_list("state", flat=True).first()
             if state and active.update(stop_requested=JobState.PREEMPTED, state_reason=victim.reason):
                 result.preempted += 1
-                events.append(JobEvent(job_id=victim_pk, from_state=state, to_state=state,
-                                       reason=f"{victim.reason}; stopping", created_at=now))
+                events.append(
+                    JobEvent(
+                        job_id=victim_pk,
+                        from_state=state,
+                        to_state=state,
+                        reason=f"{victim.reason}; stopping",
+                        created_at=now,
+                    )
+                )
         JobEvent.objects.bulk_create(events)
     result.claimed = len(claimed)
     jobs = Job.objects.select_related("organisation", "allocation").filter(pk__in=claimed).order_by("pk")
@@ -119,11 +148,22 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
 
 
 def spec_for(job: Job) -> JobSpec:
-    pods = tuple(PodSpec(node=p["node"], gpu_indices=tuple(p["gpus"]), rank=rank) for rank, p in enumerate(job.placement))
+    pods = tuple(
+        PodSpec(node=p["node"], gpu_indices=tuple(p["gpus"]), rank=rank)
+        for rank, p in enumerate(job.placement)
+    )
     return JobSpec(
-        job_id=str(job.public_id), name=job.name, organisation_id=str(job.organisation.public_id),
-        allocation_id=str(job.allocation.public_id), kind=job.kind, image=job.image, command=tuple(job.command),
-        environment=dict(job.environment), gpu_type=job.gpu_type, gpus_per_pod=job.gpus_per_pod, pods=pods,
+        job_id=str(job.public_id),
+        name=job.name,
+        organisation_id=str(job.organisation.public_id),
+        allocation_id=str(job.allocation.public_id),
+        kind=job.kind,
+        image=job.image,
+        command=tuple(job.command),
+        environment=dict(job.environment),
+        gpu_type=job.gpu_type,
+        gpus_per_pod=job.gpus_per_pod,
+        pods=pods,
         max_runtime_seconds=job.max_runtime_seconds,
     )
 
@@ -147,7 +187,11 @@ def bind_failed(job_pk: int, message: str) -> None:
         job.run_started_at = None  # the GPUs never ran it
         job.requeues += 1
         if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
-            job_move(job, JobState.FAILED, f"could not be started {job.requeues} times; last error: {message}"[:500])
+            job_move(
+                job,
+                JobState.FAILED,
+                f"could not be started {job.requeues} times; last error: {message}"[:500],
+            )
         else:
             job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])
 

@@ -31,7 +31,9 @@ class Gpu(models.Model):
     node = models.ForeignKey(GpuNode, on_delete=models.CASCADE, related_name="gpus")
     index = models.PositiveIntegerField()
     uuid = models.CharField(max_length=64, blank=True)
-    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_gpus")
+    job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_gpus"
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     external = models.BooleanField(default=False, help_text="held by a workload gpugrant does not own")
 
@@ -56,7 +58,9 @@ class JobPriority(models.TextChoices):
 
 class Job(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.PROTECT, related_name="jobs")
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="jobs"
+    )
     allocation = models.ForeignKey("quotas.Allocation", on_delete=models.PROTECT, related_name="jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=100)
@@ -69,15 +73,23 @@ class Job(models.Model):
     pods = models.PositiveSmallIntegerField(default=1)
     max_runtime_minutes = models.PositiveIntegerField()
     priority = models.CharField(max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL)
-    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED)
+    state = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED
+    )
     state_reason = models.CharField(max_length=500, blank=True)
     backend = models.CharField(max_length=16, blank=True)
-    placement = models.JSONField(default=list, blank=True, help_text="[{node, gpus}] of the current or last run")
-    hold_gpu_seconds = models.BigIntegerField(default=0, help_text="held on the allocation while not finished")
+    placement = models.JSONField(
+        default=list, blank=True, help_text="[{node, gpus}] of the current or last run"
+    )
+    hold_gpu_seconds = models.BigIntegerField(
+        default=0, help_text="held on the allocation while not finished"
+    )
     used_gpu_seconds = models.BigIntegerField(default=0, help_text="settled from bind/release edges")
     requeues = models.PositiveIntegerField(default=0)
     exit_code = models.IntegerField(null=True, blank=True)
-    stop_requested = models.CharField(max_length=16, blank=True, help_text="a stop the backend must carry out")
+    stop_requested = models.CharField(
+        max_length=16, blank=True, help_text="a stop the backend must carry out"
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     queued_at = models.DateTimeField(default=timezone.now)
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +101,9 @@ class Job(models.Model):
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["state", "gpu_type"]), models.Index(fields=["organisation", "state"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=8), name="gpus_per_pod_1_8"),
+            models.CheckConstraint(
+                condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=8), name="gpus_per_pod_1_8"
+            ),
             models.CheckConstraint(condition=models.Q(pods__gte=1), name="pods_at_least_one"),
         ]
 
@@ -110,7 +124,9 @@ class JobEvent(models.Model):
     from_state = models.CharField(max_length=16, blank=True)
     to_state = models.CharField(max_length=16)
     reason = models.CharField(max_length=500)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -127,7 +143,9 @@ class QueueView(models.Model):
     gpu_type = models.CharField(max_length=16, unique=True)
     computed_at = models.DateTimeField()
     total = models.PositiveIntegerField(default=0)
-    entries = models.JSONField(default=dict)  # job public id → [position, estimated start (epoch s) or None, reason]
+    entries = models.JSONField(
+        default=dict
+    )  # job public id → [position, estimated start (epoch s) or None, reason]
 
     def __str__(self) -> str:
         return f"queue {self.gpu_type}"

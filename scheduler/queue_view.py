@@ -39,7 +39,11 @@ def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now
     for gpu_type in known | set(totals):
         QueueView.objects.update_or_create(
             gpu_type=gpu_type,
-            defaults={"computed_at": now, "total": totals.get(gpu_type, 0), "entries": entries.get(gpu_type, {})},
+            defaults={
+                "computed_at": now,
+                "total": totals.get(gpu_type, 0),
+                "entries": entries.get(gpu_type, {}),
+            },
         )
 
 
@@ -50,9 +54,13 @@ def queue_entry(job) -> dict | None:
         return None
     entry = view.entries.get(str(job.public_id))
     if entry is None:
-        return {"queue_position": None, "estimated_start": None,
-                "wait_reason": f"Waiting for the next scheduling cycle (more than {ENTRIES_PER_TYPE} jobs queued)."
-                if view.total > ENTRIES_PER_TYPE else "Waiting for the next scheduling cycle."}
+        return {
+            "queue_position": None,
+            "estimated_start": None,
+            "wait_reason": f"Waiting for the next scheduling cycle (more than {ENTRIES_PER_TYPE} jobs queued)."
+            if view.total > ENTRIES_PER_TYPE
+            else "Waiting for the next scheduling cycle.",
+        }
     position, estimate, reason = entry
     return {
         "queue_position": position,

@@ -63,7 +63,9 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
             if target is None:
                 continue
             job.exit_code = status.exit_code if status.exit_code is not None else job.exit_code
-            job_move(job, target[0], target[1], data={"phase": status.phase.value, "backend_reason": status.reason})
+            job_move(
+                job, target[0], target[1], data={"phase": status.phase.value, "backend_reason": status.reason}
+            )
             changed += 1
             if target[0] != JobState.RUNNING:
                 on_commit_trigger_cycle()
@@ -73,11 +75,25 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
 def sweep(*, backend: Backend, now=None) -> dict[str, int]:
     """Repair what crashes and outages leave behind. Idempotent; safe to run from any worker."""
     now = now or timezone.now()
-    counts = {"stops_retried": 0, "stuck_requeued": 0, "overdue_stopped": 0, "expired_failed": 0,
-              "orphan_gpus": 0, "lost_on_vanished_nodes": 0}
-    known = {s.job_id for s in backend.statuses(
-        [str(p) for p in Job.objects.filter(state__in=list(ACTIVE), backend=backend.name).values_list("public_id", flat=True)]
-    )}
+    counts = {
+        "stops_retried": 0,
+        "stuck_requeued": 0,
+        "overdue_stopped": 0,
+        "expired_failed": 0,
+        "orphan_gpus": 0,
+        "lost_on_vanished_nodes": 0,
+    }
+    known = {
+        s.job_id
+        for s in backend.statuses(
+            [
+                str(p)
+                for p in Job.objects.filter(state__in=list(ACTIVE), backend=backend.name).values_list(
+                    "public_id", flat=True
+                )
+            ]
+        )
+    }
     # 1. a cycle that died between claim and bind leaves a scheduled job the backend never heard of.
     stuck_before = now - timedelta(seconds=settings.GPUGRANT_SCHEDULED_TIMEOUT_S)
     for pk, public_id in Job.objects.filter(
@@ -106,8 +122,14 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
                 job_move(job, JobState.FAILED, "its allocation's period has ended")
                 counts["expired_failed"] += 1
     # 5. jobs on nodes that vanished from the inventory are lost.
-    gone = GpuNode.objects.filter(backend=backend.name, schedulable=False, unschedulable_reason="node no longer reported")
-    for pk in Job.objects.filter(state__in=list(ACTIVE), claimed_gpus__node__in=gone).values_list("pk", flat=True).distinct():
+    gone = GpuNode.objects.filter(
+        backend=backend.name, schedulable=False, unschedulable_reason="node no longer reported"
+    )
+    for pk in (
+        Job.objects.filter(state__in=list(ACTIVE), claimed_gpus__node__in=gone)
+        .values_list("pk", flat=True)
+        .distinct()
+    ):
         with transaction.atomic():
             job = lock_job(pk)
             if JobState(job.state) in ACTIVE:

@@ -22,7 +22,9 @@ def largest_placement(gpu_type: str, gpus_per_pod: int) -> int:
     return sum(size // gpus_per_pod for size in sizes)
 
 
-def _admission_errors(user, allocation: Allocation, *, gpu_type, gpus_per_pod, pods, priority) -> dict[str, list[str]]:
+def _admission_errors(
+    user, allocation: Allocation, *, gpu_type, gpus_per_pod, pods, priority
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     today = timezone.localdate()
     if allocation.status != AllocationStatus.ACTIVE:
@@ -31,12 +33,16 @@ def _admission_errors(user, allocation: Allocation, *, gpu_type, gpus_per_pod, p
         errors["allocation"] = [f"The allocation runs {allocation.starts_on} – {allocation.ends_on}."]
     awarded = {b.gpu_type for b in allocation.budgets.all()}
     if gpu_type not in awarded:
-        errors["gpu_type"] = [f"This allocation has no {gpu_type} GPU-hours (awarded: {', '.join(sorted(awarded)) or 'none'})."]
+        errors["gpu_type"] = [
+            f"This allocation has no {gpu_type} GPU-hours (awarded: {', '.join(sorted(awarded)) or 'none'})."
+        ]
     if priority == "high" and not user.is_staff:
         errors["priority"] = ["Only programme staff may submit high-priority jobs."]
     total = gpus_per_pod * pods
     if total > allocation.max_concurrent_gpus:
-        errors["pods"] = [f"{total} GPUs exceed the allocation's cap of {allocation.max_concurrent_gpus} concurrent GPUs."]
+        errors["pods"] = [
+            f"{total} GPUs exceed the allocation's cap of {allocation.max_concurrent_gpus} concurrent GPUs."
+        ]
     elif "gpu_type" not in errors and largest_placement(gpu_type, gpus_per_pod) < pods:
         errors["pods"] = [
             f"The cluster can never run {pods} × {gpus_per_pod} {gpu_type} GPUs at once "
@@ -68,23 +74,43 @@ def job_submit(
     if allocation.organisation_id not in organisation_ids_of(user):
         raise InvalidInput("No such allocation.", fields={"allocation": ["No such allocation among yours."]})
     environment = {} if environment is None else environment
-    content = dict(name=name, kind=kind, image=image, command=command, environment=environment,
-                   gpus_per_pod=gpus_per_pod, pods=pods, max_runtime_minutes=max_runtime_minutes, priority=priority)
+    content = dict(
+        name=name,
+        kind=kind,
+        image=image,
+        command=command,
+        environment=environment,
+        gpus_per_pod=gpus_per_pod,
+        pods=pods,
+        max_runtime_minutes=max_runtime_minutes,
+        priority=priority,
+    )
     errors = job_content_errors(**content)
     if errors:
         raise InvalidInput("The job is not valid.", fields=errors)
-    errors = _admission_errors(user, allocation, gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority)
+    errors = _admission_errors(
+        user, allocation, gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority
+    )
     if errors:
         raise InvalidInput("The job cannot be admitted.", fields=errors)
     hold = gpus_per_pod * pods * max_runtime_minutes * 60
     with transaction.atomic():
         hold_take(allocation_id=allocation.pk, gpu_type=gpu_type, gpu_seconds=hold)
         job = Job.objects.create(
-            organisation_id=allocation.organisation_id, allocation=allocation, created_by=user, gpu_type=gpu_type,
-            hold_gpu_seconds=hold, **content,
+            organisation_id=allocation.organisation_id,
+            allocation=allocation,
+            created_by=user,
+            gpu_type=gpu_type,
+            hold_gpu_seconds=hold,
+            **content,
         )
-        JobEvent.objects.create(job=job, to_state=JobState.QUEUED, reason="accepted; waiting for GPUs", actor=user,
-                                data={"held_gpu_seconds": hold})
+        JobEvent.objects.create(
+            job=job,
+            to_state=JobState.QUEUED,
+            reason="accepted; waiting for GPUs",
+            actor=user,
+            data={"held_gpu_seconds": hold},
+        )
         on_commit_trigger_cycle()
     return job
 
@@ -100,7 +126,9 @@ def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[i
 
     def replay(record: SubmissionKey) -> tuple[int, dict, bool]:
         if record.fingerprint != digest:
-            raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
+            )
         return record.response_status, record.response_body, False
 
     existing = SubmissionKey.objects.filter(user=user, key=key).first()
@@ -110,8 +138,9 @@ def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[i
         with transaction.atomic():
             job = submit()
             body = render(job)
-            SubmissionKey.objects.create(user=user, key=key, fingerprint=digest, job=job, response_status=201,
-                                         response_body=body)
+            SubmissionKey.objects.create(
+                user=user, key=key, fingerprint=digest, job=job, response_status=201, response_body=body
+            )
     except IntegrityError:
         # A concurrent request with the same key won; ours rolled back entirely (job and hold included).
         return replay(SubmissionKey.objects.get(user=user, key=key))
@@ -131,8 +160,13 @@ def job_cancel(*, job: Job, user) -> Job:
         else:
             job.stop_requested = JobState.CANCELLED.value
             job.save(update_fields=["stop_requested"])
-            JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state,
-                                    reason=f"cancel requested by {user.email}; stopping", actor=user)
+            JobEvent.objects.create(
+                job=job,
+                from_state=job.state,
+                to_state=job.state,
+                reason=f"cancel requested by {user.email}; stopping",
+                actor=user,
+            )
             from scheduler.stopping import stop_after_commit
 
             stop_after_commit(job)

@@ -9,7 +9,16 @@ from django.utils import timezone
 
 from quotas.models import AllocationBudget, AllocationStatus
 from quotas.usage import decayed_usage_at
-from scheduler.core import AllocationState, Node, PodPlacement, Policy, Priority, QueuedJob, RunningJob, Snapshot
+from scheduler.core import (
+    AllocationState,
+    Node,
+    PodPlacement,
+    Policy,
+    Priority,
+    QueuedJob,
+    RunningJob,
+    Snapshot,
+)
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.states import JobState
 
@@ -33,7 +42,11 @@ def policy_from_settings() -> Policy:
 def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIndex]:
     now = now or timezone.now()
     epoch = now.timestamp()
-    nodes_rows = list(GpuNode.objects.filter(backend=backend_name).values_list("id", "name", "gpu_type", "gpu_count", "schedulable"))
+    nodes_rows = list(
+        GpuNode.objects.filter(backend=backend_name).values_list(
+            "id", "name", "gpu_type", "gpu_count", "schedulable"
+        )
+    )
     node_names = {row[0]: row[1] for row in nodes_rows}
     free: dict[int, list[int]] = defaultdict(list)
     held: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -53,27 +66,68 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
     running = []
     for pk, public_id, allocation_id, gpu_type, priority, run_started_at, minutes in Job.objects.filter(
         state__in=[JobState.SCHEDULED, JobState.RUNNING], backend=backend_name
-    ).values_list("id", "public_id", "allocation_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes"):
-        pods = tuple(PodPlacement(node, tuple(sorted(indices))) for node, indices in sorted(held.get(pk, {}).items()))
+    ).values_list(
+        "id", "public_id", "allocation_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes"
+    ):
+        pods = tuple(
+            PodPlacement(node, tuple(sorted(indices))) for node, indices in sorted(held.get(pk, {}).items())
+        )
         started = (run_started_at or now).timestamp()
-        running.append(RunningJob(str(pk), str(allocation_id), gpu_type, pods, started, minutes * 60, PRIORITIES[priority]))
+        running.append(
+            RunningJob(
+                str(pk), str(allocation_id), gpu_type, pods, started, minutes * 60, PRIORITIES[priority]
+            )
+        )
         public_ids[str(pk)] = str(public_id)
 
     today = timezone.localdate()
-    eligible = Q(allocation__status=AllocationStatus.ACTIVE, allocation__starts_on__lte=today, allocation__ends_on__gte=today)
+    eligible = Q(
+        allocation__status=AllocationStatus.ACTIVE,
+        allocation__starts_on__lte=today,
+        allocation__ends_on__gte=today,
+    )
     queue = []
-    for pk, public_id, allocation_id, gpu_type, per_pod, pods, minutes, submitted_at, priority in Job.objects.filter(
-        eligible, state=JobState.QUEUED
-    ).values_list("id", "public_id", "allocation_id", "gpu_type", "gpus_per_pod", "pods", "max_runtime_minutes",
-                  "submitted_at", "priority"):
-        queue.append(QueuedJob(str(pk), str(allocation_id), gpu_type, per_pod, pods, minutes * 60,
-                               submitted_at.timestamp(), PRIORITIES[priority]))
+    for (
+        pk,
+        public_id,
+        allocation_id,
+        gpu_type,
+        per_pod,
+        pods,
+        minutes,
+        submitted_at,
+        priority,
+    ) in Job.objects.filter(eligible, state=JobState.QUEUED).values_list(
+        "id",
+        "public_id",
+        "allocation_id",
+        "gpu_type",
+        "gpus_per_pod",
+        "pods",
+        "max_runtime_minutes",
+        "submitted_at",
+        "priority",
+    ):
+        queue.append(
+            QueuedJob(
+                str(pk),
+                str(allocation_id),
+                gpu_type,
+                per_pod,
+                pods,
+                minutes * 60,
+                submitted_at.timestamp(),
+                PRIORITIES[priority],
+            )
+        )
         public_ids[str(pk)] = str(public_id)
 
     allocation_ids = {int(job.allocation_id) for job in (*running, *queue)}
     weights = dict(
         AllocationBudget.objects.filter(allocation_id__in=allocation_ids)
-        .values("allocation_id").annotate(total=Sum("awarded_gpu_hours")).values_list("allocation_id", "total")
+        .values("allocation_id")
+        .annotate(total=Sum("awarded_gpu_hours"))
+        .values_list("allocation_id", "total")
     )
     from quotas.models import Allocation
 

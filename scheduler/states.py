@@ -24,12 +24,28 @@ ACTIVE = frozenset({JobState.SCHEDULED, JobState.RUNNING})  # holding GPUs
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.SCHEDULED, JobState.CANCELLED, JobState.FAILED, JobState.EXHAUSTED}),
     JobState.SCHEDULED: frozenset(
-        {JobState.RUNNING, JobState.QUEUED, JobState.CANCELLED, JobState.FAILED, JobState.LOST,
-         JobState.SUCCEEDED, JobState.TIMED_OUT, JobState.EXHAUSTED, JobState.PREEMPTED}
+        {
+            JobState.RUNNING,
+            JobState.QUEUED,
+            JobState.CANCELLED,
+            JobState.FAILED,
+            JobState.LOST,
+            JobState.SUCCEEDED,
+            JobState.TIMED_OUT,
+            JobState.EXHAUSTED,
+            JobState.PREEMPTED,
+        }
     ),
     JobState.RUNNING: frozenset(
-        {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED, JobState.TIMED_OUT,
-         JobState.EXHAUSTED, JobState.LOST}
+        {
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.PREEMPTED,
+            JobState.TIMED_OUT,
+            JobState.EXHAUSTED,
+            JobState.LOST,
+        }
     ),
     JobState.PREEMPTED: frozenset({JobState.QUEUED}),
     JobState.LOST: frozenset({JobState.QUEUED, JobState.FAILED}),

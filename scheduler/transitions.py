@@ -37,12 +37,16 @@ def _end_run(job: Job, now) -> int:
     return used
 
 
-def job_move(job: Job, target: JobState, reason: str, *, actor=None, now=None, data: dict | None = None) -> Job:
+def job_move(
+    job: Job, target: JobState, reason: str, *, actor=None, now=None, data: dict | None = None
+) -> Job:
     """Move a job locked with ``lock_job``; raises Conflict on a move the state table forbids."""
     now = now or timezone.now()
     source = JobState(job.state)
     if not can_move(source, target):
-        raise Conflict(f"A job that is {source.value} cannot become {target.value}.", code="illegal_transition")
+        raise Conflict(
+            f"A job that is {source.value} cannot become {target.value}.", code="illegal_transition"
+        )
     data = dict(data or {})
     if source in (JobState.SCHEDULED, JobState.RUNNING) and target in RUN_ENDING:
         data["gpu_seconds_charged"] = _end_run(job, now)
@@ -64,13 +68,22 @@ def job_move(job: Job, target: JobState, reason: str, *, actor=None, now=None, d
         job.finished_at = now
         job.stop_requested = ""
         if job.hold_gpu_seconds:
-            usage_debit(allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=0, release=job.hold_gpu_seconds)
+            usage_debit(
+                allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=0, release=job.hold_gpu_seconds
+            )
             job.hold_gpu_seconds = 0
     job.state = target.value
     job.state_reason = reason[:500]
     job.save()
-    JobEvent.objects.create(job=job, from_state=source.value, to_state=target.value, reason=reason[:500], actor=actor,
-                            data=data, created_at=now)
+    JobEvent.objects.create(
+        job=job,
+        from_state=source.value,
+        to_state=target.value,
+        reason=reason[:500],
+        actor=actor,
+        data=data,
+        created_at=now,
+    )
     if target in (JobState.PREEMPTED, JobState.LOST):
         _requeue_or_fail(job, now)
     return job
@@ -79,10 +92,14 @@ def job_move(job: Job, target: JobState, reason: str, *, actor=None, now=None, d
 def _requeue_or_fail(job: Job, now) -> None:
     if job.state == JobState.PREEMPTED.value:
         job.requeues += 1
-        job_move(job, JobState.QUEUED, "requeued after preemption; keeps its place by submission time", now=now)
+        job_move(
+            job, JobState.QUEUED, "requeued after preemption; keeps its place by submission time", now=now
+        )
     elif job.requeues < settings.GPUGRANT_MAX_REQUEUES:
         job.requeues += 1
-        job_move(job, JobState.QUEUED, f"requeued after its node was lost (attempt {job.requeues + 1})", now=now)
+        job_move(
+            job, JobState.QUEUED, f"requeued after its node was lost (attempt {job.requeues + 1})", now=now
+        )
     else:
         job_move(job, JobState.FAILED, f"lost {job.requeues + 1} times; giving up", now=now)
 

@@ -11,7 +11,14 @@ IMAGE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-RESERVED_ENV = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
+RESERVED_ENV = {
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "RANK",
+    "WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+}
 MAX_PODS = 128
 
 
@@ -20,7 +27,9 @@ def job_content_errors(
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(name, str) or not NAME.match(name):
-        errors["name"] = ["1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit."]
+        errors["name"] = [
+            "1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit."
+        ]
     if kind not in ("training", "inference"):
         errors["kind"] = ["Choose training or inference."]
     if not isinstance(image, str) or len(image) > 300 or not IMAGE.match(image):
@@ -32,13 +41,21 @@ def job_content_errors(
     ):
         errors["command"] = ["A list of 1–100 non-empty strings, like a container's command."]
     if not isinstance(environment, dict) or len(environment) > 100:
-        errors["environment"] = ["At most 100 variables, as {\"NAME\": \"value\"}."]
+        errors["environment"] = ['At most 100 variables, as {"NAME": "value"}.']
     else:
         bad = [
-            key for key, value in environment.items()
-            if not isinstance(key, str) or not ENV_NAME.match(key) or not isinstance(value, str) or len(value) > 4096
+            key
+            for key, value in environment.items()
+            if not isinstance(key, str)
+            or not ENV_NAME.match(key)
+            or not isinstance(value, str)
+            or len(value) > 4096
         ]
-        reserved = [key for key in environment if isinstance(key, str) and (key in RESERVED_ENV or key.startswith("GPUGRANT_"))]
+        reserved = [
+            key
+            for key in environment
+            if isinstance(key, str) and (key in RESERVED_ENV or key.startswith("GPUGRANT_"))
+        ]
         if bad:
             errors["environment"] = [f"Invalid variable names or values: {', '.join(map(str, bad[:5]))}."]
         elif reserved:

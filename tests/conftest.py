@@ -10,19 +10,25 @@ import uuid
 import pytest
 from django.db import connection
 
+from portal.applications import services as application_services
+from quotas.models import Allocation
 from tests import builders
+from tests.scheduler.fakes import ScriptedBackend
 
 
 def _skip_reasons() -> dict[str, str | None]:
     database_url = os.environ.get("DATABASE_URL", "")
     broker = os.environ.get("CELERY_BROKER_URL", "")
     return {
-        "postgres": None if database_url.startswith(("postgres://", "postgresql://")) else
-        "needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)",
-        "rabbitmq": None if broker.startswith("amqp://") else
-        "needs RabbitMQ: set CELERY_BROKER_URL=amqp://... (.ci/run does)",
-        "redis": None if os.environ.get("REDIS_URL", "").startswith("redis://") else
-        "needs Redis: set REDIS_URL=redis://... (.ci/run does)",
+        "postgres": None
+        if database_url.startswith(("postgres://", "postgresql://"))
+        else "needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)",
+        "rabbitmq": None
+        if broker.startswith("amqp://")
+        else "needs RabbitMQ: set CELERY_BROKER_URL=amqp://... (.ci/run does)",
+        "redis": None
+        if os.environ.get("REDIS_URL", "").startswith("redis://")
+        else "needs Redis: set REDIS_URL=redis://... (.ci/run does)",
     }
 
 
@@ -114,3 +120,44 @@ def other_organisation(outsider, staff):
 @pytest.fixture
 def call(staff):
     return builders.make_call(staff, title="2026 AI compute support")
+
+
+@pytest.fixture
+def backend(settings):
+    """The scripted backend, installed as the configured one."""
+    from scheduler import backends
+
+    fake = ScriptedBackend()
+    settings.GPUGRANT_BACKEND = fake.name
+    backends._instances[fake.name] = fake  # noqa: SLF001
+    yield fake
+    backends.reset_backends()
+
+
+@pytest.fixture
+def allocation(owner, organisation, call, staff, reviewer):
+    """An active allocation of the owner's organisation: 2000 A100 and 500 H100 GPU-hours, cap 16 GPUs."""
+    application = builders.ready_for_decision(
+        owner,
+        organisation,
+        call,
+        staff,
+        reviewer,
+        gpu_requests={"A100": 2000, "H100": 500},
+        max_concurrent_gpus=16,
+    )
+    application_services.application_decide(
+        application=application, staff=staff, decision="approve", reason="ok"
+    )
+    return Allocation.objects.get(application=application)
+
+
+@pytest.fixture
+def other_allocation(outsider, other_organisation, call, staff, reviewer):
+    application = builders.ready_for_decision(
+        outsider, other_organisation, call, staff, reviewer, gpu_requests={"A100": 2000}
+    )
+    application_services.application_decide(
+        application=application, staff=staff, decision="approve", reason="ok"
+    )
+    return Allocation.objects.get(application=application)

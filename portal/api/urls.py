@@ -3,7 +3,7 @@
 from django.urls import path
 
 from portal.api import schema  # noqa: F401 - registers the OpenAPI auth description
-from portal.api.views import accounts, allocations, applications, calls, organisations, reviews
+from portal.api.views import accounts, allocations, applications, calls, jobs, organisations, reviews
 
 app_name = "api"
 
@@ -20,15 +20,21 @@ urlpatterns = [
     *route("organisations", organisations.OrganisationListCreate, "organisations"),
     *route("organisations/<uuid:public_id>", organisations.OrganisationDetail, "organisation"),
     *route("organisations/<uuid:public_id>/verify", organisations.OrganisationVerify, "organisation_verify"),
-    *route("organisations/<uuid:public_id>/members", organisations.OrganisationMembers, "organisation_members"),
+    *route(
+        "organisations/<uuid:public_id>/members", organisations.OrganisationMembers, "organisation_members"
+    ),
     *route("calls", calls.CallListCreate, "calls"),
     *route("calls/<uuid:public_id>", calls.CallDetail, "call"),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),
-    *route("applications/<uuid:public_id>/withdraw", applications.ApplicationWithdraw, "application_withdraw"),
+    *route(
+        "applications/<uuid:public_id>/withdraw", applications.ApplicationWithdraw, "application_withdraw"
+    ),
     *route("applications/<uuid:public_id>/assign", applications.ApplicationAssign, "application_assign"),
-    *route("applications/<uuid:public_id>/decision", applications.ApplicationDecision, "application_decision"),
+    *route(
+        "applications/<uuid:public_id>/decision", applications.ApplicationDecision, "application_decision"
+    ),
     *route("applications/<uuid:public_id>/reviews", applications.ApplicationReviews, "application_reviews"),
     *route("reviews", reviews.ReviewList, "reviews"),
     *route("reviews/<uuid:public_id>", reviews.ReviewDetail, "review"),
@@ -36,5 +42,14 @@ urlpatterns = [
     *route("allocations", allocations.AllocationList, "allocations"),
     *route("allocations/<uuid:public_id>", allocations.AllocationDetail, "allocation"),
     *route("allocations/<uuid:public_id>/status", allocations.AllocationStatusChange, "allocation_status"),
-    *route("allocations/<uuid:public_id>/change-requests", allocations.AllocationChangeRequest, "allocation_change_request"),
+    *route(
+        "allocations/<uuid:public_id>/change-requests",
+        allocations.AllocationChangeRequest,
+        "allocation_change_request",
+    ),
+    *route("jobs", jobs.JobListCreate, "jobs"),
+    *route("jobs/<uuid:public_id>", jobs.JobDetail, "job"),
+    *route("jobs/<uuid:public_id>/cancel", jobs.JobCancel, "job_cancel"),
+    *route("jobs/<uuid:public_id>/events", jobs.JobEvents, "job_events"),
+    *route("jobs/<uuid:public_id>/logs", jobs.JobLogs, "job_logs"),
 ]

@@ -68,7 +68,11 @@ def estimate_starts(snapshot: Snapshot, decision: Plan, depth: int = 200) -> dic
     counted: dict[str, int] = defaultdict(int)
     for job_id in decision.order:
         reason = decision.waiting.get(job_id)
-        if reason is None or job_id in estimates or reason in (WaitReason.NEVER_FITS, WaitReason.CONCURRENCY_CAP):
+        if (
+            reason is None
+            or job_id in estimates
+            or reason in (WaitReason.NEVER_FITS, WaitReason.CONCURRENCY_CAP)
+        ):
             continue
         job = jobs[job_id]
         if counted[job.gpu_type] >= depth or job.gpu_type not in profiles:

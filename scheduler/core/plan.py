@@ -39,18 +39,18 @@ def _place(
     ):
         return None
     ends_at = now + job.max_runtime_s
+    g = job.gpus_per_pod
     taken: list[PodPlacement] = []
     for _ in range(job.pods):
-        node = cluster.best_fit(
-            job.gpu_type, job.gpus_per_pod, lambda n: reservations.allows(n, job.gpus_per_pod, ends_at)
-        )
+        node = cluster.best_fit(job.gpu_type, g, lambda n: reservations.allows(n, g, ends_at))
         if node is None:
             for pod in taken:
                 cluster.give_back(pod.node, pod.gpu_indices)
+                reservations.unconsume(pod.node, g, ends_at)
             return None
-        taken.append(PodPlacement(node=node, gpu_indices=cluster.take(node, job.gpus_per_pod)))
-    for pod in taken:
-        reservations.consume(pod.node, len(pod.gpu_indices), ends_at)
+        taken.append(PodPlacement(node=node, gpu_indices=cluster.take(node, g)))
+        # Each pod uses up the spare GPUs it relies on before the next pod looks.
+        reservations.consume(node, g, ends_at)
     return tuple(taken)
 
 

@@ -42,6 +42,9 @@ class Reservations:
             if ends_at > hold.start_at:
                 hold.spare[node] -= gpus
 
+    def unconsume(self, node: str, gpus: int, ends_at: float) -> None:
+        self.consume(node, -gpus, ends_at)
+
     def add(self, hold: Hold) -> None:
         for node, gpus in hold.need.items():
             # A later reservation running past an earlier one's start eats into its spare GPUs.

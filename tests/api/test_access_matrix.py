@@ -15,7 +15,10 @@ from portal.api.urls import urlpatterns
 from portal.applications import services as application_services
 from portal.applications.models import Review
 from quotas.models import Allocation
+from scheduler.inventory import inventory_sync
+from scheduler.services import job_submit
 from tests import builders
+from tests.scheduler.fakes import ScriptedBackend
 
 ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
 
@@ -31,6 +34,9 @@ def world(owner, teammate, organisation, other_organisation, outsider, call, sta
         reviewer,
     )
     member_key, _ = api_key_create(user=owner, name="member key")
+    inventory_sync(backend=ScriptedBackend())
+    job = job_submit(user=owner, allocation=allocation, name="matrix job", kind="training", image="python:3.11",
+                     command=["python", "-c", "print(1)"], gpu_type="A100", gpus_per_pod=1, max_runtime_minutes=10)
     return {
         "organisation": organisation,
         "call": call,
@@ -38,6 +44,7 @@ def world(owner, teammate, organisation, other_organisation, outsider, call, sta
         "application": under_review,
         "review": Review.objects.get(application=under_review, reviewer=reviewer),
         "member_key": member_key,
+        "job": job,
         "users": {"member": owner, "outsider": outsider, "reviewer": reviewer, "staff": staff},
         "reviewer2": reviewer2,
     }
@@ -125,6 +132,11 @@ MATRIX = {
         },
         (401, 201, 404, 404, 403), None,
     ),
+    "jobs": ("get", lambda w: "/api/v1/jobs", None, (401, 200, 200, 200, 200), "job"),
+    "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, (401, 200, 404, 404, 200), None),
+    "job_events": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/events", None, (401, 200, 404, 404, 200), None),
+    "job_logs": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/logs", None, (401, 200, 404, 404, 200), None),
+    "job_cancel": ("post", lambda w: f"/api/v1/jobs/{w['job'].public_id}/cancel", None, (401, 200, 404, 404, 200), None),
 }
 
 # Who may see the object a list endpoint must not leak, by role.
@@ -134,6 +146,7 @@ LIST_VISIBILITY = {
     "applications": ("member", "reviewer", "staff"),
     "reviews": ("reviewer",),
     "allocations": ("member", "staff"),
+    "jobs": ("member", "staff"),
 }
 
 

@@ -7,7 +7,9 @@ class ScriptedBackend(Backend):
     name = "scripted"
 
     def __init__(self, nodes: list[NodeInfo] | None = None):
-        self.nodes = nodes if nodes is not None else [NodeInfo("node-a", "A100", 8), NodeInfo("node-h", "H100", 8)]
+        self.nodes = (
+            nodes if nodes is not None else [NodeInfo("node-a", "A100", 8), NodeInfo("node-h", "H100", 8)]
+        )
         self.bound: dict[str, object] = {}
         self.stopped: list[tuple[str, str]] = []
         self.phases: dict[str, JobStatus] = {}

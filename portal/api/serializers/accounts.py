@@ -43,7 +43,17 @@ class AuditEventOut(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["created_at", "actor", "target_type", "target_id", "action", "from_state", "to_state", "reason", "data"]
+        fields = [
+            "created_at",
+            "actor",
+            "target_type",
+            "target_id",
+            "action",
+            "from_state",
+            "to_state",
+            "reason",
+            "data",
+        ]
 
 
 class AuditQueryIn(serializers.Serializer):

@@ -26,8 +26,18 @@ class AllocationOut(serializers.ModelSerializer):
     class Meta:
         model = Allocation
         fields = [
-            "id", "organisation", "organisation_name", "call", "application", "project_title", "starts_on",
-            "ends_on", "max_concurrent_gpus", "status", "gpu_types", "created_at",
+            "id",
+            "organisation",
+            "organisation_name",
+            "call",
+            "application",
+            "project_title",
+            "starts_on",
+            "ends_on",
+            "max_concurrent_gpus",
+            "status",
+            "gpu_types",
+            "created_at",
         ]
 
     @extend_schema_field(BalanceOut(many=True))

@@ -24,9 +24,27 @@ class ApplicationOut(serializers.ModelSerializer):
     class Meta:
         model = Application
         fields = [
-            "id", "kind", "call", "organisation", "organisation_name", "allocation", "project_title", "summary",
-            "field", "requested_start", "requested_end", "max_concurrent_gpus", "justification", "gpu_requests",
-            "state", "review_round", "submitted_at", "decided_at", "decision_reason", "created_at", "updated_at",
+            "id",
+            "kind",
+            "call",
+            "organisation",
+            "organisation_name",
+            "allocation",
+            "project_title",
+            "summary",
+            "field",
+            "requested_start",
+            "requested_end",
+            "max_concurrent_gpus",
+            "justification",
+            "gpu_requests",
+            "state",
+            "review_round",
+            "submitted_at",
+            "decided_at",
+            "decision_reason",
+            "created_at",
+            "updated_at",
             "allowed_actions",
         ]
 
@@ -63,7 +81,9 @@ class ReasonIn(serializers.Serializer):
 
 
 class AssignIn(serializers.Serializer):
-    reviewers = serializers.ListField(child=serializers.EmailField(max_length=254), min_length=1, max_length=20)
+    reviewers = serializers.ListField(
+        child=serializers.EmailField(max_length=254), min_length=1, max_length=20
+    )
 
 
 class DecisionIn(serializers.Serializer):
@@ -83,8 +103,19 @@ class ReviewOut(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = [
-            "id", "application", "application_title", "reviewer", "round", "assigned_at", "technical_merit",
-            "feasibility", "impact", "need_for_public_compute", "public_comment", "private_comment", "submitted_at",
+            "id",
+            "application",
+            "application_title",
+            "reviewer",
+            "round",
+            "assigned_at",
+            "technical_merit",
+            "feasibility",
+            "impact",
+            "need_for_public_compute",
+            "public_comment",
+            "private_comment",
+            "submitted_at",
         ]
 
 
@@ -95,7 +126,15 @@ class PublicReviewOut(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["round", "technical_merit", "feasibility", "impact", "need_for_public_compute", "public_comment", "submitted_at"]
+        fields = [
+            "round",
+            "technical_merit",
+            "feasibility",
+            "impact",
+            "need_for_public_compute",
+            "public_comment",
+            "submitted_at",
+        ]
 
 
 def score_field():

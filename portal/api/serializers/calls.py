@@ -22,8 +22,16 @@ class CallOut(serializers.ModelSerializer):
     class Meta:
         model = Call
         fields = [
-            "id", "title", "description", "status", "opens_at", "closes_at", "eligible_org_types",
-            "allocation_start", "allocation_end", "pools",
+            "id",
+            "title",
+            "description",
+            "status",
+            "opens_at",
+            "closes_at",
+            "eligible_org_types",
+            "allocation_start",
+            "allocation_end",
+            "pools",
         ]
 
 

@@ -9,7 +9,16 @@ class OrganisationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Organisation
-        fields = ["id", "name", "org_type", "registration_number", "verified", "verified_at", "created_at", "my_role"]
+        fields = [
+            "id",
+            "name",
+            "org_type",
+            "registration_number",
+            "verified",
+            "verified_at",
+            "created_at",
+            "my_role",
+        ]
 
     def get_my_role(self, organisation) -> str | None:
         roles = self.context.get("roles", {})

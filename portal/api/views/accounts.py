@@ -41,7 +41,11 @@ class ApiKeyListCreate(APIView):
     def get(self, request):
         return paginate(self, request, request.user.api_keys.order_by("-created_at"), ApiKeyOut)
 
-    @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create an API key; the key is shown once")
+    @extend_schema(
+        request=ApiKeyIn,
+        responses={201: ApiKeyCreatedOut},
+        summary="Create an API key; the key is shown once",
+    )
     def post(self, request):
         data = ApiKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -62,7 +66,10 @@ class AuditEventList(APIView):
 
     @extend_schema(
         responses=AuditEventOut(many=True),
-        parameters=[OpenApiParameter("target_type", str, required=True), OpenApiParameter("target_id", str, required=True)],
+        parameters=[
+            OpenApiParameter("target_type", str, required=True),
+            OpenApiParameter("target_id", str, required=True),
+        ],
         summary="Staff: the audit log of one object",
     )
     def get(self, request):

@@ -27,7 +27,10 @@ class AllocationList(APIView):
         wanted = request.query_params.get("status")
         if wanted:
             if wanted not in AllocationStatus.values:
-                raise InvalidInput("Invalid filter.", fields={"status": [f"Choose one of: {', '.join(AllocationStatus.values)}."]})
+                raise InvalidInput(
+                    "Invalid filter.",
+                    fields={"status": [f"Choose one of: {', '.join(AllocationStatus.values)}."]},
+                )
             allocations = allocations.filter(status=wanted)
         return paginate(self, request, allocations, AllocationOut)
 
@@ -41,17 +44,25 @@ class AllocationDetail(APIView):
 class AllocationStatusChange(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(request=AllocationStatusIn, responses=AllocationOut, summary="Staff: suspend or reactivate")
+    @extend_schema(
+        request=AllocationStatusIn, responses=AllocationOut, summary="Staff: suspend or reactivate"
+    )
     def post(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
         data = AllocationStatusIn(data=request.data)
         data.is_valid(raise_exception=True)
-        allocation = services.allocation_set_status(allocation=allocation, staff=request.user, **data.validated_data)
+        allocation = services.allocation_set_status(
+            allocation=allocation, staff=request.user, **data.validated_data
+        )
         return Response(AllocationOut(allocations_visible_to(request.user).get(pk=allocation.pk)).data)
 
 
 class AllocationChangeRequest(APIView):
-    @extend_schema(request=ChangeRequestIn, responses={201: ApplicationOut}, summary="Draft a change request (extension, more GPU-hours)")
+    @extend_schema(
+        request=ChangeRequestIn,
+        responses={201: ApplicationOut},
+        summary="Draft a change request (extension, more GPU-hours)",
+    )
     def post(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
         data = ChangeRequestIn(data=request.data)

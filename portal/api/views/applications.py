@@ -60,13 +60,17 @@ class ApplicationListCreate(APIView):
             raise InvalidInput("Invalid filter.", fields=errors)
         return paginate(self, request, applications, ApplicationOut)
 
-    @extend_schema(request=ApplicationIn, responses={201: ApplicationOut}, summary="Create a draft application")
+    @extend_schema(
+        request=ApplicationIn, responses={201: ApplicationOut}, summary="Create a draft application"
+    )
     def post(self, request):
         data = ApplicationIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         call = calls_visible_to(request.user).filter(public_id=values.pop("call")).first()
-        organisation = organisations_visible_to(request.user).filter(public_id=values.pop("organisation")).first()
+        organisation = (
+            organisations_visible_to(request.user).filter(public_id=values.pop("organisation")).first()
+        )
         errors = {}
         if call is None:
             errors["call"] = ["No such call."]
@@ -74,7 +78,9 @@ class ApplicationListCreate(APIView):
             errors["organisation"] = ["No such organisation among yours."]
         if errors:
             raise InvalidInput("Some fields are not valid.", fields=errors)
-        application = services.application_create(user=request.user, organisation=organisation, call=call, **values)
+        application = services.application_create(
+            user=request.user, organisation=organisation, call=call, **values
+        )
         return Response(ApplicationOut(_fresh(request, application)).data, status=status.HTTP_201_CREATED)
 
 
@@ -83,7 +89,9 @@ class ApplicationDetail(APIView):
     def get(self, request, public_id):
         return Response(ApplicationOut(get_visible(applications_visible_to(request.user), public_id)).data)
 
-    @extend_schema(request=ApplicationPatch, responses=ApplicationOut, summary="Edit a draft or a returned application")
+    @extend_schema(
+        request=ApplicationPatch, responses=ApplicationOut, summary="Edit a draft or a returned application"
+    )
     def patch(self, request, public_id):
         application = get_visible(applications_visible_to(request.user), public_id)
         data = ApplicationPatch(data=request.data)
@@ -99,7 +107,9 @@ class ApplicationDetail(APIView):
 
 
 class ApplicationSubmit(APIView):
-    @extend_schema(request=None, responses=ApplicationOut, summary="Submit a draft, or resubmit after revision")
+    @extend_schema(
+        request=None, responses=ApplicationOut, summary="Submit a draft, or resubmit after revision"
+    )
     def post(self, request, public_id):
         application = get_visible(applications_visible_to(request.user), public_id)
         application = services.application_submit(application=application, user=request.user)
@@ -112,14 +122,20 @@ class ApplicationWithdraw(APIView):
         application = get_visible(applications_visible_to(request.user), public_id)
         data = ReasonIn(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_withdraw(application=application, user=request.user, **data.validated_data)
+        application = services.application_withdraw(
+            application=application, user=request.user, **data.validated_data
+        )
         return Response(ApplicationOut(_fresh(request, application)).data)
 
 
 class ApplicationAssign(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(request=AssignIn, responses=ReviewOut(many=True), summary="Staff: assign reviewers (starts the review)")
+    @extend_schema(
+        request=AssignIn,
+        responses=ReviewOut(many=True),
+        summary="Staff: assign reviewers (starts the review)",
+    )
     def post(self, request, public_id):
         application = get_visible(applications_visible_to(request.user), public_id)
         data = AssignIn(data=request.data)
@@ -128,7 +144,9 @@ class ApplicationAssign(APIView):
         reviewers = list(User.objects.filter(email__in=emails))
         unknown = sorted(set(emails) - {user.email for user in reviewers})
         if unknown:
-            raise InvalidInput("Unknown reviewers.", fields={"reviewers": [f"No user {email}." for email in unknown]})
+            raise InvalidInput(
+                "Unknown reviewers.", fields={"reviewers": [f"No user {email}." for email in unknown]}
+            )
         reviews = services.review_assign(application=application, staff=request.user, reviewers=reviewers)
         return Response(ReviewOut(reviews, many=True).data, status=status.HTTP_201_CREATED)
 
@@ -136,12 +154,18 @@ class ApplicationAssign(APIView):
 class ApplicationDecision(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(request=DecisionIn, responses=ApplicationOut, summary="Staff: approve (award), reject or request revision")
+    @extend_schema(
+        request=DecisionIn,
+        responses=ApplicationOut,
+        summary="Staff: approve (award), reject or request revision",
+    )
     def post(self, request, public_id):
         application = get_visible(applications_visible_to(request.user), public_id)
         data = DecisionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_decide(application=application, staff=request.user, **data.validated_data)
+        application = services.application_decide(
+            application=application, staff=request.user, **data.validated_data
+        )
         return Response(ApplicationOut(_fresh(request, application)).data)
 
 
@@ -153,7 +177,11 @@ class ApplicationReviews(APIView):
     def get(self, request, public_id):
         application = get_visible(applications_visible_to(request.user), public_id)
         reviews = reviews_visible_on(application, request.user)
-        serializer = ReviewOut if (request.user.is_staff or not _is_applicant(request.user, application)) else PublicReviewOut
+        serializer = (
+            ReviewOut
+            if (request.user.is_staff or not _is_applicant(request.user, application))
+            else PublicReviewOut
+        )
         return paginate(self, request, reviews.order_by("round", "assigned_at", "id"), serializer)
 
 

@@ -32,7 +32,9 @@ class CallDetail(APIView):
     def get(self, request, public_id):
         return Response(CallOut(get_visible(calls_visible_to(request.user), public_id)).data)
 
-    @extend_schema(request=CallIn, responses=CallOut, summary="Staff: edit a call (pools never below what is awarded)")
+    @extend_schema(
+        request=CallIn, responses=CallOut, summary="Staff: edit a call (pools never below what is awarded)"
+    )
     def put(self, request, public_id):
         call = get_visible(calls_visible_to(request.user), public_id)
         if not request.user.is_staff:

@@ -6,7 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.common import IsStaff, get_visible, paginate
-from portal.api.serializers.organisations import MemberIn, MemberOut, OrganisationIn, OrganisationOut, VerifyIn
+from portal.api.serializers.organisations import (
+    MemberIn,
+    MemberOut,
+    OrganisationIn,
+    OrganisationOut,
+    VerifyIn,
+)
 from portal.organisations import services
 from portal.organisations.models import Membership
 from portal.organisations.selectors import organisations_visible_to
@@ -20,14 +26,26 @@ def _context(request):
 class OrganisationListCreate(APIView):
     @extend_schema(responses=OrganisationOut(many=True), summary="Organisations I belong to (staff: all)")
     def get(self, request):
-        return paginate(self, request, organisations_visible_to(request.user).order_by("name"), OrganisationOut, _context(request))
+        return paginate(
+            self,
+            request,
+            organisations_visible_to(request.user).order_by("name"),
+            OrganisationOut,
+            _context(request),
+        )
 
-    @extend_schema(request=OrganisationIn, responses={201: OrganisationOut}, summary="Register an organisation; you become its owner")
+    @extend_schema(
+        request=OrganisationIn,
+        responses={201: OrganisationOut},
+        summary="Register an organisation; you become its owner",
+    )
     def post(self, request):
         data = OrganisationIn(data=request.data)
         data.is_valid(raise_exception=True)
         organisation = services.organisation_create(creator=request.user, **data.validated_data)
-        return Response(OrganisationOut(organisation, context=_context(request)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            OrganisationOut(organisation, context=_context(request)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class OrganisationDetail(APIView):
@@ -40,12 +58,16 @@ class OrganisationDetail(APIView):
 class OrganisationVerify(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(request=VerifyIn, responses=OrganisationOut, summary="Staff: mark an organisation verified or not")
+    @extend_schema(
+        request=VerifyIn, responses=OrganisationOut, summary="Staff: mark an organisation verified or not"
+    )
     def post(self, request, public_id):
         organisation = get_visible(organisations_visible_to(request.user), public_id)
         data = VerifyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        organisation = services.organisation_verify(organisation=organisation, staff=request.user, **data.validated_data)
+        organisation = services.organisation_verify(
+            organisation=organisation, staff=request.user, **data.validated_data
+        )
         return Response(OrganisationOut(organisation, context=_context(request)).data)
 
 
@@ -56,10 +78,14 @@ class OrganisationMembers(APIView):
         members = organisation.memberships.select_related("user").order_by("created_at", "id")
         return paginate(self, request, members, MemberOut)
 
-    @extend_schema(request=MemberIn, responses={201: MemberOut}, summary="Owner or manager: add an existing user")
+    @extend_schema(
+        request=MemberIn, responses={201: MemberOut}, summary="Owner or manager: add an existing user"
+    )
     def post(self, request, public_id):
         organisation = get_visible(organisations_visible_to(request.user), public_id)
         data = MemberIn(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.membership_add(organisation=organisation, actor=request.user, **data.validated_data)
+        membership = services.membership_add(
+            organisation=organisation, actor=request.user, **data.validated_data
+        )
         return Response(MemberOut(membership).data, status=status.HTTP_201_CREATED)

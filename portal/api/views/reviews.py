@@ -30,7 +30,11 @@ class ReviewDetail(APIView):
 class ReviewSubmit(APIView):
     permission_classes = [IsReviewer]
 
-    @extend_schema(request=ReviewSubmitIn, responses=ReviewOut, summary="Reviewer: score (or correct scores) while under review")
+    @extend_schema(
+        request=ReviewSubmitIn,
+        responses=ReviewOut,
+        summary="Reviewer: score (or correct scores) while under review",
+    )
     def post(self, request, public_id):
         review = get_visible(reviews_for_reviewer(request.user), public_id)
         data = ReviewSubmitIn(data=request.data)

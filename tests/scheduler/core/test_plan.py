@@ -88,6 +88,16 @@ CASES = {
         starts={"long": [("n2", 2)]},
         waiting={"head": WaitReason.RESERVED},
     ),
+    "a gang's pods share a reservation's spare GPUs rather than each using them": dict(
+        snap=snapshot(
+            [node("n1", free=6)],
+            [queued("head", 7), queued("gang", 1, pods=2, runtime=2 * HOUR, priority=Priority.LOW)],
+            run=[running("r", "n1", 2, ends_at=HOUR)],
+        ),
+        # head is reserved at 1h with one spare GPU; the gang would keep two GPUs past 1h
+        starts={},
+        waiting={"head": WaitReason.RESERVED, "gang": WaitReason.BEHIND_RESERVATION},
+    ),
     "reservations stop at the configured depth": dict(
         snap=snapshot(
             [node("n1", free=0)],

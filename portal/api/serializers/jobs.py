@@ -1,0 +1,126 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from quotas.models import SECONDS_PER_HOUR
+from scheduler.models import Job, JobEvent, JobKind, JobPriority
+from scheduler.selectors import job_queue_facts
+from scheduler.states import JobState
+from scheduler.validation import MAX_PODS
+
+
+class JobIn(serializers.Serializer):
+    allocation = serializers.UUIDField()
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    image = serializers.CharField(max_length=300)
+    command = serializers.ListField(
+        child=serializers.CharField(max_length=4096, trim_whitespace=False), min_length=1, max_length=100
+    )
+    environment = serializers.DictField(
+        child=serializers.CharField(max_length=4096, allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=dict,
+    )
+    gpu_type = serializers.CharField(max_length=16)
+    gpus_per_pod = serializers.IntegerField(min_value=1, max_value=8)
+    pods = serializers.IntegerField(min_value=1, max_value=MAX_PODS, default=1)
+    max_runtime_minutes = serializers.IntegerField(
+        min_value=1, max_value=settings.GPUGRANT_MAX_RUNTIME_MINUTES
+    )
+    priority = serializers.ChoiceField(choices=JobPriority.choices, default=JobPriority.NORMAL)
+
+
+class PlacementOut(serializers.Serializer):
+    node = serializers.CharField()
+    gpus = serializers.ListField(child=serializers.IntegerField())
+
+
+class JobOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    allocation = serializers.UUIDField(source="allocation.public_id", read_only=True)
+    organisation = serializers.UUIDField(source="organisation.public_id", read_only=True)
+    submitted_by = serializers.EmailField(source="created_by.email", read_only=True)
+    placement = PlacementOut(many=True, read_only=True)
+    queue_position = serializers.SerializerMethodField()
+    estimated_start = serializers.SerializerMethodField()
+    wait_reason = serializers.SerializerMethodField()
+    used_gpu_hours = serializers.SerializerMethodField()
+    held_gpu_hours = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "allocation",
+            "organisation",
+            "submitted_by",
+            "image",
+            "command",
+            "environment",
+            "gpu_type",
+            "gpus_per_pod",
+            "pods",
+            "max_runtime_minutes",
+            "priority",
+            "state",
+            "state_reason",
+            "queue_position",
+            "estimated_start",
+            "wait_reason",
+            "placement",
+            "exit_code",
+            "requeues",
+            "used_gpu_hours",
+            "held_gpu_hours",
+            "submitted_at",
+            "scheduled_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def _facts(self, job) -> dict:
+        cache = self.context.setdefault("_queue_facts", {})
+        if job.pk not in cache:
+            cache[job.pk] = job_queue_facts(job)
+        return cache[job.pk]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, job):
+        return self._facts(job)["queue_position"]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_estimated_start(self, job):
+        value = self._facts(job)["estimated_start"]
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(serializers.CharField())
+    def get_wait_reason(self, job):
+        return self._facts(job)["wait_reason"]
+
+    @extend_schema_field(serializers.FloatField())
+    def get_used_gpu_hours(self, job) -> float:
+        return round(job.used_gpu_seconds / SECONDS_PER_HOUR, 4)
+
+    @extend_schema_field(serializers.FloatField())
+    def get_held_gpu_hours(self, job) -> float:
+        return round(job.hold_gpu_seconds / SECONDS_PER_HOUR, 4)
+
+
+class JobEventOut(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.email", allow_null=True, read_only=True)
+
+    class Meta:
+        model = JobEvent
+        fields = ["created_at", "from_state", "to_state", "reason", "actor"]
+
+
+class JobLogsOut(serializers.Serializer):
+    job = serializers.UUIDField()
+    text = serializers.CharField(allow_blank=True)
+    limit_bytes = serializers.IntegerField()
+
+
+JOB_STATES = [s.value for s in JobState]

@@ -1,0 +1,152 @@
+"""Jobs: submit (idempotent with Idempotency-Key), list, read, cancel, events, logs."""
+
+import uuid
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.common import get_visible, paginate
+from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut
+from portal.errors import InvalidInput
+from quotas.selectors import allocations_visible_to
+from scheduler import services
+from scheduler.backends import get_backend
+from scheduler.models import JobKind
+from scheduler.selectors import job_events, jobs_visible_to
+
+
+class JobListCreate(APIView):
+    @extend_schema(
+        responses=JobOut(many=True),
+        parameters=[
+            OpenApiParameter("state", str, enum=JOB_STATES),
+            OpenApiParameter("allocation", str, description="allocation id"),
+            OpenApiParameter("kind", str, enum=JobKind.values),
+        ],
+        summary="My organisations' jobs (staff: all), newest first",
+    )
+    def get(self, request):
+        jobs = jobs_visible_to(request.user)
+        errors = {}
+        state, kind, allocation = (request.query_params.get(k) for k in ("state", "kind", "allocation"))
+        if state:
+            if state not in JOB_STATES:
+                errors["state"] = [f"Choose one of: {', '.join(JOB_STATES)}."]
+            jobs = jobs.filter(state=state)
+        if kind:
+            if kind not in JobKind.values:
+                errors["kind"] = [f"Choose one of: {', '.join(JobKind.values)}."]
+            jobs = jobs.filter(kind=kind)
+        if allocation:
+            try:
+                jobs = jobs.filter(allocation__public_id=uuid.UUID(allocation))
+            except ValueError:
+                errors["allocation"] = ["Not a valid id."]
+        if errors:
+            raise InvalidInput("Invalid filter.", fields=errors)
+        return paginate(self, request, jobs, JobOut)
+
+    @extend_schema(
+        request=JobIn,
+        responses={201: JobOut},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                location=OpenApiParameter.HEADER,
+                description="retrying with the same key returns the first response",
+            )
+        ],
+        summary="Submit a job against an allocation",
+    )
+    def post(self, request):
+        data = JobIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        allocation = allocations_visible_to(request.user).filter(public_id=values.pop("allocation")).first()
+        if allocation is None:
+            raise InvalidInput(
+                "No such allocation.", fields={"allocation": ["No such allocation among yours."]}
+            )
+
+        def submit():
+            return services.job_submit(user=request.user, allocation=allocation, **values)
+
+        def render(job):
+            return JobOut(jobs_visible_to(request.user).get(pk=job.pk)).data
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return Response(render(submit()), status=status.HTTP_201_CREATED)
+        code, body, _ = services.job_submit_once(
+            user=request.user,
+            key=key,
+            payload={**request.data},
+            submit=submit,
+            render=lambda job: _jsonable(render(job)),
+        )
+        return Response(body, status=code)
+
+
+def _jsonable(data):
+    import json
+
+    from rest_framework.utils.encoders import JSONEncoder
+
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=JobOut, summary="A job, with queue position, estimated start and placement")
+    def get(self, request, public_id):
+        return Response(JobOut(get_visible(jobs_visible_to(request.user), public_id)).data)
+
+
+class JobCancel(APIView):
+    @extend_schema(request=None, responses=JobOut, summary="Cancel a job (queued: at once; running: stopped)")
+    def post(self, request, public_id):
+        job = get_visible(jobs_visible_to(request.user), public_id)
+        services.job_cancel(job=job, user=request.user)
+        return Response(JobOut(jobs_visible_to(request.user).get(pk=job.pk)).data)
+
+
+class JobEvents(APIView):
+    @extend_schema(responses=JobEventOut(many=True), summary="Every state change of a job, with its reason")
+    def get(self, request, public_id):
+        job = get_visible(jobs_visible_to(request.user), public_id)
+        return paginate(self, request, job_events(job), JobEventOut)
+
+
+class JobLogs(APIView):
+    @extend_schema(
+        responses=JobLogsOut,
+        parameters=[
+            OpenApiParameter(
+                "limit_bytes", int, description=f"default and maximum {settings.GPUGRANT_LOG_LIMIT_BYTES}"
+            )
+        ],
+        summary="The end of a job's output, from the backend",
+    )
+    def get(self, request, public_id):
+        job = get_visible(jobs_visible_to(request.user), public_id)
+        limit = settings.GPUGRANT_LOG_LIMIT_BYTES
+        raw = request.query_params.get("limit_bytes")
+        if raw is not None:
+            if not raw.isdigit() or not 1 <= int(raw) <= limit:
+                raise InvalidInput(
+                    "Invalid limit.", fields={"limit_bytes": [f"A whole number from 1 to {limit}."]}
+                )
+            limit = int(raw)
+        text = ""
+        if job.backend:
+            try:
+                text = get_backend(job.backend).logs(str(job.public_id), limit)
+            except Exception:  # noqa: BLE001 - logs are best effort; say so instead of failing
+                text = "(logs are not available from the backend right now)"
+        encoded = text.encode()[-limit:]
+        return Response(
+            {"job": job.public_id, "text": encoded.decode(errors="replace"), "limit_bytes": limit}
+        )
