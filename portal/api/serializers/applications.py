@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from portal.api.serializers.fields import GpuHoursByType
-from portal.applications.models import Application, Review, ResearchField
+from portal.applications.models import Application, ResearchField, Review
 from portal.applications.states import allowed_actions
 from portal.applications.validation import MAX_CONCURRENT_GPUS
 
