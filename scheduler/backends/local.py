@@ -1,0 +1,468 @@
+"""The local backend: each pod of a job runs as a subprocess on this machine (the image is not pulled).
+
+State lives only in files, under ``VAR_DIR/local-backend/<job_id>/``, so that any worker process can
+bind a job and any other can later read its status, stop it or read its logs:
+
+    <job_id>/lock        flock: bind and stop of one job never interleave
+    <job_id>/current     the name of the current run ("run-1"); absent until the job is first bound
+    <job_id>/run-N/      one run: spec.json and the files of scheduler/backends/local_runner.py
+
+A job that was stopped (preempted) or lost gets a new run when it is bound again; the old runs go.
+Without NVIDIA GPUs the machine offers simulated ones (settings.GPUGRANT_LOCAL_GPUS), one node per type.
+"""
+
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from scheduler.backends import local_runner
+from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
+from scheduler.backends.local_runner import read_json, write_json_atomic
+
+RUNNER_START_SECONDS = 30  # a rank with no runner record this long after bind was never started: lost
+INVENTORY_CACHE_SECONDS = 60
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RUNNER_VANISHED = "its runner vanished without an exit record (killed, or the machine restarted)"
+_ENV_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+
+
+@dataclass(frozen=True)
+class _RankState:
+    phase: Phase
+    reason: str = ""
+    exit_code: int | None = None
+    outcome: str = ""
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        *,
+        nvidia_smi: str | None = "nvidia-smi",
+        stop_grace_seconds: float = 10.0,
+        log_limit_bytes: int | None = None,
+    ):
+        """``root`` defaults to VAR_DIR/local-backend; ``nvidia_smi=None`` forces simulated GPUs."""
+        self.root = Path(root) if root is not None else Path(settings.VAR_DIR) / "local-backend"
+        self.nvidia_smi = nvidia_smi
+        self.stop_grace_seconds = stop_grace_seconds
+        self.log_limit_bytes = log_limit_bytes
+        self._real_gpus_cache: tuple[float, list[NodeInfo]] | None = None
+
+    # --- inventory --------------------------------------------------------------------------------
+
+    def inventory(self) -> list[NodeInfo]:
+        return self._real_gpu_nodes() or simulated_nodes(settings.GPUGRANT_LOCAL_GPUS)
+
+    def _real_gpu_nodes(self) -> list[NodeInfo]:
+        """One node named after this host with its NVIDIA GPUs, or [] when there are none."""
+        now = time.monotonic()
+        if self._real_gpus_cache and now - self._real_gpus_cache[0] < INVENTORY_CACHE_SECONDS:
+            return self._real_gpus_cache[1]
+        nodes = []
+        gpus = self._query_nvidia_smi()
+        if gpus:
+            types = Counter(guess_gpu_type(name) for _index, name, _uuid in gpus)
+            nodes = [
+                NodeInfo(
+                    name=_host_node_name(),
+                    gpu_type=types.most_common(1)[0][0],
+                    gpu_count=len(gpus),
+                    gpu_uuids=tuple(uuid for _index, _name, uuid in gpus),
+                )
+            ]
+        self._real_gpus_cache = (now, nodes)
+        return nodes
+
+    def _query_nvidia_smi(self) -> list[tuple[int, str, str]]:
+        binary = self.nvidia_smi and shutil.which(self.nvidia_smi)
+        if not binary:
+            return []
+        try:
+            result = subprocess.run(
+                [binary, "--query-gpu=index,name,uuid", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if result.returncode != 0:
+            return []
+        gpus = []
+        for line in result.stdout.splitlines():
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) == 3 and parts[0].isdigit():
+                gpus.append((int(parts[0]), parts[1], parts[2]))
+        return sorted(gpus)
+
+    # --- bind -------------------------------------------------------------------------------------
+
+    def bind(self, spec: JobSpec) -> None:
+        self._check_spec(spec)
+        job_dir = self._job_dir(spec.job_id)
+        job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._locked(job_dir):
+            previous = self._current_run(job_dir)
+            if previous is not None:
+                if self._job_status(spec.job_id, previous).phase not in {Phase.STOPPED, Phase.LOST}:
+                    return  # already bound: binding again does nothing
+                self._kill_leftovers(previous)
+            self._check_placement(spec)
+            real_gpus = bool(self._real_gpu_nodes())
+            run_dir = job_dir / f"run-{_last_run_number(job_dir) + 1}"
+            self._write_run(run_dir, spec, real_gpus)
+            write_json_atomic(job_dir / "current", {"run": run_dir.name})
+            try:
+                for rank in range(len(spec.pods)):
+                    self._start_runner(run_dir, rank)
+            except (OSError, subprocess.SubprocessError) as error:
+                self._abandon_run(job_dir, run_dir, previous)
+                raise BindError(f"could not start the local runner: {error}") from error
+            for old_run in job_dir.glob("run-*"):
+                if old_run != run_dir:
+                    shutil.rmtree(old_run, ignore_errors=True)
+
+    def _check_spec(self, spec: JobSpec) -> None:
+        if not _JOB_ID.match(spec.job_id):
+            raise BindError(f"job id {spec.job_id!r} is not usable as a directory name")
+        if not spec.command or not spec.command[0]:
+            raise BindError("the job has no command to run")
+        if not spec.pods:
+            raise BindError("the job has no pods")
+        if [pod.rank for pod in spec.pods] != list(range(len(spec.pods))):
+            raise BindError("pod ranks must be 0, 1, … in order")
+        if spec.max_runtime_seconds <= 0:
+            raise BindError("max_runtime_seconds must be positive")
+
+    def _check_placement(self, spec: JobSpec) -> None:
+        nodes = {node.name: node for node in self.inventory()}
+        for pod in spec.pods:
+            node = nodes.get(pod.node)
+            if node is None:
+                raise BindError(f"no local node {pod.node!r} (this machine has {sorted(nodes)})")
+            if any(index < 0 or index >= node.gpu_count for index in pod.gpu_indices):
+                raise BindError(f"node {pod.node} has GPUs 0–{node.gpu_count - 1}, not {pod.gpu_indices}")
+
+    def _write_run(self, run_dir: Path, spec: JobSpec, real_gpus: bool) -> None:
+        run_dir.mkdir(mode=0o700)
+        (run_dir / "work").mkdir()
+        now = time.time()
+        master_port = _free_port()
+        base_env = {key: os.environ[key] for key in _ENV_PASSED_THROUGH if key in os.environ}
+        ranks = []
+        for pod in spec.pods:
+            gpus = ",".join(str(index) for index in pod.gpu_indices)
+            env = {
+                **base_env,
+                **{str(key): str(value) for key, value in spec.environment.items()},
+                "CUDA_VISIBLE_DEVICES": gpus if real_gpus else "",
+                "WORLD_SIZE": str(len(spec.pods)),
+                "RANK": str(pod.rank),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(master_port),
+                "GPUGRANT_JOB_ID": spec.job_id,
+            }
+            if real_gpus:
+                env.pop("GPUGRANT_SIMULATED_GPUS", None)
+            else:
+                env["GPUGRANT_SIMULATED_GPUS"] = gpus
+            ranks.append({"node": pod.node, "gpu_indices": list(pod.gpu_indices), "env": env})
+        write_json_atomic(
+            run_dir / "spec.json",
+            {
+                "job_id": spec.job_id,
+                "image": spec.image,  # recorded, not pulled
+                "command": list(spec.command),
+                "ranks": ranks,
+                "workdir": str(run_dir / "work"),
+                "bound_at": now,
+                "deadline": now + spec.max_runtime_seconds,
+                "max_runtime_seconds": spec.max_runtime_seconds,
+                "stop_grace_seconds": self.stop_grace_seconds,
+                "log_limit_bytes": self.log_limit_bytes or settings.GPUGRANT_LOG_LIMIT_BYTES,
+                "real_gpus": real_gpus,
+            },
+        )
+
+    def _start_runner(self, run_dir: Path, rank: int) -> None:
+        """Start the runner and wait for its first process, which records the detached one and exits."""
+        with open(run_dir / f"runner-{rank}.stderr", "ab") as stderr:
+            starter = subprocess.Popen(
+                [sys.executable, "-I", local_runner.__file__, str(run_dir), str(rank)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=run_dir,
+                start_new_session=True,  # no signal aimed at the worker's group reaches the job
+            )
+        if starter.wait(timeout=30) != 0 or read_json(run_dir / f"runner-{rank}.json") is None:
+            raise subprocess.SubprocessError(f"runner for rank {rank} did not start (see {stderr.name})")
+
+    def _abandon_run(self, job_dir: Path, run_dir: Path, previous: Path | None) -> None:
+        """Undo a bind that failed half-way, so that the scheduler can requeue and bind again.
+
+        Runners that did start see stop.json and end their commands; the next bind deletes the run.
+        """
+        write_json_atomic(run_dir / "stop.json", {"reason": "bind failed"})
+        self._kill_leftovers(run_dir)
+        if previous is None:
+            (job_dir / "current").unlink(missing_ok=True)
+        else:
+            write_json_atomic(job_dir / "current", {"run": previous.name})
+
+    # --- stop -------------------------------------------------------------------------------------
+
+    def stop(self, job_id: str, reason: str) -> None:
+        if not _JOB_ID.match(job_id):
+            return
+        job_dir = self._job_dir(job_id)
+        if not job_dir.is_dir():
+            return
+        with self._locked(job_dir):
+            run_dir = self._current_run(job_dir)
+            if run_dir is None:
+                return
+            ranks = self._rank_count(run_dir)
+            if all(read_json(run_dir / f"exit-{rank}.json") for rank in range(ranks)):
+                return  # it already ended on its own; stopping it now changes nothing
+            local_runner.create_json_exclusive(run_dir / "stop.json", {"reason": reason, "at": time.time()})
+            self._stop_ranks(run_dir, ranks)
+
+    def _stop_ranks(self, run_dir: Path, ranks: int) -> None:
+        """SIGTERM every rank's group now (runners escalate after the grace); SIGKILL what is left after."""
+        for rank in range(ranks):
+            local_runner.signal_group(read_json(run_dir / f"child-{rank}.json"), signal.SIGTERM)
+        give_up = time.monotonic() + self.stop_grace_seconds + 2.0
+        while time.monotonic() < give_up and not all(self._rank_done(run_dir, r) for r in range(ranks)):
+            time.sleep(0.05)
+        self._kill_leftovers(run_dir)
+
+    def _rank_done(self, run_dir: Path, rank: int) -> bool:
+        """It wrote its exit record, or its runner is gone and so is every process of its command."""
+        if (run_dir / f"exit-{rank}.json").exists():
+            return True
+        runner = read_json(run_dir / f"runner-{rank}.json")
+        if runner and local_runner.process_alive(runner["pid"], runner["identity"]):
+            return False
+        return not local_runner.group_exists(read_json(run_dir / f"child-{rank}.json"))
+
+    def _kill_leftovers(self, run_dir: Path) -> None:
+        """SIGKILL the commands of ranks that have no exit record (their runner died or is stuck)."""
+        for rank in range(self._rank_count(run_dir)):
+            if not (run_dir / f"exit-{rank}.json").exists():
+                local_runner.signal_group(read_json(run_dir / f"child-{rank}.json"), signal.SIGKILL)
+
+    # --- statuses ---------------------------------------------------------------------------------
+
+    def statuses(self, job_ids: list[str]) -> list[JobStatus]:
+        found = []
+        for job_id in job_ids:
+            if not _JOB_ID.match(job_id):
+                continue
+            run_dir = self._current_run(self._job_dir(job_id))
+            if run_dir is not None:
+                found.append(self._job_status(job_id, run_dir))
+        return found
+
+    def _job_status(self, job_id: str, run_dir: Path) -> JobStatus:
+        stop = read_json(run_dir / "stop.json")
+        if stop is not None:
+            return JobStatus(job_id, Phase.STOPPED, stop.get("reason", ""))
+        spec = read_json(run_dir / "spec.json")
+        if spec is None:
+            return JobStatus(job_id, Phase.PENDING, "being bound")
+        ranks = [self._rank_state(run_dir, rank, spec) for rank in range(len(spec["ranks"]))]
+        several = len(ranks) > 1
+
+        def status(rank: int) -> JobStatus:
+            state = ranks[rank]
+            reason = f"rank {rank}: {state.reason}" if several and state.reason else state.reason
+            return JobStatus(job_id, state.phase, reason, state.exit_code)
+
+        for rank, state in enumerate(ranks):
+            if state.phase == Phase.TIMED_OUT:
+                return status(rank)
+        failed = [rank for rank, state in enumerate(ranks) if state.phase == Phase.FAILED]
+        if failed:
+            abort = read_json(run_dir / "abort.json")
+            root_cause = abort["rank"] if abort and abort.get("rank") in failed else failed[0]
+            return status(root_cause)
+        if all(state.phase == Phase.SUCCEEDED for state in ranks):
+            return JobStatus(job_id, Phase.SUCCEEDED, "", 0)
+        for rank, state in enumerate(ranks):
+            if state.phase == Phase.LOST:
+                return status(rank)
+        if any(state.phase in {Phase.RUNNING, Phase.SUCCEEDED} for state in ranks):
+            return JobStatus(job_id, Phase.RUNNING)
+        return JobStatus(job_id, Phase.PENDING)
+
+    def _rank_state(self, run_dir: Path, rank: int, spec: dict) -> _RankState:
+        exit_record = read_json(run_dir / f"exit-{rank}.json")
+        if exit_record is None:
+            runner = read_json(run_dir / f"runner-{rank}.json")
+            if runner is None:
+                if time.time() - spec["bound_at"] < RUNNER_START_SECONDS:
+                    return _RankState(Phase.PENDING)
+                return _RankState(Phase.LOST, "its runner never started")
+            if local_runner.process_alive(runner["pid"], runner["identity"]):
+                return _RankState(Phase.RUNNING)
+            # The runner writes its exit record and then exits: look again before calling it lost.
+            exit_record = read_json(run_dir / f"exit-{rank}.json")
+            if exit_record is None:
+                return _RankState(Phase.LOST, _RUNNER_VANISHED)
+        outcome, exit_code = exit_record["outcome"], exit_record["exit_code"]
+        phase = {
+            "timed_out": Phase.TIMED_OUT,
+            "stopped": Phase.STOPPED,
+            "terminated": Phase.LOST,
+        }.get(outcome, Phase.SUCCEEDED if outcome == "exited" and exit_code == 0 else Phase.FAILED)
+        return _RankState(phase, exit_record["reason"], exit_code, outcome)
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    def logs(self, job_id: str, limit_bytes: int) -> str:
+        if not _JOB_ID.match(job_id) or limit_bytes <= 0:
+            return ""
+        run_dir = self._current_run(self._job_dir(job_id))
+        if run_dir is None:
+            return ""
+        spec = read_json(run_dir / "spec.json") or {"ranks": [], "log_limit_bytes": 0}
+        # The runner keeps up to twice the limit on disk; what is promised is the last log_limit_bytes.
+        kept = spec["log_limit_bytes"]
+        outputs = [_read_log(run_dir, rank)[-kept:] for rank in range(len(spec["ranks"]))]
+        if len(outputs) == 1:
+            return _decode_tail(outputs[0], limit_bytes)
+        headers = [f"==> rank {rank} <==\n" for rank in range(len(outputs))]
+        # Each rank costs its header and possibly a closing newline; the rest is shared out.
+        budget = max(0, limit_bytes - sum(len(header) + 1 for header in headers))
+        shares = _fair_shares([len(output) for output in outputs], budget)
+        parts = []
+        for header, output, share in zip(headers, outputs, shares, strict=True):
+            text = _decode_tail(output, share)
+            parts.append(header + text + ("\n" if text and not text.endswith("\n") else ""))
+        return "".join(parts)
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def _job_dir(self, job_id: str) -> Path:
+        return self.root / job_id
+
+    def _current_run(self, job_dir: Path) -> Path | None:
+        current = read_json(job_dir / "current")
+        return None if current is None else job_dir / current["run"]
+
+    def _rank_count(self, run_dir: Path) -> int:
+        spec = read_json(run_dir / "spec.json")
+        return 0 if spec is None else len(spec["ranks"])
+
+    @contextmanager
+    def _locked(self, job_dir: Path):
+        with open(job_dir / "lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def simulated_nodes(gpu_counts: str) -> list[NodeInfo]:
+    """``"A100:4,H100:4"`` → nodes local-a100 (4 × A100) and local-h100 (4 × H100), with fake uuids."""
+    nodes = []
+    for item in gpu_counts.split(","):
+        if not item.strip():
+            continue
+        gpu_type, _, count = item.strip().partition(":")
+        if not gpu_type or not count.strip().isdigit():
+            raise ValueError(f"GPUGRANT_LOCAL_GPUS items look like 'A100:4', not {item.strip()!r}")
+        name = f"local-{gpu_type.strip().lower()}"
+        nodes.append(
+            NodeInfo(
+                name=name,
+                gpu_type=gpu_type.strip(),
+                gpu_count=int(count),
+                gpu_uuids=tuple(f"SIMULATED-{name}-{index}" for index in range(int(count))),
+            )
+        )
+    return nodes
+
+
+def guess_gpu_type(product_name: str) -> str:
+    """``"NVIDIA H100 80GB HBM3"`` → ``"H100"``: the longest known type named in the product name."""
+    upper = product_name.upper().replace("-", " ")
+    for gpu_type in sorted(settings.GPUGRANT_GPU_TYPES, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(gpu_type.upper())}\b", upper):
+            return gpu_type
+    words = []
+    for word in upper.split():
+        if word not in {"NVIDIA", "TESLA", "GEFORCE"}:
+            words.append(word)
+            if any(character.isdigit() for character in word):
+                break
+    return "".join(words) or "UNKNOWN"
+
+
+def _host_node_name() -> str:
+    return re.sub(r"[^a-z0-9.-]", "-", socket.gethostname().lower()) or "localhost"
+
+
+def _last_run_number(job_dir: Path) -> int:
+    numbers = [int(run.name.removeprefix("run-")) for run in job_dir.glob("run-*") if run.name[4:].isdigit()]
+    return max(numbers, default=0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _read_log(run_dir: Path, rank: int) -> bytes:
+    """Older part first; the runner keeps at most two files (see local_runner.BoundedLog)."""
+    data = b""
+    for path in (run_dir / f"rank-{rank}.log.1", run_dir / f"rank-{rank}.log"):
+        try:
+            data += path.read_bytes()
+        except FileNotFoundError:
+            pass
+    return data
+
+
+def _decode_tail(data: bytes, limit_bytes: int) -> str:
+    if limit_bytes <= 0:
+        return ""
+    tail = data[-limit_bytes:]
+    if len(tail) < len(data):
+        tail = tail.lstrip(bytes(range(0x80, 0xC0)))  # don't start inside a UTF-8 character
+    return tail.decode("utf-8", errors="replace")
+
+
+def _fair_shares(sizes: list[int], budget: int) -> list[int]:
+    """Split ``budget`` bytes between outputs: each gets an equal share, short ones give back the rest."""
+    shares = [0] * len(sizes)
+    remaining = budget
+    pending = sorted(range(len(sizes)), key=lambda index: sizes[index])
+    while pending:
+        share = remaining // len(pending)
+        index = pending.pop(0)
+        shares[index] = min(sizes[index], share)
+        remaining -= shares[index]
+    return shares

@@ -1,0 +1,336 @@
+"""Runs one rank of a local-backend job and records how it ended, in files only.
+
+Usage: ``python local_runner.py RUN_DIR RANK`` (or ``python -m scheduler.backends.local_runner``).
+
+The local backend starts one runner per pod. The runner detaches (double fork, so that neither the
+Celery worker that bound the job nor anyone else has to reap it), starts the job's command in a
+process group of its own, copies its output into a bounded log, enforces the deadline, and finally
+writes ``exit-RANK.json`` atomically. Every fact lives in RUN_DIR, so any process can read it later:
+
+    spec.json              written by the backend before any runner starts
+    runner-RANK.json       {"pid", "identity"} of the runner, written before ``bind`` returns
+    child-RANK.json        {"pid", "pgid", "identity"} of the command, once started
+    rank-RANK.log(.1)      the output, at most two files of ``log_limit_bytes`` each
+    exit-RANK.json         {"outcome", "exit_code", "reason", "finished_at"}; the last thing written
+    stop.json              the backend asks every rank to stop (its reason)
+    abort.json             the first rank that failed asks its siblings to stop (gang failure)
+
+Outcomes: ``exited`` (with exit_code), ``start_failed``, ``timed_out``, ``stopped``, ``aborted``
+(a sibling rank failed), ``terminated`` (the runner itself got SIGTERM, e.g. the host shutting down).
+
+Standard library only: no Django, no database, so that it starts fast.
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TICK_SECONDS = 0.1  # how often the deadline and the stop/abort requests are checked
+DRAIN_SECONDS = 1.0  # how long output is still read after the command exits (daemons may hold the pipe)
+READ_CHUNK = 64 * 1024
+
+_BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+# --- helpers shared with the backend (scheduler/backends/local.py) ------------------------------
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Readers see the old file or the whole new one, never a half-written one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def create_json_exclusive(path: Path, data: dict) -> bool:
+    """Write ``path`` atomically unless it exists; True if this call created it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def process_identity(pid: int) -> str | None:
+    """Boot id + start time of ``pid``: tells a live process from a later one that reuses its pid.
+
+    None where /proc is unavailable (then only the pid is checked) or the process is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_id = _BOOT_ID_PATH.read_text().strip()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return f"{boot_id}:{fields[19]}"  # field 22 of proc(5): start time in clock ticks after boot
+
+
+def process_alive(pid: int, identity: str | None) -> bool:
+    """Whether the process recorded as (pid, identity) still runs; zombies count as gone."""
+    stat_path = Path(f"/proc/{pid}/stat")
+    if not Path("/proc/self/stat").exists():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        stat = stat_path.read_text()
+    except OSError:
+        return False
+    state = stat[stat.rindex(")") + 2 :].split()[0]
+    if state in {"Z", "X", "x"}:
+        return False
+    return identity is None or process_identity(pid) == identity
+
+
+def signal_group(record: dict | None, sig: int) -> bool:
+    """Send ``sig`` to the process group of a child record; False if there was nothing to signal.
+
+    A group id cannot be reused while any member lives, so the only risk is a group that has died
+    out entirely and a new process that took its leader's pid: that is the case skipped here.
+    """
+    if not record:
+        return False
+    pgid = record["pgid"]
+    if not process_alive(pgid, record.get("identity")) and process_alive(pgid, None):
+        return False  # the leader's pid now belongs to someone else
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def group_exists(record: dict | None) -> bool:
+    return signal_group(record, 0)
+
+
+# --- the bounded log ------------------------------------------------------------------------------
+
+
+class BoundedLog:
+    """Keeps at least the last ``limit`` bytes of output in two files of at most ``limit`` bytes each.
+
+    When the current file would grow past the limit it becomes ``.1`` (replacing the older one), so
+    a job printing forever uses at most 2 × limit bytes of disk.
+    """
+
+    def __init__(self, path: Path, limit: int):
+        self.path = path
+        self.old_path = path.with_name(path.name + ".1")
+        self.limit = max(1, limit)
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        self.size = self.file.tell()
+
+    def write(self, data: bytes) -> None:
+        if self.size + len(data) > self.limit:
+            self.file.close()
+            os.replace(self.path, self.old_path)
+            self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            self.size = 0
+            data = data[-self.limit :]
+        self.file.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+class Runner:
+    def __init__(self, run_dir: Path, rank: int):
+        self.run_dir = run_dir
+        self.rank = rank
+        self.spec = json.loads((run_dir / "spec.json").read_text())
+        self.grace = float(self.spec["stop_grace_seconds"])
+        self.deadline = float(self.spec["deadline"])
+        self.log = BoundedLog(run_dir / f"rank-{rank}.log", int(self.spec["log_limit_bytes"]))
+        self.child: subprocess.Popen | None = None
+        self.pipe_fd: int | None = None
+        self.sigterm_received = False
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        rank_spec = self.spec["ranks"][self.rank]
+        command = self.spec["command"]
+        if self._stop_reason():
+            self._finish("stopped", None, "stopped before it started")
+            return
+        try:
+            self.child = subprocess.Popen(
+                command,
+                env=rank_spec["env"],
+                cwd=self.spec["workdir"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop and timeouts kill all of it
+            )
+        except OSError as error:
+            reason = f"cannot start {command[0]!r}: {error.strerror or error}"
+            self.log.write(f"gpugrant: {reason}\n".encode())
+            self._finish("start_failed", 126 if isinstance(error, PermissionError) else 127, reason)
+            return
+        pid = self.child.pid
+        child_record = {"pid": pid, "pgid": pid, "identity": process_identity(pid)}
+        write_json_atomic(self.run_dir / f"child-{self.rank}.json", child_record)
+        self.pipe_fd = self.child.stdout.fileno()
+        outcome, reason = self._supervise()
+        code = self.child.returncode
+        self._kill_stragglers()
+        self._drain(time.monotonic() + DRAIN_SECONDS)
+        if outcome is None:
+            outcome, reason = self._classify_exit(code)
+        self._finish(outcome, _shell_exit_code(code), reason)
+
+    def _supervise(self) -> tuple[str | None, str]:
+        """Copy output until the command exits; end it early when asked to. Returns (outcome, reason)."""
+        while True:
+            self._read_output(TICK_SECONDS)
+            if self.child.poll() is not None:
+                return None, ""
+            if time.time() >= self.deadline:
+                self._terminate()
+                return "timed_out", f"exceeded its max runtime of {self.spec['max_runtime_seconds']} s"
+            if self._stop_reason() is not None:
+                self._terminate()
+                return "stopped", self._stop_reason()
+            abort = self._abort_by_sibling()
+            if abort:
+                self._terminate()
+                return "aborted", abort
+            if self.sigterm_received:
+                self._terminate()
+                return "terminated", "the runner received SIGTERM (host shutting down?)"
+
+    def _classify_exit(self, code: int) -> tuple[str, str]:
+        if self._stop_reason() is not None:
+            return "stopped", self._stop_reason()
+        abort = self._abort_by_sibling()
+        if abort and code != 0:
+            return "aborted", abort
+        if code == 0:
+            return "exited", ""
+        if code < 0:
+            return "exited", f"killed by signal {_signal_name(-code)}"
+        return "exited", f"exited with code {code}"
+
+    def _terminate(self) -> None:
+        """SIGTERM the command's group, SIGKILL it if it is still there after the grace period."""
+        self._signal(signal.SIGTERM)
+        give_up = time.monotonic() + self.grace
+        while self.child.poll() is None and time.monotonic() < give_up:
+            self._read_output(min(TICK_SECONDS, max(0.0, give_up - time.monotonic())))
+        self._signal(signal.SIGKILL)
+        self.child.wait()
+
+    def _kill_stragglers(self) -> None:
+        """The command has exited; whatever it left running in its group goes too (as in a container)."""
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _read_output(self, timeout: float) -> None:
+        if self.pipe_fd is None:
+            time.sleep(timeout)
+            return
+        ready, _, _ = select.select([self.pipe_fd], [], [], timeout)
+        if ready:
+            data = os.read(self.pipe_fd, READ_CHUNK)
+            if data:
+                self.log.write(data)
+            else:
+                self._close_pipe()
+
+    def _drain(self, until: float) -> None:
+        while self.pipe_fd is not None and time.monotonic() < until:
+            self._read_output(max(0.0, until - time.monotonic()))
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.pipe_fd is not None:
+            self.child.stdout.close()
+            self.pipe_fd = None
+
+    def _stop_reason(self) -> str | None:
+        stop = read_json(self.run_dir / "stop.json")
+        return None if stop is None else stop.get("reason", "stopped")
+
+    def _abort_by_sibling(self) -> str | None:
+        abort = read_json(self.run_dir / "abort.json")
+        if abort is None or abort.get("rank") == self.rank:
+            return None
+        return f"rank {abort['rank']} failed: {abort['reason']}"
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.sigterm_received = True
+
+    def _finish(self, outcome: str, exit_code: int | None, reason: str) -> None:
+        self.log.close()
+        if outcome in {"exited", "start_failed"} and exit_code != 0 and len(self.spec["ranks"]) > 1:
+            self._abort_siblings(reason)
+        write_json_atomic(
+            self.run_dir / f"exit-{self.rank}.json",
+            {"outcome": outcome, "exit_code": exit_code, "reason": reason, "finished_at": time.time()},
+        )
+
+    def _abort_siblings(self, reason: str) -> None:
+        """A gang fails together: the first failing rank asks the others' runners to end their commands."""
+        if not create_json_exclusive(self.run_dir / "abort.json", {"rank": self.rank, "reason": reason}):
+            return
+        for rank in range(len(self.spec["ranks"])):
+            if rank != self.rank:
+                signal_group(read_json(self.run_dir / f"child-{rank}.json"), signal.SIGTERM)
+
+
+def _shell_exit_code(code: int) -> int:
+    """Popen's negative "killed by signal N" as the shell (and Kubernetes) write it: 128 + N."""
+    return 128 - code if code < 0 else code
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def main(argv: list[str]) -> None:
+    run_dir, rank = Path(argv[1]), int(argv[2])
+    runner_pid = os.fork()
+    if runner_pid:
+        # The intermediate process records the detached runner, then exits so its parent can reap it.
+        write_json_atomic(
+            run_dir / f"runner-{rank}.json", {"pid": runner_pid, "identity": process_identity(runner_pid)}
+        )
+        os._exit(0)
+    Runner(run_dir, rank).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
