@@ -138,6 +138,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Wait for a writer instead of failing at once: the demo's web and worker processes share the file.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+if os.environ.get("DATABASE_TEST_NAME"):
+    # Lets parallel test runs on one server use separate test databases.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling, locks) --------------------------------------------------------------------
