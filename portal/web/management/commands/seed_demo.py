@@ -5,6 +5,7 @@ natural keys (email, registration number, title) before anything is created.
 """
 
 import os
+import sys
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
@@ -18,6 +19,11 @@ from portal.calls.models import Call
 from portal.calls.services import call_create
 from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
+from quotas.models import Allocation
+from scheduler.backends import get_backend
+from scheduler.inventory import inventory_sync
+from scheduler.models import Job
+from scheduler.services import job_submit
 
 CALL_TITLE = "2026 AI Computing Resource Support — Round 2"
 
@@ -66,6 +72,7 @@ class Command(BaseCommand):
             orgs = self._organisations(users)
             call = self._call(users["staff@demo.test"])
             self._applications(users, orgs, call)
+            self._jobs(users)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     def _users(self) -> dict[str, User]:
@@ -254,4 +261,46 @@ class Command(BaseCommand):
                 staff=staff,
                 decision="reject",
                 reason="Out of the programme's scope: surveillance uses are not supported.",
+            )
+
+    def _jobs(self, users) -> None:
+        """A few small jobs per demo allocation that really run on the local backend and succeed."""
+        inventory_sync(backend=get_backend())
+        training = (
+            "import math, time\n"
+            "loss = 2.0\n"
+            "for step in range(1, 21):\n"
+            "    loss = loss * 0.85 + 0.01 * math.sin(step)\n"
+            "    print(f'step {step:3d}  loss {loss:.4f}', flush=True)\n"
+            "    time.sleep(0.5)\n"
+            "print('saved checkpoint: demo-model.ckpt')\n"
+        )
+        inference = (
+            "import time\n"
+            "for batch in range(1, 6):\n"
+            "    print(f'batch {batch}: 256 requests answered', flush=True)\n"
+            "    time.sleep(0.5)\n"
+        )
+        plans = [
+            ("alice@demo.test", "A100", "retail-vision-train", "training", training, 2),
+            ("alice@demo.test", "A100", "retail-vision-serve", "inference", inference, 1),
+            ("carol@demo.test", "H100", "protein-fold-train", "training", training, 4),
+        ]
+        for email, gpu_type, name, kind, script, gpus in plans:
+            user = users[email]
+            allocation = Allocation.objects.filter(
+                organisation__memberships__user=user, status="active"
+            ).first()
+            if allocation is None or Job.objects.filter(allocation=allocation, name=name).exists():
+                continue
+            job_submit(
+                user=user,
+                allocation=allocation,
+                name=name,
+                kind=kind,
+                image="python:3.11-slim",
+                command=[sys.executable, "-c", script],
+                gpu_type=gpu_type,
+                gpus_per_pod=gpus,
+                max_runtime_minutes=15,
             )
