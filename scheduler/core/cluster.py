@@ -20,6 +20,8 @@ class Cluster:
         self.total_free: dict[str, int] = defaultdict(int)
         self._buckets: dict[str, list[list[str]]] = {}
         self._capacity: dict[tuple[str, int], int] = {}
+        self._version: dict[str, int] = defaultdict(int)  # bumped whenever a type's free GPUs change
+        self._slots: dict[tuple[str, int], tuple[int, int]] = {}
         for node in sorted(nodes, key=lambda n: n.name):
             if not node.schedulable:
                 continue
@@ -61,6 +63,7 @@ class Cluster:
         del bucket[bisect.bisect_left(bucket, name)]
         bisect.insort(buckets[after], name)
         self.total_free[self.gpu_type[name]] += after - before
+        self._version[self.gpu_type[name]] += 1
 
     def take(self, name: str, gpus: int) -> tuple[int, ...]:
         free = self.free[name]

@@ -71,6 +71,9 @@ def plan(snapshot: Snapshot) -> Plan:
     victims: set[str] = set()
     reserved_per_type: dict[str, int] = defaultdict(int)
     preemption_tries: dict[str, int] = defaultdict(int)
+    # Within one plan the cluster only fills up and reservations only tighten, so once a shape fails to
+    # place, every later job of that shape with at least as long a runtime fails too: skip the search.
+    failed_runtime: dict[tuple[str, int, int], float] = {}
 
     order = ordered_queue(snapshot)
     starts: list[Start] = []
@@ -90,7 +93,13 @@ def plan(snapshot: Snapshot) -> Plan:
             waiting[job.job_id] = WaitReason.CONCURRENCY_CAP
             continue
 
-        pods = _place(job, cluster, reservations, now)
+        shape = (job.gpu_type, job.gpus_per_pod, job.pods)
+        if job.max_runtime_s >= failed_runtime.get(shape, float("inf")):
+            pods = None
+        else:
+            pods = _place(job, cluster, reservations, now)
+            if pods is None:
+                failed_runtime[shape] = job.max_runtime_s
         if pods is not None:
             starts.append(Start(job_id=job.job_id, pods=pods))
             started = RunningJob(
