@@ -8,7 +8,11 @@ from portal.applications.selectors import applications_visible_to, current_round
 from portal.applications.states import State
 from portal.organisations.models import Membership, Organisation
 from portal.organisations.selectors import organisation_ids_of
+from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
+from scheduler.models import Job
+from scheduler.selectors import job_queue_facts, jobs_visible_to
+from scheduler.states import JobState
 
 AWAITING_ASSIGNMENT = (State.SUBMITTED, State.RESUBMITTED)
 
@@ -85,3 +89,29 @@ def applications_visible_to_staff() -> QuerySet[Application]:
 
 def organisations_awaiting_verification() -> QuerySet[Organisation]:
     return Organisation.objects.filter(verified=False).order_by("created_at")
+
+
+CURRENT_JOB_STATES = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
+
+
+def submittable_allocations(user):
+    """Active allocations of ``user``'s own organisations: those they may submit jobs against."""
+    return (
+        own_allocations(user).filter(status=AllocationStatus.ACTIVE).order_by("project_title", "created_at")
+    )
+
+
+def own_current_jobs(user) -> QuerySet[Job]:
+    """Queued, starting and running jobs of ``user``'s own organisations (staff rights aside), newest first."""
+    return (
+        jobs_visible_to(user)
+        .filter(organisation_id__in=organisation_ids_of(user), state__in=CURRENT_JOB_STATES)
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def job_rows(jobs) -> list[dict]:
+    """Each job with its queue facts (position, estimated start, wait reason) when it is queued."""
+    return [
+        {"job": job, "facts": job_queue_facts(job) if job.state == JobState.QUEUED else None} for job in jobs
+    ]

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from portal.web.views import accounts, allocations, applications, calls, home, organisations, reviews, staff
+from portal.web.views import (
+    accounts,
+    allocations,
+    applications,
+    calls,
+    home,
+    jobs,
+    organisations,
+    reviews,
+    staff,
+)
 
 app_name = "web"
 
@@ -55,6 +65,10 @@ urlpatterns = [
         allocations.allocation_set_status,
         name="allocation_set_status",
     ),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/new/", jobs.job_submit, name="job_submit"),
+    path("jobs/<uuid:public_id>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:public_id>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("reviews/", reviews.review_list, name="review_list"),
     path("reviews/<uuid:public_id>/", reviews.review_detail, name="review_detail"),
     path("staff/", staff.staff_home, name="staff_home"),

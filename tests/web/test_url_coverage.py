@@ -6,6 +6,8 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from portal.applications.models import Review
 from portal.web.urls import urlpatterns
+from scheduler.inventory import inventory_sync
+from scheduler.services import job_submit
 
 ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
 LOGIN_REDIRECT = 302
@@ -45,6 +47,10 @@ def allocation(world):
     return {"public_id": world["allocation"].public_id}
 
 
+def job(world):
+    return {"public_id": world["job"].public_id}
+
+
 # name → (URL arguments, expected status of a GET for each role).
 # "member" is the teammate (a plain member of the owner's organisation); "reviewer" is assigned to
 # the reviewed application only; "staff" belongs to no organisation and is not a reviewer.
@@ -76,6 +82,10 @@ TABLE = {
     "allocation_detail": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "change_request_create": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
     "allocation_set_status": (allocation, POST_ONLY),
+    "job_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "job_submit": (no_arguments, EVERYONE_SIGNED_IN),
+    "job_detail": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "job_cancel": (job, POST_ONLY),
     "review_list": (no_arguments, REVIEWER_ONLY),
     "review_detail": (
         lambda world: {"public_id": Review.objects.get(application=world["reviewed"]).public_id},
@@ -107,8 +117,31 @@ def test_it_lists_every_page_in_the_access_table():
 
 @pytest.fixture
 def world(
-    teammate, outsider, reviewer, staff, organisation, other_organisation, call, draft, reviewed, allocation
+    owner,
+    teammate,
+    outsider,
+    reviewer,
+    staff,
+    organisation,
+    other_organisation,
+    call,
+    draft,
+    reviewed,
+    allocation,
+    backend,
 ):
+    inventory_sync(backend=backend)
+    queued = job_submit(
+        user=owner,
+        allocation=allocation,
+        name="coverage-job",
+        kind="training",
+        image="python:3.12",
+        command=["python", "-c", "print(1)"],
+        gpu_type="A100",
+        gpus_per_pod=1,
+        max_runtime_minutes=10,
+    )
     return {
         "member": teammate,
         "outsider": outsider,
@@ -119,6 +152,7 @@ def world(
         "draft": draft,
         "reviewed": reviewed,
         "allocation": allocation,
+        "job": queued,
     }
 
 

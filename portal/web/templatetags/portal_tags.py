@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
-from quotas.models import AllocationStatus
+from quotas.models import SECONDS_PER_HOUR, AllocationStatus
+from scheduler.states import JobState
 
 register = template.Library()
 
@@ -21,6 +22,19 @@ STATE_LABELS = {
     State.REVISION_REQUESTED: _("Revision requested"),
     State.RESUBMITTED: _("Resubmitted, waiting for reviewers"),
     State.WITHDRAWN: _("Withdrawn"),
+}
+
+JOB_STATE_LABELS = {
+    JobState.QUEUED: _("Waiting in the queue"),
+    JobState.SCHEDULED: _("Starting (GPUs assigned)"),
+    JobState.RUNNING: _("Running"),
+    JobState.SUCCEEDED: _("Finished successfully"),
+    JobState.FAILED: _("Failed"),
+    JobState.CANCELLED: _("Cancelled"),
+    JobState.PREEMPTED: _("Preempted, going back to the queue"),
+    JobState.TIMED_OUT: _("Stopped: ran past its time limit"),
+    JobState.EXHAUSTED: _("Stopped: the allocation's GPU-hours ran out"),
+    JobState.LOST: _("Lost: its node vanished"),
 }
 
 STATUS_LABELS = {
@@ -37,6 +51,12 @@ STATUS_LABELS = {
 def state_label(state: str) -> str:
     """An application's state in plain words."""
     return STATE_LABELS.get(state, str(state).replace("_", " ").capitalize())
+
+
+@register.filter
+def job_state_label(state: str) -> str:
+    """A job's state in plain words."""
+    return JOB_STATE_LABELS.get(state, str(state).replace("_", " ").capitalize())
 
 
 @register.filter
@@ -66,6 +86,12 @@ def hours(value) -> str:
     if number == number.to_integral_value():
         return f"{int(number):,}"
     return f"{number:,.2f}"
+
+
+@register.filter
+def gpu_seconds_as_hours(seconds) -> Decimal:
+    """GPU-seconds as GPU-hours, to two decimals (format with ``hours``)."""
+    return (Decimal(seconds or 0) / SECONDS_PER_HOUR).quantize(Decimal("0.01"))
 
 
 @register.filter

@@ -18,6 +18,9 @@ from portal.web.forms.applications import ChangeRequestForm
 from quotas import services as quota_services
 from quotas.models import AllocationStatus
 from quotas.selectors import allocation_balances, allocations_visible_to
+from scheduler.selectors import jobs_visible_to
+
+RECENT_JOBS = 10
 
 
 def _is_member(user, allocation) -> bool:
@@ -44,6 +47,10 @@ def _render_detail(request, allocation, *, status_form=None):
         .order_by("-created_at"),
         "is_member": is_member,
         "can_request_change": is_member and allocation.status == AllocationStatus.ACTIVE,
+        "can_submit_job": is_member and allocation.status == AllocationStatus.ACTIVE,
+        "recent_jobs": jobs_visible_to(user)
+        .filter(allocation=allocation)
+        .order_by("-submitted_at", "-pk")[:RECENT_JOBS],
     }
     if context["can_request_change"]:
         context["change_form"] = ChangeRequestForm(allocation=allocation)

@@ -7,6 +7,8 @@ from portal.calls.selectors import calls_open
 from portal.web import selectors
 from quotas.selectors import allocation_balances
 
+HOME_JOBS = 20
+
 
 @login_required
 def home(request):
@@ -19,6 +21,7 @@ def home(request):
         "memberships": selectors.memberships_of(user),
         "applications": selectors.own_applications(user),
         "allocations": allocations,
+        "job_rows": selectors.job_rows(selectors.own_current_jobs(user)[:HOME_JOBS]),
         "open_calls": calls_open(),
     }
     if user.is_reviewer:
