@@ -81,7 +81,7 @@ def allocation_award(
             pool.save(update_fields=["awarded_gpu_hours"])
 
         if is_change:
-            allocation = _apply_change(application, amounts, staff)
+            allocation = _apply_change(application, amounts, staff, reason)
         else:
             allocation = Allocation.objects.create(
                 organisation=application.organisation,
@@ -118,7 +118,7 @@ def allocation_award(
     return application
 
 
-def _apply_change(application: Application, amounts: dict[str, int], staff) -> Allocation:
+def _apply_change(application: Application, amounts: dict[str, int], staff, reason: str) -> Allocation:
     allocation = Allocation.objects.select_for_update().get(pk=application.allocation_id)
     if allocation.status != AllocationStatus.ACTIVE:
         raise Conflict(f"The allocation is {allocation.status}; it cannot be changed.")
@@ -140,7 +140,7 @@ def _apply_change(application: Application, amounts: dict[str, int], staff) -> A
         actor=staff,
         target=allocation,
         action="allocation_changed",
-        reason=application.decision_reason,
+        reason=reason,  # application.decision_reason still holds the previous decision's reason here
         data={
             "application": str(application.public_id),
             "added_gpu_hours": amounts,

@@ -19,13 +19,20 @@ PASSWORD = "correct-horse-battery"
 
 def make_user(email: str | None = None, *, staff: bool = False, reviewer: bool = False, **fields) -> User:
     email = email or f"user{next(_counter)}@example.test"
-    return User.objects.create_user(email=email, password=PASSWORD, is_staff=staff, is_reviewer=reviewer, **fields)
+    return User.objects.create_user(
+        email=email, password=PASSWORD, is_staff=staff, is_reviewer=reviewer, **fields
+    )
 
 
-def make_org(owner: User, *, name: str | None = None, org_type: str = "sme", verified: bool = True, staff=None) -> Organisation:
+def make_org(
+    owner: User, *, name: str | None = None, org_type: str = "sme", verified: bool = True, staff=None
+) -> Organisation:
     number = next(_counter)
     organisation = organisation_create(
-        creator=owner, name=name or f"Org {number}", org_type=org_type, registration_number=f"REG-{number:06d}"
+        creator=owner,
+        name=name or f"Org {number}",
+        org_type=org_type,
+        registration_number=f"REG-{number:06d}",
     )
     if verified:
         organisation_verify(organisation=organisation, staff=staff or make_user(staff=True))
@@ -55,7 +62,8 @@ def make_call(
         description=fields.pop("description", "Test call"),
         opens_at=fields.pop("opens_at", opens_at),
         closes_at=fields.pop("closes_at", opens_at + timedelta(days=30)),
-        eligible_org_types=eligible or ["sme", "startup", "university", "public_institution", "research_institute"],
+        eligible_org_types=eligible
+        or ["sme", "startup", "university", "public_institution", "research_institute"],
         allocation_start=fields.pop("allocation_start", date.today()),
         allocation_end=fields.pop("allocation_end", date.today() + timedelta(days=365)),
         pools=[
@@ -110,9 +118,140 @@ def scored(application: Application, reviewer: User, score: int = 4) -> Review:
     )
 
 
-def ready_for_decision(user: User, organisation: Organisation, call: Call, staff: User, reviewer: User, **overrides) -> Application:
+def ready_for_decision(
+    user: User, organisation: Organisation, call: Call, staff: User, reviewer: User, **overrides
+) -> Application:
     application = submitted(make_application(user, organisation, call, **overrides), user)
     application = under_review(application, staff, reviewer)
+    scored(application, reviewer)
+    application.refresh_from_db()
+    return application
+
+
+# --- Added for the service test suite -------------------------------------------------------------
+
+
+def row_counts() -> dict[str, int]:
+    """How many rows each table holds; compare before and after to prove a refused call wrote nothing."""
+    from portal.accounts.models import ApiKey
+    from portal.applications.models import ApplicationGpuRequest
+    from portal.audit.models import AuditEvent
+    from portal.notifications.models import Notification
+    from quotas.models import Allocation, AllocationBudget, CallPool
+
+    models = (
+        User,
+        ApiKey,
+        Organisation,
+        Membership,
+        Call,
+        CallPool,
+        Application,
+        ApplicationGpuRequest,
+        Review,
+        Allocation,
+        AllocationBudget,
+        AuditEvent,
+        Notification,
+    )
+    return {model._meta.label: model.objects.count() for model in models}
+
+
+def decided(
+    application: Application,
+    staff: User,
+    decision: str,
+    *,
+    reason: str = "Panel decision",
+    awarded_gpu_hours: dict[str, int] | None = None,
+) -> Application:
+    application_services.application_decide(
+        application=application,
+        staff=staff,
+        decision=decision,
+        reason=reason,
+        awarded_gpu_hours=awarded_gpu_hours,
+    )
+    application.refresh_from_db()
+    return application
+
+
+def application_in_state(
+    state: str,
+    *,
+    user: User,
+    organisation: Organisation,
+    call: Call,
+    staff: User,
+    reviewer: User,
+    **overrides,
+) -> Application:
+    """An application brought to ``state`` through the services (one reviewer, one submitted score)."""
+    application = make_application(user, organisation, call, **overrides)
+    if state == "draft":
+        return application
+    if state == "withdrawn":
+        application_services.application_withdraw(
+            application=application, user=user, reason="Changed our plans"
+        )
+        application.refresh_from_db()
+        return application
+    application = submitted(application, user)
+    if state == "submitted":
+        return application
+    application = under_review(application, staff, reviewer)
+    if state == "under_review":
+        return application
+    scored(application, reviewer)
+    if state in ("approved", "rejected"):
+        return decided(application, staff, "approve" if state == "approved" else "reject")
+    application = decided(application, staff, "request_revision", reason="Say more about the data")
+    if state == "revision_requested":
+        return application
+    application = submitted(application, user)
+    assert state == "resubmitted", state
+    return application
+
+
+def approved(
+    user: User,
+    organisation: Organisation,
+    call: Call,
+    staff: User,
+    reviewer: User,
+    *,
+    awarded_gpu_hours: dict[str, int] | None = None,
+    **overrides,
+):
+    """An approved application's allocation."""
+    from quotas.models import Allocation
+
+    application = ready_for_decision(user, organisation, call, staff, reviewer, **overrides)
+    decided(application, staff, "approve", awarded_gpu_hours=awarded_gpu_hours)
+    return Allocation.objects.get(application=application)
+
+
+def change_request_ready(
+    user: User,
+    allocation,
+    staff: User,
+    reviewer: User,
+    *,
+    requested_end: date | None = None,
+    max_concurrent_gpus: int | None = None,
+    gpu_requests: dict[str, int] | None = None,
+    justification: str = "The first runs went well; we need more.",
+) -> Application:
+    """A change request for ``allocation``, submitted, assigned and scored: ready for a decision."""
+    application = application_services.change_request_create(
+        user=user,
+        allocation=allocation,
+        requested_end=requested_end or allocation.ends_on,
+        max_concurrent_gpus=max_concurrent_gpus or allocation.max_concurrent_gpus,
+        justification=justification,
+        gpu_requests={"A100": 500} if gpu_requests is None else gpu_requests,
+    )
+    application = under_review(submitted(application, user), staff, reviewer)
     scored(application, reviewer)
     application.refresh_from_db()
     return application

@@ -271,6 +271,7 @@ def review_assign(*, application: Application, staff: User, reviewers: list[User
         for reviewer in reviewers:
             if reviewer.pk in already:
                 continue
+            already.add(reviewer.pk)  # the same reviewer listed twice in one request gets one review
             review = Review.objects.create(
                 application=application, reviewer=reviewer, round=application.review_round, assigned_by=staff
             )

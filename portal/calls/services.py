@@ -27,6 +27,11 @@ def _validate_call(
     pools: Sequence[dict],
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
+    dates = {"opens_at": opens_at, "closes_at": closes_at, "allocation_start": allocation_start,
+             "allocation_end": allocation_end}
+    for name, value in dates.items():
+        if value is None:
+            errors[name] = ["This field is required."]
     if not (title or "").strip():
         errors["title"] = ["This field is required."]
     elif len(title) > 200:
