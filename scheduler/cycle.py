@@ -11,12 +11,13 @@
 6. ask the backend to stop the victims; store the queue view (positions, estimates, reasons).
 """
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from scheduler.backends import get_backend
@@ -80,50 +81,52 @@ def run_cycle(
 
 
 def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list[tuple[int, JobSpec]]:
-    claimed: list[tuple[int, JobSpec]] = []
+    """Claim every start in one transaction with a few batched, conditional statements.
+
+    Jobs move only WHERE state = 'queued' and GPUs only WHERE job IS NULL (RETURNING says who won);
+    a job that did not get every GPU it was planned is put back, so partial claims never survive.
+    """
+    starts = {int(start.job_id): start for start in decision.starts}
+    placements = {
+        pk: [{"node": p.node, "gpus": list(p.gpu_indices)} for p in start.pods]
+        for pk, start in starts.items()
+    }
+    reasons = {
+        pk: "placed on " + ", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement)
+        for pk, placement in placements.items()
+    }
     events: list[JobEvent] = []
     with transaction.atomic():
-        for start in decision.starts:
-            job_pk = int(start.job_id)
-            placement = [{"node": pod.node, "gpus": list(pod.gpu_indices)} for pod in start.pods]
-            where = ", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement)
-            savepoint = transaction.savepoint()
-            won = (
-                Job.objects.filter(pk=job_pk, state=JobState.QUEUED).update(
-                    state=JobState.SCHEDULED,
-                    scheduled_at=now,
-                    run_started_at=now,
-                    backend=backend_name,
-                    placement=placement,
-                    state_reason=f"placed on {where}",
-                )
-                == 1
+        won_jobs = claim_queued_jobs(placements, reasons, backend_name, now)
+        wanted: dict[int, int] = {pk: sum(len(p.gpu_indices) for p in starts[pk].pods) for pk in won_jobs}
+        rows = [
+            (index.node_ids[pod.node], gpu, pk)
+            for pk in won_jobs
+            for pod in starts[pk].pods
+            for gpu in pod.gpu_indices
+        ]
+        got = claim_free_gpus(rows, now)
+        losers = [pk for pk in won_jobs if got.get(pk, 0) != wanted[pk]]
+        if losers:
+            Gpu.objects.filter(job_id__in=losers).update(job=None, claimed_at=None)
+            Job.objects.filter(pk__in=losers).update(
+                state=JobState.QUEUED, scheduled_at=None, run_started_at=None, placement=[], state_reason=""
             )
-            for pod in start.pods:
-                if not won:
-                    break
-                won = Gpu.objects.filter(
-                    node_id=index.node_ids[pod.node],
-                    index__in=pod.gpu_indices,
-                    job__isnull=True,
-                    external=False,
-                ).update(job_id=job_pk, claimed_at=now) == len(pod.gpu_indices)
-            if not won:
-                transaction.savepoint_rollback(savepoint)
-                result.lost_claims += 1
-                continue
-            transaction.savepoint_commit(savepoint)
-            events.append(
-                JobEvent(
-                    job_id=job_pk,
-                    from_state=JobState.QUEUED,
-                    to_state=JobState.SCHEDULED,
-                    reason=f"placed on {where}",
-                    data={"placement": placement},
-                    created_at=now,
-                )
+            result.lost_claims += len(losers)
+        lost = set(losers)
+        claimed = [pk for pk in won_jobs if pk not in lost]
+        result.lost_claims += len(starts) - len(won_jobs)
+        events.extend(
+            JobEvent(
+                job_id=pk,
+                from_state=JobState.QUEUED,
+                to_state=JobState.SCHEDULED,
+                reason=reasons[pk],
+                data={"placement": placements[pk]},
+                created_at=now,
             )
-            claimed.append(job_pk)
+            for pk in claimed
+        )
         for victim in decision.preemptions:
             victim_pk = int(victim.job_id)
             active = Job.objects.filter(
@@ -141,10 +144,60 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
                         created_at=now,
                     )
                 )
-        JobEvent.objects.bulk_create(events)
+        JobEvent.objects.bulk_create(events, batch_size=500)
     result.claimed = len(claimed)
     jobs = Job.objects.select_related("organisation", "allocation").filter(pk__in=claimed).order_by("pk")
     return [(job.pk, spec_for(job)) for job in jobs]
+
+
+def claim_queued_jobs(
+    placements: dict[int, list], reasons: dict[int, str], backend_name: str, now
+) -> list[int]:
+    """queued → scheduled, with placement and reason, for those still queued; returns the ones moved."""
+    won: list[int] = []
+    table = Job._meta.db_table
+    as_json = "CAST(v.column2 AS JSONB)" if connection.vendor == "postgresql" else "v.column2"
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(placements), 500):
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} SET state = %s, scheduled_at = %s, run_started_at = %s, backend = %s, "
+                f"placement = {as_json}, state_reason = v.column3 FROM (VALUES {values}) AS v "
+                f"WHERE {table}.id = v.column1 AND {table}.state = %s RETURNING {table}.id",
+                [
+                    JobState.SCHEDULED.value,
+                    now,
+                    now,
+                    backend_name,
+                    *(value for pk in chunk for value in (pk, json.dumps(placements[pk]), reasons[pk][:500])),
+                    JobState.QUEUED.value,
+                ],
+            )
+            won.extend(row[0] for row in cursor.fetchall())
+    return sorted(won)
+
+
+def claim_free_gpus(rows: list[tuple[int, int, int]], now) -> dict[int, int]:
+    """Give each (node, GPU index) to its job only WHERE it is free; returns GPUs won per job."""
+    got: dict[int, int] = {}
+    table = Gpu._meta.db_table
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, 300):
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} SET job_id = v.column3, claimed_at = %s FROM (VALUES {values}) AS v "
+                f'WHERE {table}.node_id = v.column1 AND {table}."index" = v.column2 '
+                f"AND {table}.job_id IS NULL AND {table}.external = %s RETURNING {table}.job_id",
+                [now, *(value for row in chunk for value in row), False],
+            )
+            for (job_id,) in cursor.fetchall():
+                got[job_id] = got.get(job_id, 0) + 1
+    return got
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def spec_for(job: Job) -> JobSpec:

@@ -1,4 +1,7 @@
-"""Keeping GpuNode and Gpu rows in step with what the backend reports."""
+"""Keeping GpuNode and Gpu rows in step with what the backend reports.
+
+Runs every cycle, so it reads everything in a few queries and writes only what changed.
+"""
 
 from django.db import transaction
 from django.utils import timezone
@@ -6,48 +9,66 @@ from django.utils import timezone
 from scheduler.backends.base import Backend
 from scheduler.models import Gpu, GpuNode
 
+GONE = "node no longer reported"
+
 
 def inventory_sync(*, backend: Backend, now=None) -> list[str]:
     """Upsert the backend's nodes and their GPUs; returns the names of nodes that vanished."""
     now = now or timezone.now()
-    infos = backend.inventory()
-    seen = set()
+    infos = {info.name: info for info in backend.inventory()}
     with transaction.atomic():
-        for info in infos:
-            seen.add(info.name)
-            node, _ = GpuNode.objects.update_or_create(
-                name=info.name,
-                defaults={
-                    "gpu_type": info.gpu_type,
-                    "gpu_count": info.gpu_count,
-                    "schedulable": info.schedulable,
-                    "unschedulable_reason": info.unschedulable_reason[:200],
-                    "backend": backend.name,
-                    "last_seen_at": now,
-                },
-            )
-            existing = set(Gpu.objects.filter(node=node).values_list("index", flat=True))
+        nodes = {node.name: node for node in GpuNode.objects.filter(name__in=list(infos))}
+        fields = ("gpu_type", "gpu_count", "schedulable", "unschedulable_reason", "backend")
+        changed = []
+        for name, info in infos.items():
+            wanted = {
+                "gpu_type": info.gpu_type,
+                "gpu_count": info.gpu_count,
+                "schedulable": info.schedulable,
+                "unschedulable_reason": info.unschedulable_reason[:200],
+                "backend": backend.name,
+            }
+            node = nodes.get(name)
+            if node is None:
+                nodes[name] = GpuNode.objects.create(name=name, last_seen_at=now, **wanted)
+            elif any(getattr(node, f) != v for f, v in wanted.items()):
+                for f, v in wanted.items():
+                    setattr(node, f, v)
+                changed.append(node)
+        GpuNode.objects.bulk_update(changed, fields, batch_size=500)
+        GpuNode.objects.filter(name__in=list(infos)).update(last_seen_at=now)
+
+        existing: dict[int, dict[int, tuple[bool, bool]]] = {}
+        for node_id, gpu_index, job_id, external in Gpu.objects.filter(
+            node__name__in=list(infos)
+        ).values_list("node_id", "index", "job_id", "external"):
+            existing.setdefault(node_id, {})[gpu_index] = (job_id is not None, external)
+        new_gpus, stale, mark_external, clear_external = [], [], [], []
+        for name, info in infos.items():
+            node = nodes[name]
+            gpus = existing.get(node.pk, {})
             uuids = dict(enumerate(info.gpu_uuids))
-            Gpu.objects.bulk_create(
-                [
-                    Gpu(node=node, index=i, uuid=uuids.get(i, ""))
-                    for i in range(info.gpu_count)
-                    if i not in existing
-                ]
-            )
-            # GPUs beyond the count vanish once free; claimed ones stay until their job releases them.
-            Gpu.objects.filter(node=node, index__gte=info.gpu_count, job__isnull=True).delete()
             foreign = set(info.foreign_gpus)
-            Gpu.objects.filter(node=node).exclude(index__in=foreign).filter(external=True).update(
-                external=False
+            new_gpus.extend(
+                Gpu(node=node, index=i, uuid=uuids.get(i, "")) for i in range(info.gpu_count) if i not in gpus
             )
-            Gpu.objects.filter(node=node, index__in=foreign, job__isnull=True).update(external=True)
+            for i, (claimed, external) in gpus.items():
+                if i >= info.gpu_count and not claimed:
+                    stale.append((node.pk, i))  # claimed ones stay until their job releases them
+                elif i in foreign and not external and not claimed:
+                    mark_external.append((node.pk, i))
+                elif i not in foreign and external:
+                    clear_external.append((node.pk, i))
+        Gpu.objects.bulk_create(new_gpus, batch_size=1000)
+        for pairs, action in ((stale, "delete"), (mark_external, True), (clear_external, False)):
+            for node_id in {n for n, _ in pairs}:
+                rows = Gpu.objects.filter(node_id=node_id, index__in=[i for n, i in pairs if n == node_id])
+                rows.delete() if action == "delete" else rows.update(external=action)
+
         gone = list(
             GpuNode.objects.filter(backend=backend.name, schedulable=True)
-            .exclude(name__in=seen)
+            .exclude(name__in=list(infos))
             .values_list("name", flat=True)
         )
-        GpuNode.objects.filter(name__in=gone).update(
-            schedulable=False, unschedulable_reason="node no longer reported"
-        )
+        GpuNode.objects.filter(name__in=gone).update(schedulable=False, unschedulable_reason=GONE)
     return gone
