@@ -1,0 +1,226 @@
+"""Kubernetes objects for one gpugrant job, as plain dicts: pure functions of a JobSpec (no client, no I/O).
+
+Placement is gpugrant's: each pod is pinned to its node with required node affinity on
+``kubernetes.io/hostname`` and asks for its GPUs in ``resources.limits`` — never ``spec.nodeName``,
+which would bypass the kubelet's admission and the device plugin's accounting (docs/kubernetes.md).
+"""
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+from scheduler.backends.base import JobSpec
+
+GPU_RESOURCE = "nvidia.com/gpu"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "gpugrant"
+JOB_LABEL = "gpugrant.io/job"
+ORGANISATION_LABEL = "gpugrant.io/organisation"
+ALLOCATION_LABEL = "gpugrant.io/allocation"
+RANK_LABEL = "gpugrant.io/rank"
+# Which of the node's GPU indices gpugrant's claim gave this pod. Kubernetes' device plugin picks the
+# real devices; the indices keep gpugrant's per-GPU bookkeeping and the inventory's foreign-GPU count apart.
+GPU_INDICES_ANNOTATION = "gpugrant.io/gpu-indices"
+CONTAINER_NAME = "job"
+RENDEZVOUS_PORT = 29500
+# Our own variables win over the job's environment of the same name.
+RESERVED_ENV = ("GPUGRANT_JOB_ID", "WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
+
+_DNS_LABEL_MAX = 63
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class JobManifests:
+    namespace: dict
+    service: dict | None  # only for jobs of more than one pod
+    pods: tuple[dict, ...]
+
+
+def job_hex(job_id: str) -> str:
+    """The first 12 hex digits of the job's UUID: short enough for DNS, unique enough (48 bits)."""
+    return uuid.UUID(job_id).hex[:12]
+
+
+def pod_name(job_id: str, rank: int) -> str:
+    return f"job-{job_hex(job_id)}-{rank}"
+
+
+def service_name(job_id: str) -> str:
+    return f"job-{job_hex(job_id)}"  # a DNS-1035 label: starts with a letter, as Services require
+
+
+def namespace_name(organisation_id: str, prefix: str) -> str:
+    """``prefix + organisation id`` as a DNS-1123 label (at most 63 of [a-z0-9-], alphanumeric at both ends).
+
+    When the raw name is not already a valid label, a short hash of the raw id is appended, so two ids
+    that clean up to the same text still get different namespaces.
+    """
+    raw = f"{prefix}{organisation_id}"
+    cleaned = _NOT_DNS.sub("-", raw.lower()).strip("-")
+    if cleaned == raw and len(cleaned) <= _DNS_LABEL_MAX:
+        return cleaned
+    digest = hashlib.sha256(organisation_id.encode()).hexdigest()[:8]
+    head = cleaned[: _DNS_LABEL_MAX - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}" if head else f"o-{digest}"
+
+
+def rendezvous_host(spec: JobSpec, prefix: str) -> str:
+    """Where rank 0 listens: its pod's DNS name through the job's headless Service, or localhost alone."""
+    if len(spec.pods) == 1:
+        return "localhost"
+    namespace = namespace_name(spec.organisation_id, prefix)
+    return f"{pod_name(spec.job_id, 0)}.{service_name(spec.job_id)}.{namespace}.svc"
+
+
+def namespace_manifest(organisation_id: str, prefix: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace_name(organisation_id, prefix),
+            "labels": {
+                MANAGED_BY_LABEL: MANAGER,
+                ORGANISATION_LABEL: organisation_id,
+                # Pod Security Admission: job pods meet "baseline"; nothing privileged can run here.
+                "pod-security.kubernetes.io/enforce": "baseline",
+            },
+        },
+    }
+
+
+def service_manifest(spec: JobSpec, prefix: str) -> dict | None:
+    """The headless Service that gives each pod of a multi-pod job a stable DNS name; None for one pod."""
+    if len(spec.pods) == 1:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": service_name(spec.job_id),
+            "namespace": namespace_name(spec.organisation_id, prefix),
+            "labels": _job_labels(spec),
+        },
+        "spec": {
+            "clusterIP": "None",
+            "selector": {JOB_LABEL: spec.job_id},
+            # Ranks resolve each other while still starting, before any of them is "ready".
+            "publishNotReadyAddresses": True,
+            "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT}],
+        },
+    }
+
+
+def pod_manifests(spec: JobSpec, prefix: str) -> tuple[dict, ...]:
+    ranks = sorted(pod.rank for pod in spec.pods)
+    if ranks != list(range(len(spec.pods))):
+        raise ValueError(f"job {spec.job_id}: pod ranks must be 0..{len(spec.pods) - 1}, got {ranks}")
+    return tuple(_pod_manifest(spec, pod, prefix) for pod in sorted(spec.pods, key=lambda pod: pod.rank))
+
+
+def job_manifests(spec: JobSpec, prefix: str) -> JobManifests:
+    return JobManifests(
+        namespace=namespace_manifest(spec.organisation_id, prefix),
+        service=service_manifest(spec, prefix),
+        pods=pod_manifests(spec, prefix),
+    )
+
+
+def _job_labels(spec: JobSpec) -> dict[str, str]:
+    return {
+        **spec.labels,
+        MANAGED_BY_LABEL: MANAGER,
+        JOB_LABEL: spec.job_id,
+        ORGANISATION_LABEL: spec.organisation_id,
+        ALLOCATION_LABEL: spec.allocation_id,
+    }
+
+
+def _pod_manifest(spec: JobSpec, pod, prefix: str) -> dict:
+    name = pod_name(spec.job_id, pod.rank)
+    gpus = str(spec.gpus_per_pod)
+    environment = {key: value for key, value in spec.environment.items() if key not in RESERVED_ENV}
+    environment.update(
+        {
+            "GPUGRANT_JOB_ID": spec.job_id,
+            "WORLD_SIZE": str(len(spec.pods)),
+            "RANK": str(pod.rank),
+            "MASTER_ADDR": rendezvous_host(spec, prefix),
+            "MASTER_PORT": str(RENDEZVOUS_PORT),
+        }
+    )
+    pod_spec: dict = {
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": spec.max_runtime_seconds,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": HOSTNAME_LABEL, "operator": "In", "values": [pod.node]}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": CONTAINER_NAME,
+                "image": spec.image,
+                "command": list(spec.command),
+                "env": [{"name": key, "value": value} for key, value in environment.items()],
+                "resources": {"limits": {GPU_RESOURCE: gpus}, "requests": {GPU_RESOURCE: gpus}},
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }
+        ],
+    }
+    if len(spec.pods) > 1:
+        pod_spec["hostname"] = name
+        pod_spec["subdomain"] = service_name(spec.job_id)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace_name(spec.organisation_id, prefix),
+            "labels": {**_job_labels(spec), RANK_LABEL: str(pod.rank)},
+            "annotations": {GPU_INDICES_ANNOTATION: json.dumps(list(pod.gpu_indices))},
+        },
+        "spec": pod_spec,
+    }
+
+
+def gpu_indices(pod: dict) -> tuple[int, ...]:
+    """The GPU indices gpugrant gave a pod it created (its annotation), () when absent or unreadable."""
+    raw = (pod.get("metadata", {}).get("annotations") or {}).get(GPU_INDICES_ANNOTATION, "")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(index for index in value if isinstance(index, int)) if isinstance(value, list) else ()
+
+
+def pinned_node(pod: dict) -> str:
+    """The node a pod runs on, or, before it is scheduled, the node its hostname affinity pins it to."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"]
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == HOSTNAME_LABEL and expression.get("operator") == "In":
+                values = expression.get("values") or []
+                if len(values) == 1:
+                    return values[0]
+    return ""
