@@ -225,6 +225,12 @@ def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> 
     try:
         backend.bind(spec)
         result.bound += 1
+        if not Job.objects.filter(pk=job_pk, state=JobState.SCHEDULED, stop_requested="").exists():
+            # Cancelled (or otherwise stopped) while its bind was in flight: do not leave pods behind.
+            backend.stop(
+                spec.job_id,
+                Job.objects.filter(pk=job_pk).values_list("stop_requested", flat=True).first() or "cancelled",
+            )
     except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
         result.bind_failures += 1
         logger.warning("bind of job %s failed: %s", spec.job_id, exc)

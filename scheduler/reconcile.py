@@ -36,7 +36,8 @@ def _target(job: Job, status: JobStatus) -> tuple[JobState, str] | None:
     if status.phase == Phase.TIMED_OUT:
         return JobState.TIMED_OUT, f"stopped after its max_runtime of {job.max_runtime_minutes} minutes"
     if status.phase == Phase.STOPPED:
-        return STOPPED_AS.get(job.stop_requested, (JobState.FAILED, "stopped outside gpugrant"))
+        # Nobody here asked for it (a node drain, a pod deleted behind gpugrant's back): requeue by policy.
+        return STOPPED_AS.get(job.stop_requested, (JobState.LOST, "lost: stopped outside gpugrant"))
     if status.phase == Phase.LOST:
         return JobState.LOST, f"lost: {status.reason or 'its node or pods vanished'}"
     return None
@@ -51,7 +52,8 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
     if not by_public:
         return 0
     changed = 0
-    for status in backend.statuses(list(by_public)):
+    statuses = backend.statuses(list(by_public))
+    for status in statuses:
         pk = by_public.get(status.job_id)
         if pk is None:
             continue
@@ -69,6 +71,29 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
             changed += 1
             if target[0] != JobState.RUNNING:
                 on_commit_trigger_cycle()
+    changed += _finish_vanished(backend, set(by_public) - {s.job_id for s in statuses}, by_public)
+    return changed
+
+
+def _finish_vanished(backend: Backend, unknown: set[str], by_public: dict[str, int]) -> int:
+    """Jobs the backend no longer knows: a requested stop is done; a running job's pods are lost.
+
+    A *scheduled* job it does not know may still be binding in another worker; the sweep handles those
+    after GPUGRANT_SCHEDULED_TIMEOUT_S.
+    """
+    changed = 0
+    for public_id in sorted(unknown):
+        with transaction.atomic():
+            job = lock_job(by_public[public_id])
+            if job.stop_requested and JobState(job.state) in ACTIVE:
+                target, reason = STOPPED_AS[job.stop_requested]
+            elif job.state == JobState.RUNNING:
+                target, reason = JobState.LOST, "lost: its pods vanished"
+            else:
+                continue
+            job_move(job, target, reason)
+            changed += 1
+            on_commit_trigger_cycle()
     return changed
 
 

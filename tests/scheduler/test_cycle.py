@@ -67,7 +67,6 @@ def test_it_requeues_on_bind_failure_and_fails_after_too_many(nodes, owner, allo
         (Phase.SUCCEEDED, 0, "succeeded"),
         (Phase.FAILED, 3, "failed"),
         (Phase.TIMED_OUT, None, "timed_out"),
-        (Phase.STOPPED, None, "failed"),
     ],
 )
 def test_it_reconciles_each_phase_into_a_state_with_a_reason(
@@ -174,3 +173,65 @@ def test_the_concurrency_cap_and_gpu_types_hold(nodes, owner, allocation):
     h100.refresh_from_db()
     assert h100.state == "scheduled" and h100.placement[0]["node"] == "node-h"
     assert assert_no_gpu_double_booked() == 16
+
+
+def test_a_stop_nobody_requested_means_lost_and_requeued(nodes, owner, allocation):
+    job = submit(owner, allocation)
+    run_cycle(backend=nodes)
+    nodes.set_phase(str(job.public_id), Phase.RUNNING)
+    reconcile_jobs(backend=nodes)
+    nodes.set_phase(str(job.public_id), Phase.STOPPED, reason="evicted by a node drain")
+    reconcile_jobs(backend=nodes)
+    job.refresh_from_db()
+    assert job.state == "queued" and job.requeues == 1
+    assert ("running", "lost") in events(job) and "stopped outside gpugrant" in job.events.get(
+        to_state="lost"
+    ).reason
+
+
+def test_a_requested_stop_finishes_when_the_backend_forgets_the_job(nodes, owner, allocation):
+    job = submit(owner, allocation)
+    run_cycle(backend=nodes)
+    nodes.set_phase(str(job.public_id), Phase.RUNNING)
+    reconcile_jobs(backend=nodes)
+    Job.objects.filter(pk=job.pk).update(stop_requested="cancelled")
+    nodes.phases.pop(str(job.public_id))  # its pods are already gone
+    assert reconcile_jobs(backend=nodes) == 1
+    job.refresh_from_db()
+    assert job.state == "cancelled" and not Gpu.objects.filter(job=job).exists()
+
+
+def test_a_running_job_whose_pods_vanish_is_lost(nodes, owner, allocation):
+    job = submit(owner, allocation)
+    run_cycle(backend=nodes)
+    nodes.set_phase(str(job.public_id), Phase.RUNNING)
+    reconcile_jobs(backend=nodes)
+    nodes.phases.pop(str(job.public_id))
+    reconcile_jobs(backend=nodes)
+    job.refresh_from_db()
+    assert job.state == "queued" and ("running", "lost") in events(job)
+
+
+def test_a_scheduled_job_unknown_to_the_backend_is_left_to_the_sweep(nodes, owner, allocation):
+    job = submit(owner, allocation)
+    run_cycle(backend=nodes)
+    nodes.phases.pop(str(job.public_id))  # its bind may still be in flight elsewhere
+    assert reconcile_jobs(backend=nodes) == 0
+    job.refresh_from_db()
+    assert job.state == "scheduled"
+
+
+def test_a_bind_that_lands_after_a_cancel_is_undone(backend, owner, allocation):
+    inventory_sync(backend=backend)
+    job = submit(owner, allocation)
+    original_bind = backend.bind
+
+    def bind_then_cancelled(spec):
+        original_bind(spec)
+        Job.objects.filter(public_id=spec.job_id).update(
+            stop_requested="cancelled"
+        )  # a cancel raced the bind
+
+    backend.bind = bind_then_cancelled
+    run_cycle(backend=backend)
+    assert (str(job.public_id), "cancelled") in backend.stopped
