@@ -16,7 +16,17 @@ import statistics
 import time
 import tracemalloc
 
-from scheduler.core import AllocationState, Node, PodPlacement, Policy, Priority, QueuedJob, RunningJob, Snapshot, plan
+from scheduler.core import (
+    AllocationState,
+    Node,
+    PodPlacement,
+    Policy,
+    Priority,
+    QueuedJob,
+    RunningJob,
+    Snapshot,
+    plan,
+)
 from scheduler.core.fairshare import ordered_queue
 
 HOUR = 3600.0
@@ -38,19 +48,28 @@ def synthetic_snapshot(nodes: int, jobs: int, allocations: int, seed: int = 2026
         cursor = 0
         while cursor < used:
             size = min(used - cursor, rng.choice([1, 2, 4, 8]))
-            running.append(RunningJob(
-                f"run-{i}-{cursor}", rng.choice(allocation_ids), gpu_type,
-                (PodPlacement(name, tuple(range(cursor, cursor + size))),),
-                now - rng.uniform(0, 10 * HOUR), rng.uniform(HOUR, 48 * HOUR),
-                Priority.LOW if rng.random() < 0.1 else Priority.NORMAL,
-            ))
+            running.append(
+                RunningJob(
+                    f"run-{i}-{cursor}",
+                    rng.choice(allocation_ids),
+                    gpu_type,
+                    (PodPlacement(name, tuple(range(cursor, cursor + size))),),
+                    now - rng.uniform(0, 10 * HOUR),
+                    rng.uniform(HOUR, 48 * HOUR),
+                    Priority.LOW if rng.random() < 0.1 else Priority.NORMAL,
+                )
+            )
             cursor += size
         node_list.append(Node(name, gpu_type, 8, frozenset(range(used, 8))))
     queue = tuple(
         QueuedJob(
-            f"job-{i:07d}", rng.choice(allocation_ids), "H100" if rng.random() < 0.2 else "A100",
-            rng.choice([1, 1, 1, 1, 2, 2, 4, 8]), 1 if rng.random() < 0.95 else rng.choice([2, 4, 8]),
-            rng.choice([0.5, 1, 2, 4, 8, 24, 72]) * HOUR, now - rng.uniform(0, 7 * 24 * HOUR),
+            f"job-{i:07d}",
+            rng.choice(allocation_ids),
+            "H100" if rng.random() < 0.2 else "A100",
+            rng.choice([1, 1, 1, 1, 2, 2, 4, 8]),
+            1 if rng.random() < 0.95 else rng.choice([2, 4, 8]),
+            rng.choice([0.5, 1, 2, 4, 8, 24, 72]) * HOUR,
+            now - rng.uniform(0, 7 * 24 * HOUR),
             Priority.LOW if rng.random() < 0.15 else Priority.NORMAL,
         )
         for i in range(jobs)
@@ -83,10 +102,17 @@ def measure(nodes: int, jobs: int, allocations: int, repeat: int) -> dict:
     plan_s = median_seconds(lambda: plan(snapshot), repeat)
     baseline_s = median_seconds(lambda: ordered_queue(snapshot), repeat)
     return {
-        "nodes": nodes, "gpus": nodes * 8, "jobs": jobs, "allocations": allocations, "running": len(snapshot.running),
-        "plan_median_s": round(plan_s, 4), "baseline_order_median_s": round(baseline_s, 4),
-        "ratio_to_baseline": round(plan_s / baseline_s, 2), "starts": len(decision.starts),
-        "reservations": len(decision.reservations), "preemptions": len(decision.preemptions),
+        "nodes": nodes,
+        "gpus": nodes * 8,
+        "jobs": jobs,
+        "allocations": allocations,
+        "running": len(snapshot.running),
+        "plan_median_s": round(plan_s, 4),
+        "baseline_order_median_s": round(baseline_s, 4),
+        "ratio_to_baseline": round(plan_s / baseline_s, 2),
+        "starts": len(decision.starts),
+        "reservations": len(decision.reservations),
+        "preemptions": len(decision.preemptions),
     }
 
 
