@@ -47,9 +47,14 @@ def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now
         )
 
 
-def queue_entry(job) -> dict | None:
+def queue_views(gpu_types) -> dict[str, QueueView]:
+    return {view.gpu_type: view for view in QueueView.objects.filter(gpu_type__in=set(gpu_types))}
+
+
+def queue_entry(job, view: QueueView | None = None) -> dict | None:
     """{"queue_position", "estimated_start", "wait_reason"} for a queued job, from the last cycle."""
-    view = QueueView.objects.filter(gpu_type=job.gpu_type).first()
+    if view is None:
+        view = QueueView.objects.filter(gpu_type=job.gpu_type).first()
     if view is None:
         return None
     entry = view.entries.get(str(job.public_id))

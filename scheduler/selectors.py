@@ -4,8 +4,15 @@ from django.db.models import QuerySet
 
 from portal.organisations.selectors import organisation_ids_of
 from scheduler.models import Job, JobEvent
-from scheduler.queue_view import queue_entry
+from scheduler.queue_view import queue_entry, queue_views
 from scheduler.states import JobState
+
+NOT_QUEUED = {"queue_position": None, "estimated_start": None, "wait_reason": ""}
+FIRST_CYCLE = {
+    "queue_position": None,
+    "estimated_start": None,
+    "wait_reason": "Waiting for the first scheduling cycle.",
+}
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:
@@ -18,15 +25,24 @@ def jobs_visible_to(user) -> QuerySet[Job]:
     return base.filter(organisation_id__in=organisation_ids_of(user))
 
 
-def job_queue_facts(job: Job) -> dict:
-    """queue_position, estimated_start and wait_reason — only for queued jobs."""
+def job_queue_facts(job: Job, views: dict | None = None) -> dict:
+    """queue_position, estimated_start and wait_reason — only for queued jobs.
+
+    ``views`` (GPU type → QueueView, from ``queue_views``) saves a query per job when listing many.
+    """
     if job.state != JobState.QUEUED:
-        return {"queue_position": None, "estimated_start": None, "wait_reason": ""}
-    return queue_entry(job) or {
-        "queue_position": None,
-        "estimated_start": None,
-        "wait_reason": "Waiting for the first scheduling cycle.",
-    }
+        return dict(NOT_QUEUED)
+    if views is None:
+        return queue_entry(job) or dict(FIRST_CYCLE)
+    view = views.get(job.gpu_type)
+    return (queue_entry(job, view) if view is not None else None) or dict(FIRST_CYCLE)
+
+
+def jobs_queue_facts(jobs) -> dict[int, dict]:
+    """job pk → queue facts, reading each GPU type's queue view once."""
+    jobs = list(jobs)
+    views = queue_views(job.gpu_type for job in jobs if job.state == JobState.QUEUED)
+    return {job.pk: job_queue_facts(job, views) for job in jobs}
 
 
 def job_events(job: Job) -> QuerySet[JobEvent]:

@@ -12,10 +12,24 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "full_name"]
     fieldsets = [
         (None, {"fields": ["email", "password", "full_name"]}),
-        ("Roles", {"fields": ["is_active", "is_staff", "is_reviewer", "is_superuser", "groups", "user_permissions"]}),
+        (
+            "Roles",
+            {
+                "fields": [
+                    "is_active",
+                    "is_staff",
+                    "is_reviewer",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                ]
+            },
+        ),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})
+    ]
 
 
 @admin.register(ApiKey)

@@ -16,7 +16,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parts[0].lower() not in KEYWORDS:
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Token <key>' or 'Bearer <key>'.")
+            raise exceptions.AuthenticationFailed(
+                "Authorization header must be 'Token <key>' or 'Bearer <key>'."
+            )
         key = api_key_authenticate(parts[1])
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")

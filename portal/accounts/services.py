@@ -40,7 +40,9 @@ def user_create(*, email: str, password: str, full_name: str = "", check_passwor
             user = User.objects.create_user(email=email, password=password, full_name=full_name)
             audit_record(actor=user, target=user, action="user_signed_up")
     except IntegrityError as exc:
-        raise InvalidInput("The account could not be created.", fields={"email": ["Already registered."]}) from exc
+        raise InvalidInput(
+            "The account could not be created.", fields={"email": ["Already registered."]}
+        ) from exc
     return user
 
 
@@ -58,7 +60,9 @@ def api_key_create(*, user: User, name: str = "", read_only: bool = False) -> tu
     secret = secrets.token_urlsafe(32)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secret}"
     with transaction.atomic():
-        key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=_digest(plaintext), read_only=read_only)
+        key = ApiKey.objects.create(
+            user=user, name=name, prefix=prefix, key_hash=_digest(plaintext), read_only=read_only
+        )
         audit_record(actor=user, target=key, action="api_key_created", data={"prefix": prefix})
     return key, plaintext
 

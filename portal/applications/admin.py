@@ -11,7 +11,15 @@ class GpuRequestInline(admin.TabularInline):
 class ReviewInline(admin.TabularInline):
     model = Review
     extra = 0
-    fields = ["reviewer", "round", "technical_merit", "feasibility", "impact", "need_for_public_compute", "submitted_at"]
+    fields = [
+        "reviewer",
+        "round",
+        "technical_merit",
+        "feasibility",
+        "impact",
+        "need_for_public_compute",
+        "submitted_at",
+    ]
     readonly_fields = fields
 
 
@@ -22,5 +30,13 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_display = ["project_title", "organisation", "call", "kind", "state", "submitted_at"]
     list_filter = ["state", "kind", "call"]
     search_fields = ["project_title", "organisation__name"]
-    readonly_fields = ["public_id", "state", "review_round", "submitted_at", "decided_at", "decided_by", "decision_reason"]
+    readonly_fields = [
+        "public_id",
+        "state",
+        "review_round",
+        "submitted_at",
+        "decided_at",
+        "decided_by",
+        "decision_reason",
+    ]
     inlines = [GpuRequestInline, ReviewInline]

@@ -113,7 +113,9 @@ class Review(models.Model):
     need_for_public_compute = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=SCORE_VALIDATORS
     )
-    public_comment = models.TextField(blank=True, max_length=LIMITS["comment"], help_text="Shown to the applicant.")
+    public_comment = models.TextField(
+        blank=True, max_length=LIMITS["comment"], help_text="Shown to the applicant."
+    )
     private_comment = models.TextField(blank=True, max_length=LIMITS["comment"], help_text="Staff only.")
     submitted_at = models.DateTimeField(null=True, blank=True)
 

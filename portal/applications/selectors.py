@@ -8,9 +8,9 @@ from portal.organisations.selectors import organisation_ids_of
 
 def applications_visible_to(user) -> QuerySet[Application]:
     """Staff see all; members see their organisations'; reviewers also see what they are assigned."""
-    base = Application.objects.select_related("call", "organisation", "created_by", "allocation").prefetch_related(
-        "gpu_requests"
-    )
+    base = Application.objects.select_related(
+        "call", "organisation", "created_by", "allocation"
+    ).prefetch_related("gpu_requests")
     if not getattr(user, "is_authenticated", False):
         return base.none()
     if user.is_staff:
@@ -28,9 +28,9 @@ def application_is_member_visible(user, application) -> bool:
 def reviews_for_reviewer(user) -> QuerySet[Review]:
     if not getattr(user, "is_authenticated", False):
         return Review.objects.none()
-    return Review.objects.select_related("application", "application__organisation", "application__call").filter(
-        reviewer=user
-    )
+    return Review.objects.select_related(
+        "application", "application__organisation", "application__call"
+    ).filter(reviewer=user)
 
 
 def reviews_visible_on(application, user) -> QuerySet[Review]:

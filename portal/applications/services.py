@@ -74,11 +74,17 @@ def application_create(
     """A new draft application of ``organisation`` to an open ``call``."""
     _require_member(user, organisation)
     if not call.is_open():
-        raise Conflict(f"The call '{call.title}' is {call.status}; applications are not accepted.", code="call_closed")
+        raise Conflict(
+            f"The call '{call.title}' is {call.status}; applications are not accepted.", code="call_closed"
+        )
     if organisation.org_type not in call.eligible_org_types:
         raise InvalidInput(
             "This organisation type is not eligible for the call.",
-            fields={"organisation": [f"{organisation.get_org_type_display()} organisations are not eligible for this call."]},
+            fields={
+                "organisation": [
+                    f"{organisation.get_org_type_display()} organisations are not eligible for this call."
+                ]
+            },
         )
     content = dict(
         project_title=project_title,
@@ -127,7 +133,11 @@ def change_request_create(
         justification=justification,
     )
     errors = application_content_errors(
-        call=allocation.call, kind=ApplicationKind.CHANGE, allocation=allocation, gpu_requests=gpu_requests, **content
+        call=allocation.call,
+        kind=ApplicationKind.CHANGE,
+        allocation=allocation,
+        gpu_requests=gpu_requests,
+        **content,
     )
     unchanged = (
         not errors
@@ -150,11 +160,18 @@ def change_request_create(
         )
         _save_gpu_requests(application, gpu_requests)
         audit_record(actor=user, target=application, action="created", to_state=State.DRAFT)
-        audit_record(actor=user, target=allocation, action="change_requested", data={"application": str(application.public_id)})
+        audit_record(
+            actor=user,
+            target=allocation,
+            action="change_requested",
+            data={"application": str(application.public_id)},
+        )
     return application
 
 
-def application_update(*, application: Application, user: User, gpu_requests: dict[str, int], **content) -> Application:
+def application_update(
+    *, application: Application, user: User, gpu_requests: dict[str, int], **content
+) -> Application:
     """Edit a draft or an application returned for revision."""
     _require_member(user, application.organisation)
     unknown = set(content) - set(CONTENT_FIELDS)
@@ -164,7 +181,8 @@ def application_update(*, application: Application, user: User, gpu_requests: di
         application = lock_application(application)
         if application.state not in EDITABLE_STATES:
             raise Conflict(
-                f"An application that is {application.state.replace('_', ' ')} cannot be edited.", code="not_editable"
+                f"An application that is {application.state.replace('_', ' ')} cannot be edited.",
+                code="not_editable",
             )
         merged = {name: content.get(name, getattr(application, name)) for name in CONTENT_FIELDS}
         if application.kind == ApplicationKind.CHANGE:
@@ -183,7 +201,13 @@ def application_update(*, application: Application, user: User, gpu_requests: di
             setattr(application, name, value)
         application.save()
         _save_gpu_requests(application, gpu_requests)
-        audit_record(actor=user, target=application, action="edited", from_state=application.state, to_state=application.state)
+        audit_record(
+            actor=user,
+            target=application,
+            action="edited",
+            from_state=application.state,
+            to_state=application.state,
+        )
     return application
 
 
@@ -194,8 +218,14 @@ def application_submit(*, application: Application, user: User) -> Application:
         application = lock_application(application)
         action = Action.RESUBMIT if application.state == State.REVISION_REQUESTED else Action.SUBMIT
         ensure_transition(application, action)
-        if action == Action.SUBMIT and application.kind == ApplicationKind.NEW and not application.call.is_open():
-            raise Conflict("The call has closed; the application can no longer be submitted.", code="call_closed")
+        if (
+            action == Action.SUBMIT
+            and application.kind == ApplicationKind.NEW
+            and not application.call.is_open()
+        ):
+            raise Conflict(
+                "The call has closed; the application can no longer be submitted.", code="call_closed"
+            )
         gpu_requests = {line.gpu_type: line.gpu_hours for line in application.gpu_requests.all()}
         errors = application_content_errors(
             call=application.call,
@@ -230,7 +260,9 @@ def application_withdraw(*, application: Application, user: User, reason: str = 
     with transaction.atomic():
         application = lock_application(application)
         apply_transition(application, Action.WITHDRAW, actor=user, reason=reason)
-        reviewers = [review.reviewer for review in current_round_reviews(application).select_related("reviewer")]
+        reviewers = [
+            review.reviewer for review in current_round_reviews(application).select_related("reviewer")
+        ]
         notify(
             recipients=reviewers,
             subject=f"Application withdrawn: {application.project_title}",
@@ -254,7 +286,9 @@ def review_assign(*, application: Application, staff: User, reviewers: list[User
         if not (reviewer.is_reviewer and reviewer.is_active):
             problems.append(f"{reviewer.email} is not an active reviewer.")
         elif _has_conflict_of_interest(reviewer, application):
-            problems.append(f"{reviewer.email} belongs to {application.organisation.name} (conflict of interest).")
+            problems.append(
+                f"{reviewer.email} belongs to {application.organisation.name} (conflict of interest)."
+            )
     if problems:
         raise InvalidInput("These reviewers cannot be assigned.", fields={"reviewers": problems})
     with transaction.atomic():
@@ -275,7 +309,9 @@ def review_assign(*, application: Application, staff: User, reviewers: list[User
             review = Review.objects.create(
                 application=application, reviewer=reviewer, round=application.review_round, assigned_by=staff
             )
-            audit_record(actor=staff, target=application, action="reviewer_assigned", data={"reviewer": reviewer.email})
+            audit_record(
+                actor=staff, target=application, action="reviewer_assigned", data={"reviewer": reviewer.email}
+            )
             created.append(review)
         notify(
             recipients=[review.reviewer for review in created],
@@ -371,11 +407,15 @@ def application_decide(
     if errors:
         raise InvalidInput("The decision could not be recorded.", fields=errors)
     if membership_of(staff, application.organisation) is not None:
-        raise NotAllowed("You belong to the applicant organisation (conflict of interest); ask another staff member.")
+        raise NotAllowed(
+            "You belong to the applicant organisation (conflict of interest); ask another staff member."
+        )
     if decision == "approve":
         from quotas.services import allocation_award
 
-        return allocation_award(application=application, staff=staff, reason=reason, awarded_gpu_hours=awarded_gpu_hours)
+        return allocation_award(
+            application=application, staff=staff, reason=reason, awarded_gpu_hours=awarded_gpu_hours
+        )
     with transaction.atomic():
         application = lock_application(application)
         apply_transition(application, DECISIONS[decision], actor=staff, reason=reason)

@@ -21,7 +21,9 @@ def ensure_transition(application: Application, action: Action) -> None:
         )
 
 
-def apply_transition(application: Application, action: Action, *, actor, reason: str = "", data=None) -> Application:
+def apply_transition(
+    application: Application, action: Action, *, actor, reason: str = "", data=None
+) -> Application:
     """Move a locked application along ``action``; raise Conflict if the table forbids it."""
     ensure_transition(application, action)
     transition = find_transition(action, application.state)

@@ -53,7 +53,9 @@ def application_content_errors(
             errors["requested_end"] = ["The end must be after the start."]
         elif kind == ApplicationKind.CHANGE and allocation is not None:
             if requested_end < allocation.ends_on:
-                errors["requested_end"] = [f"A change request cannot shorten the allocation (ends {allocation.ends_on})."]
+                errors["requested_end"] = [
+                    f"A change request cannot shorten the allocation (ends {allocation.ends_on})."
+                ]
             elif requested_end > call.allocation_end:
                 errors["requested_end"] = [f"The call's allocation period ends {call.allocation_end}."]
         else:
@@ -70,7 +72,7 @@ def gpu_request_errors(*, call, kind: str, gpu_requests: dict) -> dict[str, list
     pools = {pool.gpu_type: pool for pool in call.pools.all()}
     messages: list[str] = []
     if not isinstance(gpu_requests, dict):
-        return {"gpu_requests": ["Give GPU-hours per GPU type, e.g. {\"A100\": 2000}."]}
+        return {"gpu_requests": ['Give GPU-hours per GPU type, e.g. {"A100": 2000}.']}
     positive = 0
     for gpu_type, hours in gpu_requests.items():
         if gpu_type not in pools:

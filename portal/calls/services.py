@@ -27,8 +27,12 @@ def _validate_call(
     pools: Sequence[dict],
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    dates = {"opens_at": opens_at, "closes_at": closes_at, "allocation_start": allocation_start,
-             "allocation_end": allocation_end}
+    dates = {
+        "opens_at": opens_at,
+        "closes_at": closes_at,
+        "allocation_start": allocation_start,
+        "allocation_end": allocation_end,
+    }
     for name, value in dates.items():
         if value is None:
             errors[name] = ["This field is required."]
@@ -43,7 +47,9 @@ def _validate_call(
     if allocation_start and allocation_end and allocation_end <= allocation_start:
         errors["allocation_end"] = ["The allocation period must end after it starts."]
     if closes_at and allocation_end and allocation_end <= closes_at.date():
-        errors.setdefault("allocation_end", []).append("The allocation period must end after the call closes.")
+        errors.setdefault("allocation_end", []).append(
+            "The allocation period must end after the call closes."
+        )
     unknown = sorted(set(eligible_org_types) - set(OrganisationType.values))
     if not eligible_org_types:
         errors["eligible_org_types"] = ["Choose at least one organisation type."]
@@ -58,7 +64,9 @@ def _validate_call(
         total = pool.get("total_gpu_hours")
         cap = pool.get("max_gpu_hours_per_application")
         if gpu_type not in settings.GPUGRANT_GPU_TYPES:
-            pool_errors.append(f"Unknown GPU type {gpu_type!r}; known: {', '.join(settings.GPUGRANT_GPU_TYPES)}.")
+            pool_errors.append(
+                f"Unknown GPU type {gpu_type!r}; known: {', '.join(settings.GPUGRANT_GPU_TYPES)}."
+            )
             continue
         if gpu_type in seen:
             pool_errors.append(f"{gpu_type} is listed twice.")
@@ -150,12 +158,16 @@ def call_update(
         raise InvalidInput("The call could not be saved.", fields=errors)
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call.pk)
-        existing = {p.gpu_type: p for p in CallPool.objects.select_for_update().filter(call=call).order_by("gpu_type")}
+        existing = {
+            p.gpu_type: p for p in CallPool.objects.select_for_update().filter(call=call).order_by("gpu_type")
+        }
         wanted = {p["gpu_type"]: p for p in pools}
         pool_errors = []
         for gpu_type, pool in existing.items():
             if gpu_type not in wanted and pool.awarded_gpu_hours > 0:
-                pool_errors.append(f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are awarded; it cannot be removed.")
+                pool_errors.append(
+                    f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are awarded; it cannot be removed."
+                )
             elif gpu_type in wanted and wanted[gpu_type]["total_gpu_hours"] < pool.awarded_gpu_hours:
                 pool_errors.append(
                     f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are already awarded; the pool cannot be smaller."

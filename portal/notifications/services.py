@@ -10,7 +10,8 @@ from portal.notifications.models import Notification
 def notify(*, recipients: Iterable, subject: str, body: str) -> list[Notification]:
     unique = {user.pk: user for user in recipients if user is not None and user.is_active}
     created = [
-        Notification.objects.create(recipient=user, subject=subject[:200], body=body) for user in unique.values()
+        Notification.objects.create(recipient=user, subject=subject[:200], body=body)
+        for user in unique.values()
     ]
     if created:
         ids = [n.pk for n in created]

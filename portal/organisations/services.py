@@ -28,7 +28,9 @@ def organisation_create(*, creator: User, name: str, org_type: str, registration
     if not REGISTRATION_NUMBER.match(registration_number):
         errors["registration_number"] = ["4–40 letters, digits or dashes, e.g. 123-45-67890."]
     elif Organisation.objects.filter(registration_number__iexact=registration_number).exists():
-        errors["registration_number"] = ["An organisation with this registration number is already registered."]
+        errors["registration_number"] = [
+            "An organisation with this registration number is already registered."
+        ]
     if errors:
         raise InvalidInput("The organisation could not be created.", fields=errors)
     try:
@@ -46,7 +48,9 @@ def organisation_create(*, creator: User, name: str, org_type: str, registration
     return organisation
 
 
-def organisation_verify(*, organisation: Organisation, staff: User, verified: bool = True, reason: str = "") -> Organisation:
+def organisation_verify(
+    *, organisation: Organisation, staff: User, verified: bool = True, reason: str = ""
+) -> Organisation:
     if not staff.is_staff:
         raise NotAllowed("Only staff verify organisations.")
     with transaction.atomic():
@@ -77,24 +81,31 @@ def organisation_verify(*, organisation: Organisation, staff: User, verified: bo
     return organisation
 
 
-def membership_add(*, organisation: Organisation, actor: User, email: str, role: str = MembershipRole.MEMBER) -> Membership:
+def membership_add(
+    *, organisation: Organisation, actor: User, email: str, role: str = MembershipRole.MEMBER
+) -> Membership:
     actor_membership = membership_of(actor, organisation)
     if actor_membership is None or not actor_membership.can_manage:
         raise NotAllowed("Only the organisation's owner or a manager can add members.")
     if role not in MembershipRole.values:
-        raise InvalidInput("Invalid role.", fields={"role": [f"Choose one of: {', '.join(MembershipRole.values)}."]})
+        raise InvalidInput(
+            "Invalid role.", fields={"role": [f"Choose one of: {', '.join(MembershipRole.values)}."]}
+        )
     if role != MembershipRole.MEMBER and actor_membership.role != MembershipRole.OWNER:
         raise NotAllowed("Only the owner can add owners or managers.")
     user = User.objects.filter(email__iexact=(email or "").strip()).first()
     if user is None:
         raise InvalidInput(
-            "No such user.", fields={"email": ["No gpugrant account uses this email; ask them to sign up first."]}
+            "No such user.",
+            fields={"email": ["No gpugrant account uses this email; ask them to sign up first."]},
         )
     with transaction.atomic():
         if Membership.objects.filter(organisation=organisation, user=user).exists():
             raise Conflict("Already a member.", fields={"email": ["This person is already a member."]})
         membership = Membership.objects.create(organisation=organisation, user=user, role=role)
-        audit_record(actor=actor, target=organisation, action="member_added", data={"user": user.email, "role": role})
+        audit_record(
+            actor=actor, target=organisation, action="member_added", data={"user": user.email, "role": role}
+        )
         notify(
             recipients=[user],
             subject=f"You were added to {organisation.name}",
@@ -111,7 +122,9 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     if membership.role != MembershipRole.MEMBER and actor_membership.role != MembershipRole.OWNER:
         raise NotAllowed("Only the owner can remove owners or managers.")
     with transaction.atomic():
-        owners = Membership.objects.select_for_update().filter(organisation=organisation, role=MembershipRole.OWNER)
+        owners = Membership.objects.select_for_update().filter(
+            organisation=organisation, role=MembershipRole.OWNER
+        )
         if membership.role == MembershipRole.OWNER and owners.count() <= 1:
             raise Conflict("An organisation must keep at least one owner.")
         membership.delete()

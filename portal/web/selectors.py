@@ -11,7 +11,7 @@ from portal.organisations.selectors import organisation_ids_of
 from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
 from scheduler.models import Job
-from scheduler.selectors import job_queue_facts, jobs_visible_to
+from scheduler.selectors import jobs_queue_facts, jobs_visible_to
 from scheduler.states import JobState
 
 AWAITING_ASSIGNMENT = (State.SUBMITTED, State.RESUBMITTED)
@@ -112,6 +112,6 @@ def own_current_jobs(user) -> QuerySet[Job]:
 
 def job_rows(jobs) -> list[dict]:
     """Each job with its queue facts (position, estimated start, wait reason) when it is queued."""
-    return [
-        {"job": job, "facts": job_queue_facts(job) if job.state == JobState.QUEUED else None} for job in jobs
-    ]
+    jobs = list(jobs)
+    facts = jobs_queue_facts(jobs)
+    return [{"job": job, "facts": facts[job.pk] if job.state == JobState.QUEUED else None} for job in jobs]

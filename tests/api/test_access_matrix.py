@@ -25,18 +25,33 @@ ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
 
 @pytest.fixture
 def world(owner, teammate, organisation, other_organisation, outsider, call, staff, reviewer, reviewer2):
-    approved = builders.ready_for_decision(owner, organisation, call, staff, reviewer2, project_title="Approved one")
-    application_services.application_decide(application=approved, staff=staff, decision="approve", reason="ok")
+    approved = builders.ready_for_decision(
+        owner, organisation, call, staff, reviewer2, project_title="Approved one"
+    )
+    application_services.application_decide(
+        application=approved, staff=staff, decision="approve", reason="ok"
+    )
     allocation = Allocation.objects.get(application=approved)
     under_review = builders.under_review(
-        builders.submitted(builders.make_application(owner, organisation, call, project_title="Pending one"), owner),
+        builders.submitted(
+            builders.make_application(owner, organisation, call, project_title="Pending one"), owner
+        ),
         staff,
         reviewer,
     )
     member_key, _ = api_key_create(user=owner, name="member key")
     inventory_sync(backend=ScriptedBackend())
-    job = job_submit(user=owner, allocation=allocation, name="matrix job", kind="training", image="python:3.11",
-                     command=["python", "-c", "print(1)"], gpu_type="A100", gpus_per_pod=1, max_runtime_minutes=10)
+    job = job_submit(
+        user=owner,
+        allocation=allocation,
+        name="matrix job",
+        kind="training",
+        image="python:3.11",
+        command=["python", "-c", "print(1)"],
+        gpu_type="A100",
+        gpus_per_pod=1,
+        max_runtime_minutes=10,
+    )
     return {
         "organisation": organisation,
         "call": call,
@@ -53,9 +68,13 @@ def world(owner, teammate, organisation, other_organisation, outsider, call, sta
 def _call_body(w):
     call = w["call"]
     return {
-        "title": "Edited", "opens_at": call.opens_at.isoformat(), "closes_at": call.closes_at.isoformat(),
-        "eligible_org_types": ["sme"], "allocation_start": str(call.allocation_start),
-        "allocation_end": str(call.allocation_end), "pools": [],
+        "title": "Edited",
+        "opens_at": call.opens_at.isoformat(),
+        "closes_at": call.closes_at.isoformat(),
+        "eligible_org_types": ["sme"],
+        "allocation_start": str(call.allocation_start),
+        "allocation_end": str(call.allocation_end),
+        "pools": [],
     }
 
 
@@ -64,79 +83,163 @@ MATRIX = {
     "me": ("get", lambda w: "/api/v1/me", None, (401, 200, 200, 200, 200), None),
     "api_keys": ("get", lambda w: "/api/v1/api-keys", None, (401, 200, 200, 200, 200), "member_key"),
     "api_key_revoke": (
-        "post", lambda w: f"/api/v1/api-keys/{w['member_key'].public_id}/revoke", None, (401, 200, 404, 404, 404), None,
+        "post",
+        lambda w: f"/api/v1/api-keys/{w['member_key'].public_id}/revoke",
+        None,
+        (401, 200, 404, 404, 404),
+        None,
     ),
     "audit_events": (
-        "get", lambda w: f"/api/v1/audit-events?target_type=application&target_id={w['application'].public_id}",
-        None, (401, 403, 403, 403, 200), None,
+        "get",
+        lambda w: f"/api/v1/audit-events?target_type=application&target_id={w['application'].public_id}",
+        None,
+        (401, 403, 403, 403, 200),
+        None,
     ),
-    "organisations": ("get", lambda w: "/api/v1/organisations", None, (401, 200, 200, 200, 200), "organisation"),
+    "organisations": (
+        "get",
+        lambda w: "/api/v1/organisations",
+        None,
+        (401, 200, 200, 200, 200),
+        "organisation",
+    ),
     "organisation": (
-        "get", lambda w: f"/api/v1/organisations/{w['organisation'].public_id}", None, (401, 200, 404, 404, 200), None,
+        "get",
+        lambda w: f"/api/v1/organisations/{w['organisation'].public_id}",
+        None,
+        (401, 200, 404, 404, 200),
+        None,
     ),
     "organisation_verify": (
-        "post", lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/verify",
-        lambda w: {"verified": False, "reason": "registration lapsed"}, (401, 403, 403, 403, 200), None,
+        "post",
+        lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/verify",
+        lambda w: {"verified": False, "reason": "registration lapsed"},
+        (401, 403, 403, 403, 200),
+        None,
     ),
     "organisation_members": (
-        "post", lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/members",
-        lambda w: {"email": w["reviewer2"].email}, (401, 201, 404, 404, 403), None,
+        "post",
+        lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/members",
+        lambda w: {"email": w["reviewer2"].email},
+        (401, 201, 404, 404, 403),
+        None,
     ),
     "calls": ("post", lambda w: "/api/v1/calls", _call_body, (401, 403, 403, 403, 400), None),
-    "call": ("put", lambda w: f"/api/v1/calls/{w['call'].public_id}", _call_body, (401, 403, 403, 403, 400), None),
+    "call": (
+        "put",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}",
+        _call_body,
+        (401, 403, 403, 403, 400),
+        None,
+    ),
     "applications": ("get", lambda w: "/api/v1/applications", None, (401, 200, 200, 200, 200), "application"),
     "application": (
-        "patch", lambda w: f"/api/v1/applications/{w['application'].public_id}",
-        lambda w: {"project_title": "Hijacked"}, (401, 409, 404, 403, 403), None,
+        "patch",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}",
+        lambda w: {"project_title": "Hijacked"},
+        (401, 409, 404, 403, 403),
+        None,
     ),
     "application_submit": (
-        "post", lambda w: f"/api/v1/applications/{w['application'].public_id}/submit", None,
-        (401, 409, 404, 403, 403), None,
+        "post",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}/submit",
+        None,
+        (401, 409, 404, 403, 403),
+        None,
     ),
     "application_withdraw": (
-        "post", lambda w: f"/api/v1/applications/{w['application'].public_id}/withdraw", lambda w: {"reason": "x"},
-        (401, 200, 404, 403, 403), None,
+        "post",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}/withdraw",
+        lambda w: {"reason": "x"},
+        (401, 200, 404, 403, 403),
+        None,
     ),
     "application_assign": (
-        "post", lambda w: f"/api/v1/applications/{w['application'].public_id}/assign",
-        lambda w: {"reviewers": [w["reviewer2"].email]}, (401, 403, 403, 403, 201), None,
+        "post",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}/assign",
+        lambda w: {"reviewers": [w["reviewer2"].email]},
+        (401, 403, 403, 403, 201),
+        None,
     ),
     "application_decision": (
-        "post", lambda w: f"/api/v1/applications/{w['application'].public_id}/decision",
-        lambda w: {"decision": "reject", "reason": "Out of scope"}, (401, 403, 403, 403, 200), None,
+        "post",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}/decision",
+        lambda w: {"decision": "reject", "reason": "Out of scope"},
+        (401, 403, 403, 403, 200),
+        None,
     ),
     "application_reviews": (
-        "get", lambda w: f"/api/v1/applications/{w['application'].public_id}/reviews", None,
-        (401, 200, 404, 200, 200), None,
+        "get",
+        lambda w: f"/api/v1/applications/{w['application'].public_id}/reviews",
+        None,
+        (401, 200, 404, 200, 200),
+        None,
     ),
     "reviews": ("get", lambda w: "/api/v1/reviews", None, (401, 403, 403, 200, 403), "review"),
-    "review": ("get", lambda w: f"/api/v1/reviews/{w['review'].public_id}", None, (401, 403, 403, 200, 403), None),
+    "review": (
+        "get",
+        lambda w: f"/api/v1/reviews/{w['review'].public_id}",
+        None,
+        (401, 403, 403, 200, 403),
+        None,
+    ),
     "review_submit": (
-        "post", lambda w: f"/api/v1/reviews/{w['review'].public_id}/submit",
+        "post",
+        lambda w: f"/api/v1/reviews/{w['review'].public_id}/submit",
         lambda w: {"technical_merit": 3, "feasibility": 3, "impact": 3, "need_for_public_compute": 3},
-        (401, 403, 403, 200, 403), None,
+        (401, 403, 403, 200, 403),
+        None,
     ),
     "allocations": ("get", lambda w: "/api/v1/allocations", None, (401, 200, 200, 200, 200), "allocation"),
     "allocation": (
-        "get", lambda w: f"/api/v1/allocations/{w['allocation'].public_id}", None, (401, 200, 404, 404, 200), None,
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}",
+        None,
+        (401, 200, 404, 404, 200),
+        None,
     ),
     "allocation_status": (
-        "post", lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/status",
-        lambda w: {"status": "suspended", "reason": "audit"}, (401, 403, 403, 403, 200), None,
+        "post",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/status",
+        lambda w: {"status": "suspended", "reason": "audit"},
+        (401, 403, 403, 403, 200),
+        None,
     ),
     "allocation_change_request": (
-        "post", lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/change-requests",
+        "post",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/change-requests",
         lambda w: {
             "requested_end": str(w["allocation"].ends_on + timedelta(days=10)),
-            "max_concurrent_gpus": 8, "justification": "More time", "gpu_requests": {"A100": 100},
+            "max_concurrent_gpus": 8,
+            "justification": "More time",
+            "gpu_requests": {"A100": 100},
         },
-        (401, 201, 404, 404, 403), None,
+        (401, 201, 404, 404, 403),
+        None,
     ),
     "jobs": ("get", lambda w: "/api/v1/jobs", None, (401, 200, 200, 200, 200), "job"),
     "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, (401, 200, 404, 404, 200), None),
-    "job_events": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/events", None, (401, 200, 404, 404, 200), None),
-    "job_logs": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/logs", None, (401, 200, 404, 404, 200), None),
-    "job_cancel": ("post", lambda w: f"/api/v1/jobs/{w['job'].public_id}/cancel", None, (401, 200, 404, 404, 200), None),
+    "job_events": (
+        "get",
+        lambda w: f"/api/v1/jobs/{w['job'].public_id}/events",
+        None,
+        (401, 200, 404, 404, 200),
+        None,
+    ),
+    "job_logs": (
+        "get",
+        lambda w: f"/api/v1/jobs/{w['job'].public_id}/logs",
+        None,
+        (401, 200, 404, 404, 200),
+        None,
+    ),
+    "job_cancel": (
+        "post",
+        lambda w: f"/api/v1/jobs/{w['job'].public_id}/cancel",
+        None,
+        (401, 200, 404, 404, 200),
+        None,
+    ),
 }
 
 # Who may see the object a list endpoint must not leak, by role.

@@ -44,13 +44,21 @@ def test_it_drafts_a_change_request(client_for, allocation, owner):
     )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["kind"] == "change" and body["allocation"] == str(allocation.public_id) and body["state"] == "draft"
+    assert (
+        body["kind"] == "change"
+        and body["allocation"] == str(allocation.public_id)
+        and body["state"] == "draft"
+    )
 
 
 def test_it_refuses_a_change_request_that_shortens_the_allocation(client_for, allocation, owner):
     response = client_for(owner).post(
         f"/api/v1/allocations/{allocation.public_id}/change-requests",
-        {"requested_end": str(allocation.ends_on - timedelta(days=1)), "max_concurrent_gpus": 8, "justification": "x"},
+        {
+            "requested_end": str(allocation.ends_on - timedelta(days=1)),
+            "max_concurrent_gpus": 8,
+            "justification": "x",
+        },
         format="json",
     )
     assert response.status_code == 400
@@ -59,10 +67,14 @@ def test_it_refuses_a_change_request_that_shortens_the_allocation(client_for, al
 
 def test_it_lets_staff_suspend_with_a_reason(client_for, allocation, staff, owner):
     url = f"/api/v1/allocations/{allocation.public_id}/status"
-    assert client_for(owner).post(url, {"status": "suspended", "reason": "x"}, format="json").status_code == 403
+    assert (
+        client_for(owner).post(url, {"status": "suspended", "reason": "x"}, format="json").status_code == 403
+    )
     missing = client_for(staff).post(url, {"status": "suspended"}, format="json")
     assert missing.status_code == 400 and "reason" in missing.json()["extra"]["fields"]
-    done = client_for(staff).post(url, {"status": "suspended", "reason": "Misuse under investigation"}, format="json")
+    done = client_for(staff).post(
+        url, {"status": "suspended", "reason": "Misuse under investigation"}, format="json"
+    )
     assert done.status_code == 200 and done.json()["status"] == "suspended"
     again = client_for(staff).post(url, {"status": "suspended", "reason": "again"}, format="json")
     assert again.status_code == 409

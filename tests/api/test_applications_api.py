@@ -61,7 +61,9 @@ def test_it_creates_a_draft_and_submits_it(client_for, owner, organisation, call
         ({"call": "00000000-0000-0000-0000-000000000000"}, "call"),
     ],
 )
-def test_it_rejects_bad_input_field_by_field_and_writes_nothing(client_for, owner, organisation, call, overrides, field):
+def test_it_rejects_bad_input_field_by_field_and_writes_nothing(
+    client_for, owner, organisation, call, overrides, field
+):
     api = client_for(owner)
     before = (Application.objects.count(), ApplicationGpuRequest.objects.count(), AuditEvent.objects.count())
     response = api.post("/api/v1/applications", payload(call, organisation, **overrides), format="json")
@@ -69,7 +71,11 @@ def test_it_rejects_bad_input_field_by_field_and_writes_nothing(client_for, owne
     body = response.json()
     assert body["code"] == "invalid"
     assert field in body["extra"]["fields"], body
-    assert (Application.objects.count(), ApplicationGpuRequest.objects.count(), AuditEvent.objects.count()) == before
+    assert (
+        Application.objects.count(),
+        ApplicationGpuRequest.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
 
 
 def test_it_rejects_dates_outside_the_call(client_for, owner, organisation, call):
@@ -94,7 +100,14 @@ def test_it_refuses_to_apply_for_another_organisation(client_for, outsider, orga
 def test_it_answers_an_illegal_transition_with_409(client_for, owner, organisation, call):
     application = builders.make_application(owner, organisation, call)
     api = client_for(owner)
-    assert api.post(f"/api/v1/applications/{application.public_id}/withdraw", {"reason": "changed plans"}, format="json").status_code == 200
+    assert (
+        api.post(
+            f"/api/v1/applications/{application.public_id}/withdraw",
+            {"reason": "changed plans"},
+            format="json",
+        ).status_code
+        == 200
+    )
     response = api.post(f"/api/v1/applications/{application.public_id}/submit")
     assert response.status_code == 409
     assert response.json()["code"] == "illegal_transition"
@@ -119,7 +132,9 @@ def test_it_edits_a_draft_but_not_a_submitted_application(client_for, owner, org
 
 def test_it_filters_the_list_and_rejects_unknown_filters(client_for, owner, organisation, call):
     draft = builders.make_application(owner, organisation, call)
-    sent = builders.submitted(builders.make_application(owner, organisation, call, project_title="Second"), owner)
+    sent = builders.submitted(
+        builders.make_application(owner, organisation, call, project_title="Second"), owner
+    )
     api = client_for(owner)
     listed = api.get("/api/v1/applications?state=submitted").json()
     assert [item["id"] for item in listed["results"]] == [str(sent.public_id)]
@@ -138,8 +153,14 @@ def test_it_runs_review_and_decision_through_the_api(client_for, owner, organisa
     review_id = assigned.json()[0]["id"]
     assert reviewer_api.get("/api/v1/reviews").json()["count"] == 1
 
-    scores = {"technical_merit": 5, "feasibility": 4, "impact": 4, "need_for_public_compute": 5,
-              "public_comment": "Well argued.", "private_comment": "Check the team size."}
+    scores = {
+        "technical_merit": 5,
+        "feasibility": 4,
+        "impact": 4,
+        "need_for_public_compute": 5,
+        "public_comment": "Well argued.",
+        "private_comment": "Check the team size.",
+    }
     bad = reviewer_api.post(f"/api/v1/reviews/{review_id}/submit", {**scores, "impact": 6}, format="json")
     assert bad.status_code == 400 and "impact" in bad.json()["extra"]["fields"]
     assert reviewer_api.post(f"/api/v1/reviews/{review_id}/submit", scores, format="json").status_code == 200
@@ -150,15 +171,22 @@ def test_it_runs_review_and_decision_through_the_api(client_for, owner, organisa
     assert staff_api.get(f"{base}/reviews").json()["results"][0]["private_comment"] == "Check the team size."
 
     decided = staff_api.post(
-        f"{base}/decision", {"decision": "approve", "reason": "Strong need.", "awarded_gpu_hours": {"A100": 1500}}, format="json"
+        f"{base}/decision",
+        {"decision": "approve", "reason": "Strong need.", "awarded_gpu_hours": {"A100": 1500}},
+        format="json",
     )
     assert decided.status_code == 200, decided.json()
     assert decided.json()["state"] == "approved"
     allocations = owner_api.get("/api/v1/allocations").json()["results"]
     assert len(allocations) == 1
     assert allocations[0]["gpu_types"] == [
-        {"gpu_type": "A100", "awarded_gpu_hours": 1500.0, "used_gpu_hours": 0.0, "held_gpu_hours": 0.0,
-         "remaining_gpu_hours": 1500.0}
+        {
+            "gpu_type": "A100",
+            "awarded_gpu_hours": 1500.0,
+            "used_gpu_hours": 0.0,
+            "held_gpu_hours": 0.0,
+            "remaining_gpu_hours": 1500.0,
+        }
     ]
 
 
@@ -166,7 +194,9 @@ def test_it_refuses_decisions_from_non_staff(client_for, owner, organisation, ca
     application = builders.ready_for_decision(owner, organisation, call, staff, reviewer)
     for user in (owner, reviewer):
         response = client_for(user).post(
-            f"/api/v1/applications/{application.public_id}/decision", {"decision": "approve", "reason": "me"}, format="json"
+            f"/api/v1/applications/{application.public_id}/decision",
+            {"decision": "approve", "reason": "me"},
+            format="json",
         )
         assert response.status_code == 403
         assert response.json()["code"] == "permission_denied"
@@ -176,10 +206,14 @@ def test_it_refuses_decisions_from_non_staff(client_for, owner, organisation, ca
 
 def test_it_reports_an_over_award_as_409_with_fields(client_for, owner, organisation, staff, reviewer):
     call = builders.make_call(staff, pools={"A100": (1000, 1000)})
-    application = builders.ready_for_decision(owner, organisation, call, staff, reviewer, gpu_requests={"A100": 800})
+    application = builders.ready_for_decision(
+        owner, organisation, call, staff, reviewer, gpu_requests={"A100": 800}
+    )
     call.pools.filter(gpu_type="A100").update(awarded_gpu_hours=500)
     response = client_for(staff).post(
-        f"/api/v1/applications/{application.public_id}/decision", {"decision": "approve", "reason": "ok"}, format="json"
+        f"/api/v1/applications/{application.public_id}/decision",
+        {"decision": "approve", "reason": "ok"},
+        format="json",
     )
     assert response.status_code == 409
     assert response.json()["code"] == "pool_exhausted"

@@ -212,6 +212,20 @@ def test_it_cancels_in_every_state(client_for, owner, allocation, nodes, django_
     assert again.status_code == 409 and again.json()["code"] == "illegal_transition"
 
 
+def test_it_cancels_a_scheduled_job_through_the_backend(
+    client_for, owner, allocation, nodes, django_capture_on_commit_callbacks
+):
+    api = client_for(owner)
+    job = api.post("/api/v1/jobs", body(allocation), format="json").json()
+    run_cycle(backend=nodes)
+    assert api.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "scheduled"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    assert (job["id"], "cancelled") in nodes.stopped
+    assert api.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "cancelled"
+    assert held(allocation) == 0
+
+
 def test_it_serves_bounded_logs(client_for, owner, allocation, nodes):
     api = client_for(owner)
     job = api.post("/api/v1/jobs", body(allocation), format="json").json()
@@ -222,3 +236,26 @@ def test_it_serves_bounded_logs(client_for, owner, allocation, nodes):
     assert tail["text"] == "done\n" and tail["limit_bytes"] == 5
     assert api.get(f"/api/v1/jobs/{job['id']}/logs?limit_bytes=0").status_code == 400
     assert api.get(f"/api/v1/jobs/{job['id']}/logs?limit_bytes=abc").status_code == 400
+
+
+def test_listing_reads_the_queue_once_however_many_jobs_wait(
+    client_for, owner, allocation, nodes, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = client_for(owner)
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get("/api/v1/jobs").status_code == 200
+        return len(captured)
+
+    for i in range(2):
+        api.post("/api/v1/jobs", body(allocation, gpus_per_pod=8, name=f"a{i}"), format="json")
+    run_cycle(backend=nodes)
+    few = queries_for_list()
+    for i in range(8):
+        api.post("/api/v1/jobs", body(allocation, gpus_per_pod=8, name=f"b{i}"), format="json")
+    run_cycle(backend=nodes)
+    assert queries_for_list() == few

@@ -43,7 +43,11 @@ def test_it_rejects_a_revoked_or_malformed_key(owner):
 def test_it_lets_a_read_only_key_read_but_not_write(client_for, owner):
     api = client_for(owner, read_only=True)
     assert api.get("/api/v1/organisations").status_code == 200
-    refused = api.post("/api/v1/organisations", {"name": "X", "org_type": "sme", "registration_number": "1234-56"}, format="json")
+    refused = api.post(
+        "/api/v1/organisations",
+        {"name": "X", "org_type": "sme", "registration_number": "1234-56"},
+        format="json",
+    )
     assert refused.status_code == 403
     assert refused.json()["message"] == "This API key is read-only."
 
@@ -57,7 +61,9 @@ def test_it_shows_a_new_key_once_and_never_again(client_for, owner):
 
 
 def test_it_answers_malformed_json_with_the_error_envelope(client_for, owner):
-    response = client_for(owner).generic("POST", "/api/v1/organisations", "{not json", content_type="application/json")
+    response = client_for(owner).generic(
+        "POST", "/api/v1/organisations", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
 
@@ -65,7 +71,9 @@ def test_it_answers_malformed_json_with_the_error_envelope(client_for, owner):
 def test_it_refuses_an_oversized_body_cleanly(client_for, owner, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client_for(owner).post(
-        "/api/v1/organisations", {"name": "x" * 5000, "org_type": "sme", "registration_number": "1234"}, format="json"
+        "/api/v1/organisations",
+        {"name": "x" * 5000, "org_type": "sme", "registration_number": "1234"},
+        format="json",
     )
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from quotas.models import SECONDS_PER_HOUR
 from scheduler.models import Job, JobEvent, JobKind, JobPriority
+from scheduler.queue_view import queue_views
 from scheduler.selectors import job_queue_facts
 from scheduler.states import JobState
 from scheduler.validation import MAX_PODS
@@ -82,10 +83,11 @@ class JobOut(serializers.ModelSerializer):
         ]
 
     def _facts(self, job) -> dict:
-        cache = self.context.setdefault("_queue_facts", {})
-        if job.pk not in cache:
-            cache[job.pk] = job_queue_facts(job)
-        return cache[job.pk]
+        # One queue-view read per GPU type per response, however many jobs it lists.
+        views = self.context.setdefault("_queue_views", {})
+        if job.state == JobState.QUEUED and job.gpu_type not in views:
+            views.update(queue_views([job.gpu_type]) or {job.gpu_type: None})
+        return job_queue_facts(job, {k: v for k, v in views.items() if v is not None})
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_queue_position(self, job):
