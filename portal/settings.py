@@ -329,6 +329,24 @@ GPUGRANT_K8S_PRODUCT_MAP = {
 GPUGRANT_K8S_NAMESPACE_PREFIX = os.environ.get("GPUGRANT_K8S_NAMESPACE_PREFIX", "gpugrant-")
 GPUGRANT_K8S_QPS = float(os.environ.get("GPUGRANT_K8S_QPS", "100"))
 GPUGRANT_K8S_BURST = env_int("GPUGRANT_K8S_BURST", 200)
+# Metering: "agent" = node agents report usage records per interval (production); "edges" = no agents,
+# each run is charged from its bind/release edges when it ends (demo without agents, benchmarks).
+GPUGRANT_METERING = os.environ.get("GPUGRANT_METERING", "agent" if PRODUCTION else "edges")
+GPUGRANT_METERING_INTERVAL_S = env_int("GPUGRANT_METERING_INTERVAL_S", 10)  # the agents' report interval
+GPUGRANT_IDLE_UTILISATION_PCT = float(os.environ.get("GPUGRANT_IDLE_UTILISATION_PCT", "5"))
+GPUGRANT_IDLE_WARN_AFTER_S = env_int("GPUGRANT_IDLE_WARN_AFTER_S", 30 * 60)
+GPUGRANT_IDLE_STOP_AFTER_S = env_int("GPUGRANT_IDLE_STOP_AFTER_S", 60 * 60)
+GPUGRANT_INACTIVE_ALLOCATION_POLICY = os.environ.get("GPUGRANT_INACTIVE_ALLOCATION_POLICY", "finish")  # or "stop"
+# Reports: price per GPU-hour (KRW) by GPU type, and the grid's carbon intensity (kg CO2 per kWh).
+GPUGRANT_PRICE_KRW_PER_GPU_HOUR = {
+    "A100": int(os.environ.get("GPUGRANT_PRICE_KRW_A100", "3000")),
+    "H100": int(os.environ.get("GPUGRANT_PRICE_KRW_H100", "6000")),
+    "H200": int(os.environ.get("GPUGRANT_PRICE_KRW_H200", "8000")),
+    "L40S": int(os.environ.get("GPUGRANT_PRICE_KRW_L40S", "1500")),
+    "V100": int(os.environ.get("GPUGRANT_PRICE_KRW_V100", "1000")),
+}
+# An approximate figure for Korea's grid; operators set the current official factor.
+GPUGRANT_GRID_KG_CO2_PER_KWH = float(os.environ.get("GPUGRANT_GRID_KG_CO2_PER_KWH", "0.459"))
 # GPU types the service knows; calls offer a subset. Kubernetes product labels map onto these later.
 GPUGRANT_GPU_TYPES = env_list("GPUGRANT_GPU_TYPES", ["A100", "H100", "H200", "L40S", "V100"])
 # Hours in a "GPU-month" when a form takes GPUs × months (365 × 24 / 12).

@@ -7,11 +7,15 @@ hold more than remains. Lock order: Job (when settling) → AllocationBudget (do
 from django.db.models import F
 
 from portal.errors import Conflict
-from quotas.models import AllocationBudget, SECONDS_PER_HOUR
+from quotas.models import SECONDS_PER_HOUR, AllocationBudget
 
 
 def lock_budget(*, allocation_id: int, gpu_type: str) -> AllocationBudget | None:
-    return AllocationBudget.objects.select_for_update().filter(allocation_id=allocation_id, gpu_type=gpu_type).first()
+    return (
+        AllocationBudget.objects.select_for_update()
+        .filter(allocation_id=allocation_id, gpu_type=gpu_type)
+        .first()
+    )
 
 
 def hold_take(*, allocation_id: int, gpu_type: str, gpu_seconds: int) -> AllocationBudget:

@@ -54,11 +54,19 @@ class Allocation(models.Model):
     starts_on = models.DateField()
     ends_on = models.DateField()
     max_concurrent_gpus = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Fair-share input: GPU-seconds used, halved every GPUGRANT_FAIRSHARE_HALF_LIFE, as of the time beside it.
     decayed_usage_gpu_seconds = models.FloatField(default=0.0)
     decayed_usage_as_of = models.DateTimeField(default=timezone.now)
+    idle_policy = models.CharField(
+        max_length=16,
+        choices=[("warn", "Warn only"), ("warn_then_stop", "Warn, then stop")],
+        default="warn_then_stop",
+        help_text="What happens to jobs whose GPUs sit idle.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -75,6 +83,9 @@ class AllocationBudget(models.Model):
     awarded_gpu_hours = models.PositiveIntegerField()
     used_gpu_seconds = models.BigIntegerField(default=0)
     held_gpu_seconds = models.BigIntegerField(default=0)
+    notified_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="last usage warning sent: 0, 80 or 100"
+    )
 
     class Meta:
         ordering = ["gpu_type"]
@@ -94,3 +105,59 @@ class AllocationBudget(models.Model):
     @property
     def remaining_gpu_seconds(self) -> int:
         return self.awarded_gpu_seconds - self.used_gpu_seconds - self.held_gpu_seconds
+
+
+class UsageSource(models.TextChoices):
+    AGENT = "agent", "Node agent"
+    EDGES = "edges", "Bind/release edges (no node agent)"
+
+
+class UsageRecord(models.Model):
+    """One GPU's use by one job over one interval, as reported; applied to the ledger exactly once."""
+
+    record_id = models.CharField(max_length=255, unique=True, help_text="job:GPU UUID:epoch:sequence")
+    job = models.ForeignKey("scheduler.Job", on_delete=models.PROTECT, related_name="usage_records")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="usage_records")
+    gpu_type = models.CharField(max_length=16)
+    node = models.CharField(max_length=253)
+    gpu_uuid = models.CharField(max_length=96)
+    epoch = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    interval_start = models.DateTimeField()
+    interval_end = models.DateTimeField()
+    gpu_seconds = models.BigIntegerField()
+    energy_mj = models.BigIntegerField()
+    avg_utilisation_pct = models.FloatField()
+    avg_memory_bytes = models.BigIntegerField()
+    estimated = models.BooleanField(default=False)
+    simulated = models.BooleanField(default=False)
+    quarantined = models.BooleanField(default=False)
+    source = models.CharField(max_length=8, choices=UsageSource.choices, default=UsageSource.AGENT)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["interval_start", "id"]
+        indexes = [
+            models.Index(fields=["job", "interval_start"]),
+            models.Index(fields=["allocation", "interval_start"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.record_id
+
+
+class LedgerEntry(models.Model):
+    """The debit a usage record made: written in the same transaction, never twice (one per record)."""
+
+    usage = models.OneToOneField(UsageRecord, on_delete=models.PROTECT, related_name="ledger_entry")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="ledger_entries")
+    gpu_type = models.CharField(max_length=16)
+    gpu_seconds = models.BigIntegerField()
+    energy_mj = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.allocation_id} {self.gpu_type} −{self.gpu_seconds} GPU-s"

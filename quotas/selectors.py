@@ -10,7 +10,9 @@ from quotas.models import SECONDS_PER_HOUR, Allocation, AllocationBudget
 
 
 def allocations_visible_to(user) -> QuerySet[Allocation]:
-    base = Allocation.objects.select_related("organisation", "call", "application").prefetch_related("budgets")
+    base = Allocation.objects.select_related("organisation", "call", "application").prefetch_related(
+        "budgets"
+    )
     if not getattr(user, "is_authenticated", False):
         return base.none()
     if user.is_staff:

@@ -59,7 +59,8 @@ def allocation_award(
         is_change = application.kind == ApplicationKind.CHANGE
         if not is_change and not any(amounts.values()):
             raise InvalidInput(
-                "Nothing to award.", fields={"awarded_gpu_hours": ["Award GPU-hours for at least one GPU type, or reject."]}
+                "Nothing to award.",
+                fields={"awarded_gpu_hours": ["Award GPU-hours for at least one GPU type, or reject."]},
             )
         pools = {
             pool.gpu_type: pool
@@ -75,7 +76,11 @@ def allocation_award(
             if hours > 0 and (gpu_type not in pools or pools[gpu_type].available_gpu_hours < hours)
         ]
         if shortfalls:
-            raise Conflict("The call's pool cannot cover this award.", fields={"awarded_gpu_hours": shortfalls}, code="pool_exhausted")
+            raise Conflict(
+                "The call's pool cannot cover this award.",
+                fields={"awarded_gpu_hours": shortfalls},
+                code="pool_exhausted",
+            )
         for gpu_type, pool in pools.items():
             pool.awarded_gpu_hours += amounts[gpu_type]
             pool.save(update_fields=["awarded_gpu_hours"])
@@ -98,8 +103,12 @@ def allocation_award(
                 if hours > 0
             )
             audit_record(
-                actor=staff, target=allocation, action="allocation_created", to_state=AllocationStatus.ACTIVE,
-                reason=reason, data={"awarded_gpu_hours": amounts},
+                actor=staff,
+                target=allocation,
+                action="allocation_created",
+                to_state=AllocationStatus.ACTIVE,
+                reason=reason,
+                data={"awarded_gpu_hours": amounts},
             )
         for line in application.gpu_requests.all():
             line.awarded_gpu_hours = amounts.get(line.gpu_type, 0)
@@ -107,8 +116,12 @@ def allocation_award(
         application.decided_at = timezone.now()
         application.decided_by = staff
         application.decision_reason = reason
-        apply_transition(application, Action.APPROVE, actor=staff, reason=reason, data={"awarded_gpu_hours": amounts})
-        award_text = ", ".join(f"{hours:,} {gpu_type} GPU-hours" for gpu_type, hours in sorted(amounts.items()) if hours)
+        apply_transition(
+            application, Action.APPROVE, actor=staff, reason=reason, data={"awarded_gpu_hours": amounts}
+        )
+        award_text = ", ".join(
+            f"{hours:,} {gpu_type} GPU-hours" for gpu_type, hours in sorted(amounts.items()) if hours
+        )
         notify(
             recipients=[application.created_by, *owners_and_managers(application.organisation)],
             subject=f"Approved: {application.project_title}",
@@ -124,12 +137,16 @@ def _apply_change(application: Application, amounts: dict[str, int], staff, reas
         raise Conflict(f"The allocation is {allocation.status}; it cannot be changed.")
     budgets = {
         budget.gpu_type: budget
-        for budget in AllocationBudget.objects.select_for_update().filter(allocation=allocation).order_by("gpu_type")
+        for budget in AllocationBudget.objects.select_for_update()
+        .filter(allocation=allocation)
+        .order_by("gpu_type")
     }
     for gpu_type, hours in sorted(amounts.items()):
         if hours <= 0:
             continue
-        budget = budgets.get(gpu_type) or AllocationBudget(allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=0)
+        budget = budgets.get(gpu_type) or AllocationBudget(
+            allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=0
+        )
         budget.awarded_gpu_hours += hours
         budget.save()
     before = {"ends_on": str(allocation.ends_on), "max_concurrent_gpus": allocation.max_concurrent_gpus}
@@ -145,7 +162,10 @@ def _apply_change(application: Application, amounts: dict[str, int], staff, reas
             "application": str(application.public_id),
             "added_gpu_hours": amounts,
             "before": before,
-            "after": {"ends_on": str(allocation.ends_on), "max_concurrent_gpus": allocation.max_concurrent_gpus},
+            "after": {
+                "ends_on": str(allocation.ends_on),
+                "max_concurrent_gpus": allocation.max_concurrent_gpus,
+            },
         },
     )
     return allocation
@@ -172,13 +192,23 @@ def allocation_set_status(*, allocation: Allocation, staff, status: str, reason:
     with transaction.atomic():
         allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
         if status not in STATUS_CHANGES[AllocationStatus(allocation.status)]:
-            raise Conflict(f"An allocation that is {allocation.status} cannot become {status}.", code="illegal_transition")
+            raise Conflict(
+                f"An allocation that is {allocation.status} cannot become {status}.",
+                code="illegal_transition",
+            )
         if status == AllocationStatus.ACTIVE and allocation.ends_on < timezone.localdate():
             raise Conflict("The allocation's period has ended; approve an extension instead.", code="expired")
         source = allocation.status
         allocation.status = status
         allocation.save(update_fields=["status"])
-        audit_record(actor=staff, target=allocation, action=f"allocation_{status}", from_state=source, to_state=status, reason=reason)
+        audit_record(
+            actor=staff,
+            target=allocation,
+            action=f"allocation_{status}",
+            from_state=source,
+            to_state=status,
+            reason=reason,
+        )
         notify(
             recipients=owners_and_managers(allocation.organisation),
             subject=f"Allocation {status}: {allocation.project_title}",
@@ -191,7 +221,11 @@ def allocations_expire_due(*, today: date | None = None) -> int:
     """Mark allocations whose period has ended as expired. Idempotent."""
     today = today or timezone.localdate()
     expired = 0
-    for allocation_id in Allocation.objects.filter(ends_on__lt=today).exclude(status=AllocationStatus.EXPIRED).values_list("pk", flat=True):
+    for allocation_id in (
+        Allocation.objects.filter(ends_on__lt=today)
+        .exclude(status=AllocationStatus.EXPIRED)
+        .values_list("pk", flat=True)
+    ):
         with transaction.atomic():
             allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
             if allocation.status == AllocationStatus.EXPIRED or allocation.ends_on >= today:
@@ -199,7 +233,13 @@ def allocations_expire_due(*, today: date | None = None) -> int:
             source = allocation.status
             allocation.status = AllocationStatus.EXPIRED
             allocation.save(update_fields=["status"])
-            audit_record(actor=None, target=allocation, action="allocation_expired", from_state=source,
-                         to_state=AllocationStatus.EXPIRED, reason=f"period ended {allocation.ends_on}")
+            audit_record(
+                actor=None,
+                target=allocation,
+                action="allocation_expired",
+                from_state=source,
+                to_state=AllocationStatus.EXPIRED,
+                reason=f"period ended {allocation.ends_on}",
+            )
             expired += 1
     return expired

@@ -12,11 +12,14 @@ def decayed_usage_at(allocation_usage: float, as_of, now) -> float:
 
 def decayed_usage_add(*, allocation_id: int, gpu_seconds: int, now) -> None:
     """Decay the allocation's usage to ``now`` and add ``gpu_seconds``. Locks the Allocation row."""
-    allocation = Allocation.objects.select_for_update().only("decayed_usage_gpu_seconds", "decayed_usage_as_of").get(
-        pk=allocation_id
+    allocation = (
+        Allocation.objects.select_for_update()
+        .only("decayed_usage_gpu_seconds", "decayed_usage_as_of")
+        .get(pk=allocation_id)
     )
     allocation.decayed_usage_gpu_seconds = (
-        decayed_usage_at(allocation.decayed_usage_gpu_seconds, allocation.decayed_usage_as_of, now) + gpu_seconds
+        decayed_usage_at(allocation.decayed_usage_gpu_seconds, allocation.decayed_usage_as_of, now)
+        + gpu_seconds
     )
     allocation.decayed_usage_as_of = now
     allocation.save(update_fields=["decayed_usage_gpu_seconds", "decayed_usage_as_of"])

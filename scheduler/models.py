@@ -96,6 +96,9 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     run_started_at = models.DateTimeField(null=True, blank=True, help_text="GPU-time edge of the current run")
+    energy_mj = models.BigIntegerField(default=0, help_text="sum of its usage records")
+    idle_since = models.DateTimeField(null=True, blank=True, help_text="its GPUs have been idle since")
+    idle_warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -135,6 +138,20 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_state} → {self.to_state}"
+
+
+class NodeKey(models.Model):
+    """A node agent's credential: it may report usage only for jobs placed on its node."""
+
+    node = models.CharField(max_length=253)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.node} ({self.prefix}…)"
 
 
 class QueueView(models.Model):

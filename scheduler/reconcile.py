@@ -22,6 +22,8 @@ STOPPED_AS = {
     JobState.PREEMPTED.value: (JobState.PREEMPTED, "preempted for a job that waited longer"),
     JobState.EXHAUSTED.value: (JobState.EXHAUSTED, "stopped: the allocation's GPU-hours ran out"),
     JobState.TIMED_OUT.value: (JobState.TIMED_OUT, "stopped: it ran past its max_runtime"),
+    "idle": (JobState.CANCELLED, "stopped by gpugrant: its GPUs stayed idle (allocation policy)"),
+    "allocation_inactive": (JobState.CANCELLED, "stopped: its allocation is no longer active"),
 }
 
 
@@ -160,7 +162,21 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
             if JobState(job.state) in ACTIVE:
                 job_move(job, JobState.LOST, "lost: its node is no longer reported by the cluster")
                 counts["lost_on_vanished_nodes"] += 1
-    # 6. GPUs claimed by jobs that are no longer active (should never happen; repaired if it does).
+    # 6. running jobs of suspended or expired allocations, where the policy says stop.
+    if settings.GPUGRANT_INACTIVE_ALLOCATION_POLICY == "stop":
+        from scheduler.services import job_request_stop
+
+        inactive = Q(allocation__status__in=[AllocationStatus.SUSPENDED, AllocationStatus.EXPIRED]) | Q(
+            allocation__ends_on__lt=today
+        )
+        for pk in Job.objects.filter(inactive, state__in=list(ACTIVE), stop_requested="").values_list(
+            "pk", flat=True
+        ):
+            if job_request_stop(
+                job_pk=pk, stop="allocation_inactive", reason="stopping: its allocation is no longer active"
+            ):
+                counts["inactive_stopped"] = counts.get("inactive_stopped", 0) + 1
+    # 7. GPUs claimed by jobs that are no longer active (should never happen; repaired if it does).
     orphans = Gpu.objects.filter(job__isnull=False).exclude(job__state__in=list(ACTIVE))
     counts["orphan_gpus"] = orphans.update(job=None, claimed_at=None)
     if counts["orphan_gpus"]:

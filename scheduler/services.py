@@ -171,3 +171,18 @@ def job_cancel(*, job: Job, user) -> Job:
 
             stop_after_commit(job)
     return job
+
+
+def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
+    """Ask for an active job to be stopped (exhausted, idle, allocation_inactive, …), once; True if asked now."""
+    with transaction.atomic():
+        job = lock_job(job_pk)
+        if job.stop_requested or JobState(job.state) not in (JobState.SCHEDULED, JobState.RUNNING):
+            return False
+        job.stop_requested = stop
+        job.save(update_fields=["stop_requested"])
+        JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, reason=reason[:500])
+        from scheduler.stopping import stop_after_commit
+
+        stop_after_commit(job)
+    return True

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from portal.errors import Conflict
 from quotas.holds import hold_top_up, usage_debit
-from quotas.usage import decayed_usage_add
+from quotas.ledger import apply_usage, edges_record
+from quotas.models import UsageSource
 from scheduler.models import Gpu, Job, JobEvent
 from scheduler.states import TERMINAL, JobState, can_move
 
@@ -22,19 +23,21 @@ def lock_job(job_id: int) -> Job:
 
 
 def _end_run(job: Job, now) -> int:
-    """Release the job's GPUs and charge the run's GPU time (bind → release edges, to the second)."""
-    used = 0
-    if job.run_started_at is not None:
-        used = job.gpus * max(0, int((now - job.run_started_at).total_seconds()))
-        job.run_started_at = None
-    release = min(job.hold_gpu_seconds, used)
-    job.hold_gpu_seconds -= release
-    job.used_gpu_seconds += used
-    if used:
-        decayed_usage_add(allocation_id=job.allocation_id, gpu_seconds=used, now=now)
-    usage_debit(allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=used, release=release)
+    """Release the job's GPUs. Without node agents, charge the run from its bind/release edges.
+
+    With node agents (GPUGRANT_METERING = "agent") the GPU time arrives as usage records instead,
+    interval by interval, so it is not charged here (that would count it twice).
+    """
+    charged = 0
+    if job.run_started_at is not None and settings.GPUGRANT_METERING == "edges":
+        node = job.placement[0]["node"] if job.placement else ""
+        record, row = edges_record(job, node, job.run_started_at, now)
+        apply_usage(node=node, items=[(record, row)], source=UsageSource.EDGES, now=now, enforce=False)
+        job.refresh_from_db(fields=["used_gpu_seconds", "hold_gpu_seconds", "energy_mj"])
+        charged = record["gpu_seconds"]
+    job.run_started_at = None
     Gpu.objects.filter(job=job).update(job=None, claimed_at=None)
-    return used
+    return charged
 
 
 def job_move(

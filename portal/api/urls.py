@@ -3,7 +3,7 @@
 from django.urls import path
 
 from portal.api import schema  # noqa: F401 - registers the OpenAPI auth description
-from portal.api.views import accounts, allocations, applications, calls, jobs, organisations, reviews
+from portal.api.views import accounts, allocations, applications, calls, jobs, organisations, reviews, usage
 
 app_name = "api"
 
@@ -52,4 +52,9 @@ urlpatterns = [
     *route("jobs/<uuid:public_id>/cancel", jobs.JobCancel, "job_cancel"),
     *route("jobs/<uuid:public_id>/events", jobs.JobEvents, "job_events"),
     *route("jobs/<uuid:public_id>/logs", jobs.JobLogs, "job_logs"),
+    *route("jobs/<uuid:public_id>/usage", usage.JobUsage, "job_usage"),
+    *route("allocations/<uuid:public_id>/usage", usage.AllocationUsage, "allocation_usage"),
+    *route("organisations/<uuid:public_id>/usage", usage.OrganisationUsage, "organisation_usage"),
+    *route("usage", usage.UsageReport, "usage"),
+    *route("node/jobs", usage.NodeJobs, "node_jobs"),
 ]

@@ -1,0 +1,189 @@
+"""Usage: node agents report it; members read it per job, allocation and organisation (JSON or CSV)."""
+
+import csv
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.common import get_visible
+from portal.errors import InvalidInput
+from portal.organisations.selectors import organisations_visible_to
+from quotas.ledger import usage_ingest
+from quotas.models import UsageRecord
+from quotas.reports import CSV_COLUMNS, job_usage, monthly_usage, usage_summary
+from quotas.selectors import allocations_visible_to
+from scheduler.models import Job
+from scheduler.node_keys import IsNode, NodeKeyAuthentication
+from scheduler.selectors import jobs_visible_to
+from scheduler.states import ACTIVE
+
+
+class UsageRecordIn(serializers.Serializer):
+    id = serializers.CharField(max_length=255)
+    job_id = serializers.UUIDField()
+    gpu_uuid = serializers.CharField(max_length=96)
+    epoch = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    sequence = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    interval_start = serializers.FloatField(min_value=0)
+    interval_end = serializers.FloatField(min_value=0)
+    gpu_seconds = serializers.IntegerField(min_value=0, max_value=10**7)
+    energy_mj = serializers.IntegerField(min_value=0, max_value=10**13)
+    avg_utilisation_pct = serializers.FloatField(min_value=0, max_value=100)
+    avg_memory_bytes = serializers.IntegerField(min_value=0, max_value=2**50)
+    estimated = serializers.BooleanField(default=False)
+    simulated = serializers.BooleanField(default=False)
+    quarantined = serializers.BooleanField(default=False)
+
+
+class UsageBatchIn(serializers.Serializer):
+    records = UsageRecordIn(many=True, allow_empty=False, max_length=1000)
+
+
+class IngestOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.ListField(child=serializers.DictField())
+
+
+class UsageReport(APIView):
+    authentication_classes = [NodeKeyAuthentication]
+    permission_classes = [IsNode]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=UsageBatchIn,
+        responses=IngestOut,
+        summary="Node agents: report usage records (at least once; each is applied exactly once)",
+    )
+    def post(self, request):
+        from quotas.ledger import epoch_to_datetime
+
+        data = UsageBatchIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        records = []
+        for record in data.validated_data["records"]:
+            records.append(
+                {
+                    **record,
+                    "job_id": str(record["job_id"]),
+                    "interval_start": epoch_to_datetime(record["interval_start"]),
+                    "interval_end": epoch_to_datetime(record["interval_end"]),
+                }
+            )
+        result = usage_ingest(node=request.user.node, records=records)
+        return Response(
+            {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
+        )
+
+
+class NodeJobs(APIView):
+    authentication_classes = [NodeKeyAuthentication]
+    permission_classes = [IsNode]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "NodeJobs", {"jobs": serializers.ListField(child=serializers.DictField())}
+        ),
+        summary="Node agents: jobs placed on this node (active, or ended in the last hour)",
+    )
+    def get(self, request):
+        from datetime import timedelta
+
+        from django.db.models import Q
+        from django.utils import timezone
+
+        recent = timezone.now() - timedelta(hours=1)
+        jobs = Job.objects.filter(Q(state__in=list(ACTIVE)) | Q(finished_at__gte=recent)).exclude(
+            placement=[]
+        )
+        node = request.user.node
+        out = []
+        for job in jobs.only("public_id", "state", "gpu_type", "placement", "scheduled_at", "finished_at"):
+            pods = [
+                {"rank": rank, **pod} for rank, pod in enumerate(job.placement) if pod.get("node") == node
+            ]
+            if pods:
+                out.append(
+                    {
+                        "id": str(job.public_id),
+                        "state": job.state,
+                        "gpu_type": job.gpu_type,
+                        "pods": pods,
+                        "scheduled_at": job.scheduled_at,
+                        "finished_at": job.finished_at,
+                    }
+                )
+        return Response({"jobs": out})
+
+
+def _csv(rows: list[dict], filename: str) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+EXPORT = OpenApiParameter("export", str, enum=["csv"], description="csv: the monthly rows as a CSV file")
+
+
+def _export(request) -> bool:
+    value = request.query_params.get("export")
+    if value not in (None, "csv"):
+        raise InvalidInput("Invalid export.", fields={"export": ["Only csv is offered."]})
+    return value == "csv"
+
+
+USAGE_OUT = inline_serializer(
+    "Usage",
+    {"summary": serializers.DictField(), "months": serializers.ListField(child=serializers.DictField())},
+)
+
+
+class JobUsage(APIView):
+    @extend_schema(
+        responses=USAGE_OUT,
+        parameters=[EXPORT],
+        summary="A job's GPU-hours, energy, power, utilisation, cost and CO₂",
+    )
+    def get(self, request, public_id):
+        job = get_visible(jobs_visible_to(request.user), public_id)
+        records = UsageRecord.objects.filter(job=job)
+        months = monthly_usage(records)
+        if _export(request):
+            return _csv(months, f"job-{job.public_id}-usage.csv")
+        summary = job_usage(job).as_dict()
+        summary["idle_since"] = job.idle_since
+        return Response({"summary": summary, "months": months})
+
+
+class AllocationUsage(APIView):
+    @extend_schema(
+        responses=USAGE_OUT, parameters=[EXPORT], summary="An allocation's usage, by month and GPU type"
+    )
+    def get(self, request, public_id):
+        allocation = get_visible(allocations_visible_to(request.user), public_id)
+        records = UsageRecord.objects.filter(allocation=allocation)
+        months = monthly_usage(records)
+        if _export(request):
+            return _csv(months, f"allocation-{allocation.public_id}-usage.csv")
+        return Response({"summary": usage_summary(records).as_dict(), "months": months})
+
+
+class OrganisationUsage(APIView):
+    @extend_schema(
+        responses=USAGE_OUT, parameters=[EXPORT], summary="An organisation's usage over all its allocations"
+    )
+    def get(self, request, public_id):
+        organisation = get_visible(organisations_visible_to(request.user), public_id)
+        records = UsageRecord.objects.filter(allocation__organisation=organisation)
+        months = monthly_usage(records)
+        if _export(request):
+            return _csv(months, f"organisation-{organisation.public_id}-usage.csv")
+        return Response({"summary": usage_summary(records).as_dict(), "months": months})

@@ -1,0 +1,357 @@
+"""Applying usage records to the ledger exactly once, and what follows: budgets, exhaustion, idle GPUs.
+
+A record is inserted with ON CONFLICT (record_id) DO NOTHING … RETURNING, and only the records this call
+inserted are debited, in the same transaction: replays and concurrent duplicate posts change nothing.
+Lock order (docs/concurrency.md): Job rows by id → Allocation rows by id → AllocationBudget rows.
+"""
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from portal.notifications.services import notify
+from portal.organisations.selectors import owners_and_managers
+from quotas.models import (
+    SECONDS_PER_HOUR,
+    AllocationBudget,
+    LedgerEntry,
+    UsageRecord,
+    UsageSource,
+)
+from quotas.usage import decayed_usage_add
+
+logger = logging.getLogger(__name__)
+MAX_INTERVAL_S = 24 * 3600
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+
+def _epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def record_problem(record: dict) -> str | None:
+    """Why a (well-formed) record can never be accepted, or None."""
+    expected = f"{record['job_id']}:{record['gpu_uuid']}:{record['epoch']}:{record['sequence']}"
+    if record["id"] != expected:
+        return f"id must be job:GPU UUID:epoch:sequence ({expected})"
+    length = _epoch(record["interval_end"]) - _epoch(record["interval_start"])
+    if length <= 0:
+        return "the interval must end after it starts"
+    if length > MAX_INTERVAL_S:
+        return "intervals are at most one day"
+    if record["gpu_seconds"] > math.ceil(length) + 1:
+        return "a GPU cannot be bound longer than the interval"
+    return None
+
+
+def usage_ingest(*, node: str, records: list[dict]) -> IngestResult:
+    """Apply records reported by ``node``'s agent; each is accepted once, a duplicate, or rejected."""
+    from scheduler.models import Job
+
+    result = IngestResult()
+    jobs = {
+        str(row["public_id"]): row
+        for row in Job.objects.filter(public_id__in={r["job_id"] for r in records}).values(
+            "pk", "public_id", "allocation_id", "gpu_type", "placement"
+        )
+    }
+    valid = []
+    seen = set()
+    for record in records:
+        problem = record_problem(record)
+        job = jobs.get(str(record["job_id"]))
+        if problem is None and job is None:
+            problem = "no such job"
+        if problem is None and node not in {pod.get("node") for pod in job["placement"] or []}:
+            problem = "the job was not placed on this node"
+        if problem is None and record["id"] in seen:
+            result.duplicates += 1
+            continue
+        if problem:
+            result.rejected.append({"id": record["id"], "reason": problem})
+            continue
+        seen.add(record["id"])
+        valid.append((record, job))
+    if valid:
+        result.accepted = apply_usage(node=node, items=valid, source=UsageSource.AGENT)
+        result.duplicates += len(valid) - result.accepted
+    return result
+
+
+def apply_usage(
+    *, node: str, items: list[tuple[dict, dict]], source: str, now=None, enforce: bool = True
+) -> int:
+    """Insert records not seen before and debit them; returns how many were new. Joins any transaction."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        inserted = _insert_new(node, items, source, now)
+        if not inserted:
+            return 0
+        by_job: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        by_budget: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        util: dict[int, list[tuple[float, datetime, datetime]]] = defaultdict(list)
+        entries = []
+        for usage_pk, (record, job) in inserted:
+            by_job[job["pk"]][0] += record["gpu_seconds"]
+            by_job[job["pk"]][1] += record["energy_mj"]
+            key = (job["allocation_id"], job["gpu_type"])
+            by_budget[key][0] += record["gpu_seconds"]
+            by_budget[key][1] += record["energy_mj"]
+            util[job["pk"]].append(
+                (record["avg_utilisation_pct"], record["interval_start"], record["interval_end"])
+            )
+            entries.append(
+                LedgerEntry(
+                    usage_id=usage_pk,
+                    allocation_id=job["allocation_id"],
+                    gpu_type=job["gpu_type"],
+                    gpu_seconds=record["gpu_seconds"],
+                    energy_mj=record["energy_mj"],
+                    created_at=now,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries, batch_size=1000)
+        released = _debit_jobs(by_job)
+        _debit_allocations(by_budget, released, now)
+        if source == UsageSource.AGENT:
+            _watch_idle(util)
+        if enforce:
+            _enforce_budgets(list(by_budget))
+    return len(inserted)
+
+
+COLUMNS = (
+    "record_id",
+    "job_id",
+    "allocation_id",
+    "gpu_type",
+    "node",
+    "gpu_uuid",
+    "epoch",
+    "sequence",
+    "interval_start",
+    "interval_end",
+    "gpu_seconds",
+    "energy_mj",
+    "avg_utilisation_pct",
+    "avg_memory_bytes",
+    "estimated",
+    "simulated",
+    "quarantined",
+    "source",
+    "received_at",
+)
+
+
+def _insert_new(node, items, source, now) -> list[tuple[int, tuple[dict, dict]]]:
+    by_id = {record["id"]: (record, job) for record, job in items}
+    inserted = []
+    table = UsageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        ids = list(by_id)
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            params = []
+            for record_id in chunk:
+                record, job = by_id[record_id]
+                params.extend(
+                    [
+                        record_id,
+                        job["pk"],
+                        job["allocation_id"],
+                        job["gpu_type"],
+                        node,
+                        record["gpu_uuid"],
+                        record["epoch"],
+                        record["sequence"],
+                        record["interval_start"],
+                        record["interval_end"],
+                        record["gpu_seconds"],
+                        record["energy_mj"],
+                        record["avg_utilisation_pct"],
+                        record["avg_memory_bytes"],
+                        record["estimated"],
+                        record["simulated"],
+                        record["quarantined"],
+                        source,
+                        now,
+                    ]
+                )
+            row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT (record_id) DO NOTHING RETURNING id, record_id",
+                params,
+            )
+            inserted.extend((pk, by_id[record_id]) for pk, record_id in cursor.fetchall())
+    return inserted
+
+
+def _debit_jobs(by_job: dict[int, list[int]]) -> dict[tuple[int, str], int]:
+    """Charge jobs and shrink their holds by what they used; returns hold released per budget."""
+    from scheduler.models import Job
+
+    released: dict[tuple[int, str], int] = defaultdict(int)
+    for job in Job.objects.select_for_update().filter(pk__in=list(by_job)).order_by("pk"):
+        seconds, energy = by_job[job.pk]
+        release = min(job.hold_gpu_seconds, seconds)
+        Job.objects.filter(pk=job.pk).update(
+            used_gpu_seconds=F("used_gpu_seconds") + seconds,
+            hold_gpu_seconds=F("hold_gpu_seconds") - release,
+            energy_mj=F("energy_mj") + energy,
+        )
+        released[(job.allocation_id, job.gpu_type)] += release
+    return released
+
+
+def _debit_allocations(by_budget, released, now) -> None:
+    per_allocation: dict[int, int] = defaultdict(int)
+    for (allocation_id, _), (seconds, _) in by_budget.items():
+        per_allocation[allocation_id] += seconds
+    for allocation_id in sorted(per_allocation):
+        decayed_usage_add(allocation_id=allocation_id, gpu_seconds=per_allocation[allocation_id], now=now)
+    for allocation_id, gpu_type in sorted(by_budget):
+        seconds = by_budget[(allocation_id, gpu_type)][0]
+        AllocationBudget.objects.select_for_update().filter(
+            allocation_id=allocation_id, gpu_type=gpu_type
+        ).first()
+        AllocationBudget.objects.filter(allocation_id=allocation_id, gpu_type=gpu_type).update(
+            used_gpu_seconds=F("used_gpu_seconds") + seconds,
+            held_gpu_seconds=F("held_gpu_seconds") - released.get((allocation_id, gpu_type), 0),
+        )
+
+
+def _enforce_budgets(keys: list[tuple[int, str]]) -> None:
+    """Warn at 80 % and 100 % of an award; stop the running jobs of a budget that is used up."""
+    from scheduler.services import job_request_stop
+    from scheduler.states import ACTIVE
+
+    for allocation_id, gpu_type in sorted(keys):
+        budget = AllocationBudget.objects.select_related("allocation__organisation").get(
+            allocation_id=allocation_id, gpu_type=gpu_type
+        )
+        if not budget.awarded_gpu_seconds:
+            continue
+        percent = budget.used_gpu_seconds * 100 / budget.awarded_gpu_seconds
+        for threshold in (80, 100):
+            if percent >= threshold and AllocationBudget.objects.filter(
+                pk=budget.pk, notified_percent__lt=threshold
+            ).update(notified_percent=threshold):
+                _notify_threshold(budget, threshold)
+        if percent >= 100:
+            from scheduler.models import Job
+
+            for job in Job.objects.filter(
+                allocation_id=allocation_id, gpu_type=gpu_type, state__in=list(ACTIVE), stop_requested=""
+            ):
+                job_request_stop(
+                    job_pk=job.pk,
+                    stop="exhausted",
+                    reason=f"stopping: the allocation's {gpu_type} GPU-hours are used up",
+                )
+
+
+def _notify_threshold(budget: AllocationBudget, threshold: int) -> None:
+    allocation = budget.allocation
+    used = budget.used_gpu_seconds / SECONDS_PER_HOUR
+    text = "used up; running jobs are being stopped" if threshold >= 100 else f"{threshold} % used"
+    notify(
+        recipients=owners_and_managers(allocation.organisation),
+        subject=f"{allocation.project_title}: {budget.gpu_type} GPU-hours {text}",
+        body=f"'{allocation.project_title}' has used {used:,.1f} of {budget.awarded_gpu_hours:,} "
+        f"{budget.gpu_type} GPU-hours. Request more through a change request on the allocation's page.",
+    )
+
+
+def _watch_idle(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None:
+    """Flag jobs whose GPUs stay below the idle threshold; warn, then (by policy) stop them."""
+    from scheduler.models import Job, JobEvent
+    from scheduler.services import job_request_stop
+    from scheduler.states import JobState
+
+    threshold = settings.GPUGRANT_IDLE_UTILISATION_PCT
+    for job in Job.objects.select_related("allocation", "organisation").filter(
+        pk__in=list(util), state=JobState.RUNNING
+    ):
+        samples = util[job.pk]
+        latest = max(end for _, _, end in samples)
+        if max(pct for pct, _, _ in samples) >= threshold:
+            if job.idle_since is not None:
+                Job.objects.filter(pk=job.pk).update(idle_since=None, idle_warned_at=None)
+            continue
+        idle_since = job.idle_since or min(start for _, start, _ in samples)
+        Job.objects.filter(pk=job.pk).update(idle_since=idle_since)
+        idle_for = (latest - idle_since).total_seconds()
+        if idle_for >= settings.GPUGRANT_IDLE_WARN_AFTER_S and job.idle_warned_at is None:
+            Job.objects.filter(pk=job.pk).update(idle_warned_at=latest)
+            minutes = int(idle_for // 60)
+            JobEvent.objects.create(
+                job=job,
+                from_state=job.state,
+                to_state=job.state,
+                reason=f"warning: its GPUs have been idle for {minutes} minutes",
+            )
+            notify(
+                recipients=[job.created_by, *owners_and_managers(job.organisation)],
+                subject=f"Idle GPUs: {job.name}",
+                body=f"The GPUs of job '{job.name}' have been below {threshold} % busy for {minutes} minutes. "
+                "Public GPUs are scarce: release them if the job is done"
+                + (", or gpugrant will stop it." if job.allocation.idle_policy == "warn_then_stop" else "."),
+            )
+        elif (
+            idle_for >= settings.GPUGRANT_IDLE_STOP_AFTER_S
+            and job.allocation.idle_policy == "warn_then_stop"
+            and job.idle_warned_at is not None
+        ):
+            job_request_stop(
+                job_pk=job.pk,
+                stop="idle",
+                reason=f"stopping: its GPUs were idle for {int(idle_for // 60)} minutes",
+            )
+
+
+def edges_record(job, node: str, run_started_at: datetime, released_at: datetime) -> tuple[dict, dict]:
+    """The usage of a finished run from its bind/release edges, where no node agent meters (simulated)."""
+    seconds = max(0, int((released_at - run_started_at).total_seconds()))
+    record_id = f"{job.public_id}:edges:{int(run_started_at.timestamp() * 1000)}:0"
+    record = {
+        "id": record_id,
+        "job_id": str(job.public_id),
+        "gpu_uuid": "edges",
+        "epoch": int(run_started_at.timestamp() * 1000),
+        "sequence": 0,
+        "interval_start": run_started_at,
+        "interval_end": max(released_at, run_started_at),
+        "gpu_seconds": job.gpus * seconds,
+        "energy_mj": 0,
+        "avg_utilisation_pct": 0.0,
+        "avg_memory_bytes": 0,
+        "estimated": True,
+        "simulated": True,
+        "quarantined": False,
+    }
+    row = {
+        "pk": job.pk,
+        "public_id": job.public_id,
+        "allocation_id": job.allocation_id,
+        "gpu_type": job.gpu_type,
+        "placement": job.placement,
+    }
+    return record, row
+
+
+def epoch_to_datetime(value: float) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
