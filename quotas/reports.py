@@ -3,12 +3,13 @@
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Sum
 from django.db.models.functions import TruncMonth
 
 from quotas.models import SECONDS_PER_HOUR, UsageRecord
 
 MJ_PER_KWH = 3_600_000_000  # millijoules
+UTIL_WEIGHTED = ExpressionWrapper(F("avg_utilisation_pct") * F("gpu_seconds"), output_field=FloatField())
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def summarise(
 
 def _aggregate(records) -> dict:
     return records.aggregate(
-        gpu_seconds=Sum("gpu_seconds"),
-        energy_mj=Sum("energy_mj"),
-        util_weighted=Sum(F("avg_utilisation_pct") * F("gpu_seconds")),
+        total_gpu_seconds=Sum("gpu_seconds"),
+        total_energy_mj=Sum("energy_mj"),
+        util_weighted=Sum(UTIL_WEIGHTED),
         records=Count("id"),
         estimated=Max("estimated"),
         simulated=Max("simulated"),
@@ -69,10 +70,10 @@ def _aggregate(records) -> dict:
 
 def usage_summary(records) -> UsageSummary:
     totals = _aggregate(records)
-    by_type = dict(records.values("gpu_type").annotate(s=Sum("gpu_seconds")).values_list("gpu_type", "s"))
+    by_type = dict(records.values("gpu_type").annotate(total=Sum("gpu_seconds")).values_list("gpu_type", "total"))
     return summarise(
-        gpu_seconds=totals["gpu_seconds"] or 0,
-        energy_mj=totals["energy_mj"] or 0,
+        gpu_seconds=totals["total_gpu_seconds"] or 0,
+        energy_mj=totals["total_energy_mj"] or 0,
         util_weighted=totals["util_weighted"] or 0.0,
         gpu_type_seconds=by_type,
         records=totals["records"],
@@ -92,9 +93,9 @@ def monthly_usage(records) -> list[dict]:
         records.annotate(month=TruncMonth("interval_start"))
         .values("month", "gpu_type")
         .annotate(
-            gpu_seconds=Sum("gpu_seconds"),
-            energy_mj=Sum("energy_mj"),
-            util_weighted=Sum(F("avg_utilisation_pct") * F("gpu_seconds")),
+            total_gpu_seconds=Sum("gpu_seconds"),
+            total_energy_mj=Sum("energy_mj"),
+            util_weighted=Sum(UTIL_WEIGHTED),
             records=Count("id"),
             estimated=Max("estimated"),
             simulated=Max("simulated"),
@@ -106,10 +107,10 @@ def monthly_usage(records) -> list[dict]:
     out = []
     for row in rows:
         summary = summarise(
-            gpu_seconds=row["gpu_seconds"] or 0,
-            energy_mj=row["energy_mj"] or 0,
+            gpu_seconds=row["total_gpu_seconds"] or 0,
+            energy_mj=row["total_energy_mj"] or 0,
             util_weighted=row["util_weighted"] or 0.0,
-            gpu_type_seconds={row["gpu_type"]: row["gpu_seconds"] or 0},
+            gpu_type_seconds={row["gpu_type"]: row["total_gpu_seconds"] or 0},
             records=row["records"],
             estimated=bool(row["estimated"]),
             simulated=bool(row["simulated"]),

@@ -77,6 +77,27 @@ def _fresh_cache(settings):
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def ledger_balanced(request):
+    """After every database test: usage records, ledger debits and budgets' used GPU-seconds agree."""
+    yield
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        return
+    from django.db.models import Sum
+
+    from quotas.models import AllocationBudget, LedgerEntry, UsageRecord
+
+    usage = UsageRecord.objects.aggregate(s=Sum("gpu_seconds"))["s"] or 0
+    debits = LedgerEntry.objects.aggregate(s=Sum("gpu_seconds"))["s"] or 0
+    assert usage == debits, f"usage records {usage} GPU-s ≠ ledger debits {debits} GPU-s"
+    assert LedgerEntry.objects.count() == UsageRecord.objects.count(), "a usage record without exactly one debit"
+    # Budgets the ledger touched hold exactly its debits (tests may set other budgets' usage by hand).
+    for row in LedgerEntry.objects.values("allocation_id", "gpu_type").annotate(total=Sum("gpu_seconds")):
+        budget = AllocationBudget.objects.get(allocation_id=row["allocation_id"], gpu_type=row["gpu_type"])
+        assert budget.used_gpu_seconds == row["total"], f"budget {budget} used ≠ its ledger debits"
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

@@ -240,6 +240,17 @@ MATRIX = {
         (401, 200, 404, 404, 200),
         None,
     ),
+    "job_usage": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/usage", None, (401, 200, 404, 404, 200), None),
+    "allocation_usage": (
+        "get", lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/usage", None, (401, 200, 404, 404, 200), None,
+    ),
+    "organisation_usage": (
+        "get", lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/usage", None, (401, 200, 404, 404, 200),
+        None,
+    ),
+    # Node-agent endpoints: a user's API key is not a node key, whoever holds it.
+    "usage": ("post", lambda w: "/api/v1/usage", lambda w: {"records": []}, (401, 401, 401, 401, 401), None),
+    "node_jobs": ("get", lambda w: "/api/v1/node/jobs", None, (401, 401, 401, 401, 401), None),
 }
 
 # Who may see the object a list endpoint must not leak, by role.
