@@ -26,7 +26,11 @@ def _flatten(detail) -> dict[str, list[str]]:
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+                # a nested serializer's own (non-field) errors belong to the field that holds it
+                if key in ("non_field_errors", "__all__") and prefix:
+                    walk(prefix, inner)
+                else:
+                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
         elif isinstance(value, list):
             if all(not isinstance(v, dict | list) for v in value):
                 fields.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
