@@ -48,6 +48,9 @@ class JobOut(serializers.ModelSerializer):
     wait_reason = serializers.SerializerMethodField()
     used_gpu_hours = serializers.SerializerMethodField()
     held_gpu_hours = serializers.SerializerMethodField()
+    energy_kwh = serializers.SerializerMethodField()
+    idle_since = serializers.DateTimeField(read_only=True, allow_null=True,
+                                           help_text="set while its GPUs sit below the idle threshold")
 
     class Meta:
         model = Job
@@ -76,6 +79,8 @@ class JobOut(serializers.ModelSerializer):
             "requeues",
             "used_gpu_hours",
             "held_gpu_hours",
+            "energy_kwh",
+            "idle_since",
             "submitted_at",
             "scheduled_at",
             "started_at",
@@ -105,6 +110,10 @@ class JobOut(serializers.ModelSerializer):
     @extend_schema_field(serializers.FloatField())
     def get_used_gpu_hours(self, job) -> float:
         return round(job.used_gpu_seconds / SECONDS_PER_HOUR, 4)
+
+    @extend_schema_field(serializers.FloatField())
+    def get_energy_kwh(self, job) -> float:
+        return round(job.energy_mj / 3_600_000_000, 4)
 
     @extend_schema_field(serializers.FloatField())
     def get_held_gpu_hours(self, job) -> float:
