@@ -12,6 +12,7 @@ from portal.web.views import (
     organisations,
     reviews,
     staff,
+    usage,
 )
 
 app_name = "web"
@@ -24,6 +25,11 @@ urlpatterns = [
     path("organisations/", organisations.organisation_list, name="organisation_list"),
     path("organisations/new/", organisations.organisation_create, name="organisation_create"),
     path("organisations/<uuid:public_id>/", organisations.organisation_detail, name="organisation_detail"),
+    path(
+        "organisations/<uuid:public_id>/usage.csv",
+        usage.organisation_usage_csv,
+        name="organisation_usage_csv",
+    ),
     path(
         "organisations/<uuid:public_id>/members/add/",
         organisations.organisation_member_add,
@@ -56,6 +62,11 @@ urlpatterns = [
     path("allocations/", allocations.allocation_list, name="allocation_list"),
     path("allocations/<uuid:public_id>/", allocations.allocation_detail, name="allocation_detail"),
     path(
+        "allocations/<uuid:public_id>/usage.csv",
+        usage.allocation_usage_csv,
+        name="allocation_usage_csv",
+    ),
+    path(
         "allocations/<uuid:public_id>/change/",
         allocations.change_request_create,
         name="change_request_create",
@@ -68,6 +79,7 @@ urlpatterns = [
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/new/", jobs.job_submit, name="job_submit"),
     path("jobs/<uuid:public_id>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:public_id>/usage.csv", usage.job_usage_csv, name="job_usage_csv"),
     path("jobs/<uuid:public_id>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("reviews/", reviews.review_list, name="review_list"),
     path("reviews/<uuid:public_id>/", reviews.review_detail, name="review_detail"),

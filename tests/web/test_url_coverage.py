@@ -62,6 +62,7 @@ TABLE = {
     "organisation_list": (no_arguments, EVERYONE_SIGNED_IN),
     "organisation_create": (no_arguments, EVERYONE_SIGNED_IN),
     "organisation_detail": (organisation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "organisation_usage_csv": (organisation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "organisation_member_add": (organisation, POST_ONLY),
     "organisation_member_remove": (
         lambda world: {"public_id": world["organisation"].public_id, "user_id": world["member"].public_id},
@@ -80,11 +81,13 @@ TABLE = {
     "application_decide": (reviewed, POST_ONLY),
     "allocation_list": (no_arguments, EVERYONE_SIGNED_IN),
     "allocation_detail": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "allocation_usage_csv": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "change_request_create": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
     "allocation_set_status": (allocation, POST_ONLY),
     "job_list": (no_arguments, EVERYONE_SIGNED_IN),
     "job_submit": (no_arguments, EVERYONE_SIGNED_IN),
     "job_detail": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "job_usage_csv": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "job_cancel": (job, POST_ONLY),
     "review_list": (no_arguments, REVIEWER_ONLY),
     "review_detail": (

@@ -106,3 +106,19 @@ def gpu_months(gpu_hours) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def fixed(value, places=2) -> str:
+    """A figure with thousands separators and a fixed number of decimals: ``1234.5|fixed:1`` → ``1,234.5``."""
+    if value is None or value == "":
+        return "–"
+    return f"{Decimal(str(value)):,.{int(places)}f}"
+
+
+@register.filter
+def krw(value) -> str:
+    """Korean won, whole, with thousands separators: ``6000`` → ``₩6,000``."""
+    if value is None or value == "":
+        return "–"
+    return f"₩{round(Decimal(str(value))):,}"

@@ -15,8 +15,9 @@ from portal.organisations.selectors import organisation_ids_of
 from portal.web.access import visible_or_404
 from portal.web.forms.allocations import AllocationStatusForm
 from portal.web.forms.applications import ChangeRequestForm
+from portal.web.views.usage import idle_rules, usage_context
 from quotas import services as quota_services
-from quotas.models import AllocationStatus
+from quotas.models import AllocationStatus, UsageRecord
 from quotas.selectors import allocation_balances, allocations_visible_to
 from scheduler.selectors import jobs_visible_to
 
@@ -51,6 +52,8 @@ def _render_detail(request, allocation, *, status_form=None):
         "recent_jobs": jobs_visible_to(user)
         .filter(allocation=allocation)
         .order_by("-submitted_at", "-pk")[:RECENT_JOBS],
+        **usage_context(UsageRecord.objects.filter(allocation=allocation)),
+        **idle_rules(),
     }
     if context["can_request_change"]:
         context["change_form"] = ChangeRequestForm(allocation=allocation)

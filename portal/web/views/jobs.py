@@ -5,12 +5,14 @@ the portal applies the same validation, admission rules and budget holds.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,6 +20,7 @@ from portal.errors import ServiceError
 from portal.web import selectors
 from portal.web.access import visible_or_404
 from portal.web.forms.jobs import JobFilterForm, JobForm
+from quotas.reports import job_usage
 from quotas.selectors import allocations_visible_to
 from scheduler import services
 from scheduler.backends import get_backend
@@ -62,6 +65,23 @@ def _log_tail(job) -> dict:
     return tail
 
 
+def _idle_notice(job) -> dict | None:
+    """What the page says about idle GPUs: since when, and what the allocation's idle policy will do."""
+    if job.idle_since is None or job.state != JobState.RUNNING:  # only a running job's GPUs can sit idle
+        return None
+    stops = job.allocation.idle_policy == "warn_then_stop"
+    stop_from = job.idle_since + timedelta(seconds=settings.GPUGRANT_IDLE_STOP_AFTER_S) if stops else None
+    return {
+        "since": job.idle_since,
+        "threshold": settings.GPUGRANT_IDLE_UTILISATION_PCT,
+        "warned_at": job.idle_warned_at,
+        "stops": stops,
+        "stop_after_minutes": settings.GPUGRANT_IDLE_STOP_AFTER_S // 60,
+        "stop_from": stop_from,
+        "stop_due": stop_from is not None and stop_from <= timezone.now(),
+    }
+
+
 @login_required
 def job_detail(request, public_id):
     job = visible_or_404(jobs_visible_to(request.user), public_id)
@@ -72,6 +92,8 @@ def job_detail(request, public_id):
         "environment": sorted(job.environment.items()),
         "logs": _log_tail(job),
         "can_cancel": JobState(job.state) not in TERMINAL,
+        "usage": job_usage(job),
+        "idle": _idle_notice(job),
     }
     return render(request, "web/jobs/detail.html", context)
 

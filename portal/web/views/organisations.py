@@ -15,6 +15,7 @@ from portal.organisations.selectors import membership_of, organisations_visible_
 from portal.organisations.services import membership_add, membership_remove, organisation_verify
 from portal.web.access import visible_or_404
 from portal.web.forms.organisations import MemberAddForm, OrganisationForm, VerifyForm
+from portal.web.views.usage import organisation_usage_context
 
 
 @login_required
@@ -63,6 +64,8 @@ def _render_detail(request, organisation, *, member_form=None, status=200):
         "member_form": member_form or (MemberAddForm() if can_manage else None),
         "verify_form": VerifyForm() if user.is_staff else None,
     }
+    if viewer is not None or user.is_staff:  # usage is for members and staff only
+        context.update(organisation_usage_context(organisation))
     return render(request, "web/organisations/detail.html", context, status=status)
 
 
