@@ -103,8 +103,7 @@ def apply_usage(
         by_job: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         by_budget: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
         util: dict[int, list[tuple[float, datetime, datetime]]] = defaultdict(list)
-        entries = []
-        for usage_pk, (record, job) in inserted:
+        for _, (record, job) in inserted:
             by_job[job["pk"]][0] += record["gpu_seconds"]
             by_job[job["pk"]][1] += record["energy_mj"]
             key = (job["allocation_id"], job["gpu_type"])
@@ -113,17 +112,7 @@ def apply_usage(
             util[job["pk"]].append(
                 (record["avg_utilisation_pct"], record["interval_start"], record["interval_end"])
             )
-            entries.append(
-                LedgerEntry(
-                    usage_id=usage_pk,
-                    allocation_id=job["allocation_id"],
-                    gpu_type=job["gpu_type"],
-                    gpu_seconds=record["gpu_seconds"],
-                    energy_mj=record["energy_mj"],
-                    created_at=now,
-                )
-            )
-        LedgerEntry.objects.bulk_create(entries, batch_size=1000)
+        _write_ledger_entries([usage_pk for usage_pk, _ in inserted], now)
         released = _debit_jobs(by_job)
         _debit_allocations(by_budget, released, now)
         if source == UsageSource.AGENT:
@@ -156,64 +145,133 @@ COLUMNS = (
 )
 
 
+PG_TYPES = (
+    "varchar",
+    "bigint",
+    "bigint",
+    "varchar",
+    "varchar",
+    "varchar",
+    "integer",
+    "integer",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "bigint",
+    "float8",
+    "bigint",
+    "boolean",
+    "boolean",
+    "boolean",
+    "varchar",
+    "timestamptz",
+)
+
+
 def _insert_new(node, items, source, now) -> list[tuple[int, tuple[dict, dict]]]:
     by_id = {record["id"]: (record, job) for record, job in items}
-    inserted = []
+    rows = []
+    for record_id, (record, job) in by_id.items():
+        rows.append(
+            (
+                record_id,
+                job["pk"],
+                job["allocation_id"],
+                job["gpu_type"],
+                node,
+                record["gpu_uuid"],
+                record["epoch"],
+                record["sequence"],
+                record["interval_start"],
+                record["interval_end"],
+                record["gpu_seconds"],
+                record["energy_mj"],
+                record["avg_utilisation_pct"],
+                record["avg_memory_bytes"],
+                record["estimated"],
+                record["simulated"],
+                record["quarantined"],
+                source,
+                now,
+            )
+        )
     table = UsageRecord._meta.db_table
+    inserted = []
     with connection.cursor() as cursor:
-        ids = list(by_id)
-        for start in range(0, len(ids), 200):
-            chunk = ids[start : start + 200]
-            params = []
-            for record_id in chunk:
-                record, job = by_id[record_id]
-                params.extend(
-                    [
-                        record_id,
-                        job["pk"],
-                        job["allocation_id"],
-                        job["gpu_type"],
-                        node,
-                        record["gpu_uuid"],
-                        record["epoch"],
-                        record["sequence"],
-                        record["interval_start"],
-                        record["interval_end"],
-                        record["gpu_seconds"],
-                        record["energy_mj"],
-                        record["avg_utilisation_pct"],
-                        record["avg_memory_bytes"],
-                        record["estimated"],
-                        record["simulated"],
-                        record["quarantined"],
-                        source,
-                        now,
-                    ]
-                )
-            row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+        if connection.vendor == "postgresql":
+            # Whole columns as arrays: 19 parameters per statement however many rows, which keeps
+            # parameter handling off the hot path.
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            unnest = ", ".join(f"%s::{kind}[]" for kind in PG_TYPES)
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                f"INSERT INTO {table} ({', '.join(COLUMNS)}) SELECT * FROM unnest({unnest}) "
                 f"ON CONFLICT (record_id) DO NOTHING RETURNING id, record_id",
-                params,
+                columns,
             )
             inserted.extend((pk, by_id[record_id]) for pk, record_id in cursor.fetchall())
+        else:
+            row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+            for start in range(0, len(rows), 200):
+                chunk = rows[start : start + 200]
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                    f"ON CONFLICT (record_id) DO NOTHING RETURNING id, record_id",
+                    [value for r in chunk for value in r],
+                )
+                inserted.extend((pk, by_id[record_id]) for pk, record_id in cursor.fetchall())
     return inserted
 
 
+def _write_ledger_entries(usage_pks: list[int], now) -> None:
+    """One debit per newly inserted usage record, copied from it in the database."""
+    ledger, usage = LedgerEntry._meta.db_table, UsageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {ledger} (usage_id, allocation_id, gpu_type, gpu_seconds, energy_mj, created_at) "
+                f"SELECT id, allocation_id, gpu_type, gpu_seconds, energy_mj, %s FROM {usage} WHERE id = ANY(%s)",
+                [now, usage_pks],
+            )
+            return
+        for start in range(0, len(usage_pks), 1000):
+            chunk = usage_pks[start : start + 1000]
+            cursor.execute(
+                f"INSERT INTO {ledger} (usage_id, allocation_id, gpu_type, gpu_seconds, energy_mj, created_at) "
+                f"SELECT id, allocation_id, gpu_type, gpu_seconds, energy_mj, %s FROM {usage} "
+                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                [now, *chunk],
+            )
+
+
 def _debit_jobs(by_job: dict[int, list[int]]) -> dict[tuple[int, str], int]:
-    """Charge jobs and shrink their holds by what they used; returns hold released per budget."""
+    """Charge jobs and shrink their holds by what they used; returns hold released per budget.
+
+    One locking read and one UPDATE … FROM (VALUES …) however many jobs the batch touches.
+    """
     from scheduler.models import Job
 
     released: dict[tuple[int, str], int] = defaultdict(int)
-    for job in Job.objects.select_for_update().filter(pk__in=list(by_job)).order_by("pk"):
-        seconds, energy = by_job[job.pk]
-        release = min(job.hold_gpu_seconds, seconds)
-        Job.objects.filter(pk=job.pk).update(
-            used_gpu_seconds=F("used_gpu_seconds") + seconds,
-            hold_gpu_seconds=F("hold_gpu_seconds") - release,
-            energy_mj=F("energy_mj") + energy,
-        )
-        released[(job.allocation_id, job.gpu_type)] += release
+    rows = []
+    for pk, allocation_id, gpu_type, hold in (
+        Job.objects.select_for_update()
+        .filter(pk__in=list(by_job))
+        .order_by("pk")
+        .values_list("pk", "allocation_id", "gpu_type", "hold_gpu_seconds")
+    ):
+        seconds, energy = by_job[pk]
+        release = min(hold, seconds)
+        released[(allocation_id, gpu_type)] += release
+        rows.append((pk, seconds, release, energy))
+    table = Job._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            cursor.execute(
+                f"UPDATE {table} SET used_gpu_seconds = used_gpu_seconds + v.column2, "
+                f"hold_gpu_seconds = hold_gpu_seconds - v.column3, energy_mj = energy_mj + v.column4 "
+                f"FROM (VALUES {', '.join(['(%s, %s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
+                [value for row in chunk for value in row],
+            )
     return released
 
 

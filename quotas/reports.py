@@ -3,8 +3,8 @@
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, ExpressionWrapper, F, FloatField, IntegerField, Max, Sum
+from django.db.models.functions import Cast, TruncMonth
 
 from quotas.models import SECONDS_PER_HOUR, UsageRecord
 
@@ -62,15 +62,17 @@ def _aggregate(records) -> dict:
         total_energy_mj=Sum("energy_mj"),
         util_weighted=Sum(UTIL_WEIGHTED),
         records=Count("id"),
-        estimated=Max("estimated"),
-        simulated=Max("simulated"),
-        quarantined=Max("quarantined"),
+        estimated=Max(Cast("estimated", IntegerField())),
+        simulated=Max(Cast("simulated", IntegerField())),
+        quarantined=Max(Cast("quarantined", IntegerField())),
     )
 
 
 def usage_summary(records) -> UsageSummary:
     totals = _aggregate(records)
-    by_type = dict(records.values("gpu_type").annotate(total=Sum("gpu_seconds")).values_list("gpu_type", "total"))
+    by_type = dict(
+        records.values("gpu_type").annotate(total=Sum("gpu_seconds")).values_list("gpu_type", "total")
+    )
     return summarise(
         gpu_seconds=totals["total_gpu_seconds"] or 0,
         energy_mj=totals["total_energy_mj"] or 0,
@@ -97,9 +99,9 @@ def monthly_usage(records) -> list[dict]:
             total_energy_mj=Sum("energy_mj"),
             util_weighted=Sum(UTIL_WEIGHTED),
             records=Count("id"),
-            estimated=Max("estimated"),
-            simulated=Max("simulated"),
-            quarantined=Max("quarantined"),
+            estimated=Max(Cast("estimated", IntegerField())),
+            simulated=Max(Cast("simulated", IntegerField())),
+            quarantined=Max(Cast("quarantined", IntegerField())),
             jobs=Count("job", distinct=True),
         )
         .order_by("month", "gpu_type")

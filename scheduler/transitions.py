@@ -60,6 +60,7 @@ def job_move(
         job.started_at = job.started_at or now
     elif target == JobState.QUEUED:
         job.queued_at = now
+        job.idle_since = job.idle_warned_at = None  # a new run starts with a clean slate
         job.stop_requested = ""
         job.hold_gpu_seconds = hold_top_up(
             allocation_id=job.allocation_id,
