@@ -235,3 +235,23 @@ def test_a_bind_that_lands_after_a_cancel_is_undone(backend, owner, allocation):
     backend.bind = bind_then_cancelled
     run_cycle(backend=backend)
     assert (str(job.public_id), "cancelled") in backend.stopped
+
+
+@pytest.mark.parametrize(("policy", "stopped"), [("finish", False), ("stop", True)])
+def test_running_jobs_of_a_suspended_allocation_follow_the_policy(
+    nodes, owner, allocation, settings, policy, stopped, django_capture_on_commit_callbacks
+):
+    settings.GPUGRANT_INACTIVE_ALLOCATION_POLICY = policy
+    job = submit(owner, allocation)
+    run_cycle(backend=nodes)
+    nodes.set_phase(str(job.public_id), Phase.RUNNING)
+    reconcile_jobs(backend=nodes)
+    allocation.status = "suspended"
+    allocation.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(backend=nodes)
+    job.refresh_from_db()
+    assert ((str(job.public_id), "allocation_inactive") in nodes.stopped) is stopped
+    assert job.state == ("cancelled" if stopped else "running")
+    if stopped:
+        assert "no longer active" in job.state_reason
