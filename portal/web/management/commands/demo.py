@@ -21,45 +21,98 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         port = str(options["port"])
+        # Node agents meter the demo's jobs (simulated GPUs where there is no NVIDIA GPU).
+        os.environ["GPUGRANT_METERING"] = settings.GPUGRANT_METERING = "agent"
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", verbosity=0)
-        worker = None
-        if not options["no_worker"]:
-            # The worker sends notification emails (printed to its console) and runs the periodic sweeps.
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--beat",
-                    "--pool=solo",
-                    "--loglevel=WARNING",
-                    f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}",
-                ],
-                env={**os.environ},
-            )
-        # SIGTERM (e.g. from `timeout` or a service manager) must also stop the worker, not orphan it.
+        processes: list[subprocess.Popen] = []
+        # SIGTERM (e.g. from `timeout` or a service manager) must also stop the children, not orphan them.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        url = f"http://127.0.0.1:{port}/"
-        self.stdout.write(self._banner(url))
         try:
+            if not options["no_worker"]:
+                # The worker runs the scheduler (cycles, reconcile, sweep) and sends notification emails.
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "portal",
+                            "worker",
+                            "--beat",
+                            "--pool=solo",
+                            "--loglevel=WARNING",
+                            f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}",
+                        ],
+                        env={**os.environ},
+                    )
+                )
+                processes.extend(self._agents(port))
+            url = f"http://127.0.0.1:{port}/"
+            self.stdout.write(self._banner(url))
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
         finally:
-            if worker is not None:
-                worker.terminate()
+            for process in processes:
+                process.terminate()
+            for process in processes:
                 try:
-                    worker.wait(timeout=15)
+                    process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    worker.kill()
+                    process.kill()
+
+    def _agents(self, port: str) -> list[subprocess.Popen]:
+        """One node agent per local node, reporting usage to this portal with its own node key."""
+        from scheduler.backends import get_backend
+        from scheduler.node_keys import node_key_create
+
+        keys = settings.VAR_DIR / "node-keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        agents = []
+        for node in get_backend().inventory():
+            key_file = keys / f"{node.name}.key"
+            if not key_file.exists():
+                _, plaintext = node_key_create(node=node.name)
+                key_file.write_text(plaintext)
+                key_file.chmod(0o600)
+            agents.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "workers.agent",
+                        "--node",
+                        node.name,
+                        "--portal",
+                        f"http://127.0.0.1:{port}",
+                        "--key-file",
+                        str(key_file),
+                        "--spool",
+                        str(settings.VAR_DIR / "agent-spool" / node.name),
+                        "--source",
+                        "local",
+                        "--local-state",
+                        str(settings.VAR_DIR / "local-backend"),
+                        "--devices",
+                        "simulated",
+                        "--sample-interval",
+                        "1",
+                        "--report-interval",
+                        "5",
+                        "--log-level",
+                        "WARNING",
+                    ],
+                    env={**os.environ},
+                )
+            )
+        return agents
 
     def _banner(self, url: str) -> str:
         password = demo_password()
         lines = [
             "",
-            "gpugrant demo is starting (SQLite, filesystem broker, console email; data in var/).",
+            "gpugrant demo is starting (SQLite, filesystem broker, console email, local backend with",
+            "simulated GPUs and one node agent per node; data in var/). Example jobs run within a minute.",
             f"  Portal:   {url}",
             f"  API docs: {url}api/docs/    schema: {url}api/schema/",
             f"  Admin:    {url}admin/",

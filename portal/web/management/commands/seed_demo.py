@@ -5,9 +5,11 @@ natural keys (email, registration number, title) before anything is created.
 """
 
 import os
+import subprocess
 import sys
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -264,29 +266,72 @@ class Command(BaseCommand):
             )
 
     def _jobs(self, users) -> None:
-        """A few small jobs per demo allocation that really run on the local backend and succeed."""
+        """Example jobs per demo allocation (workers/examples) that really run on the local backend."""
         inventory_sync(backend=get_backend())
-        training = (
-            "import math, time\n"
-            "loss = 2.0\n"
-            "for step in range(1, 21):\n"
-            "    loss = loss * 0.85 + 0.01 * math.sin(step)\n"
-            "    print(f'step {step:3d}  loss {loss:.4f}', flush=True)\n"
-            "    time.sleep(0.5)\n"
-            "print('saved checkpoint: demo-model.ckpt')\n"
-        )
-        inference = (
-            "import time\n"
-            "for batch in range(1, 6):\n"
-            "    print(f'batch {batch}: 256 requests answered', flush=True)\n"
-            "    time.sleep(0.5)\n"
-        )
-        plans = [
-            ("alice@demo.test", "A100", "retail-vision-train", "training", training, 2),
-            ("alice@demo.test", "A100", "retail-vision-serve", "inference", inference, 1),
-            ("carol@demo.test", "H100", "protein-fold-train", "training", training, 4),
+        work = settings.VAR_DIR / "demo-jobs"
+        pretrained = work / "pretrained"
+        if not (pretrained / "model.npz").exists():
+            # The inference job needs a model from the start; train a small one now (a few seconds).
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "workers.examples.train",
+                    "--steps",
+                    "200",
+                    "--checkpoint-dir",
+                    str(pretrained),
+                    "--seed",
+                    "7",
+                    "--log-every",
+                    "1000",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+
+        def train(name: str, seed: int) -> list[str]:
+            return [
+                sys.executable,
+                "-m",
+                "workers.examples.train",
+                "--steps",
+                "400",
+                "--checkpoint-every",
+                "50",
+                "--step-delay",
+                "0.05",
+                "--seed",
+                str(seed),
+                "--checkpoint-dir",
+                str(work / name),
+            ]
+
+        serve = [
+            sys.executable,
+            "-m",
+            "workers.examples.infer",
+            "--checkpoint-dir",
+            str(pretrained),
+            "--batches",
+            "40",
+            "--output",
+            str(work / "retail-vision-serve" / "predictions.jsonl"),
         ]
-        for email, gpu_type, name, kind, script, gpus in plans:
+        plans = [
+            (
+                "alice@demo.test",
+                "A100",
+                "retail-vision-train",
+                "training",
+                train("retail-vision-train", 1),
+                2,
+            ),
+            ("alice@demo.test", "A100", "retail-vision-serve", "inference", serve, 1),
+            ("carol@demo.test", "H100", "protein-fold-train", "training", train("protein-fold-train", 2), 4),
+        ]
+        for email, gpu_type, name, kind, command, gpus in plans:
             user = users[email]
             allocation = Allocation.objects.filter(
                 organisation__memberships__user=user, status="active"
@@ -299,7 +344,7 @@ class Command(BaseCommand):
                 name=name,
                 kind=kind,
                 image="python:3.11-slim",
-                command=[sys.executable, "-c", script],
+                command=command,
                 gpu_type=gpu_type,
                 gpus_per_pod=gpus,
                 max_runtime_minutes=15,
