@@ -384,12 +384,12 @@ def _watch_idle(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None
 def edges_record(job, node: str, run_started_at: datetime, released_at: datetime) -> tuple[dict, dict]:
     """The usage of a finished run from its bind/release edges, where no node agent meters (simulated)."""
     seconds = max(0, int((released_at - run_started_at).total_seconds()))
-    record_id = f"{job.public_id}:edges:{int(run_started_at.timestamp() * 1000)}:0"
+    run = f"edges-{int(run_started_at.timestamp() * 1000)}"  # one per run: its bind time in ms
     record = {
-        "id": record_id,
+        "id": f"{job.public_id}:{run}:0:0",
         "job_id": str(job.public_id),
-        "gpu_uuid": "edges",
-        "epoch": int(run_started_at.timestamp() * 1000),
+        "gpu_uuid": run,
+        "epoch": 0,
         "sequence": 0,
         "interval_start": run_started_at,
         "interval_end": max(released_at, run_started_at),

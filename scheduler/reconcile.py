@@ -23,7 +23,7 @@ STOPPED_AS = {
     JobState.EXHAUSTED.value: (JobState.EXHAUSTED, "stopped: the allocation's GPU-hours ran out"),
     JobState.TIMED_OUT.value: (JobState.TIMED_OUT, "stopped: it ran past its max_runtime"),
     "idle": (JobState.CANCELLED, "stopped by gpugrant: its GPUs stayed idle (allocation policy)"),
-    "allocation_inactive": (JobState.CANCELLED, "stopped: its allocation is no longer active"),
+    "inactive": (JobState.CANCELLED, "stopped: its allocation is no longer active"),
 }
 
 
@@ -173,7 +173,7 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
             "pk", flat=True
         ):
             if job_request_stop(
-                job_pk=pk, stop="allocation_inactive", reason="stopping: its allocation is no longer active"
+                job_pk=pk, stop="inactive", reason="stopping: its allocation is no longer active"
             ):
                 counts["inactive_stopped"] = counts.get("inactive_stopped", 0) + 1
     # 7. GPUs claimed by jobs that are no longer active (should never happen; repaired if it does).

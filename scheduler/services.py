@@ -174,7 +174,7 @@ def job_cancel(*, job: Job, user) -> Job:
 
 
 def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
-    """Ask for an active job to be stopped (exhausted, idle, allocation_inactive, …), once; True if asked now."""
+    """Ask for an active job to be stopped (exhausted, idle, inactive, …), once; True if asked now."""
     with transaction.atomic():
         job = lock_job(job_pk)
         if job.stop_requested or JobState(job.state) not in (JobState.SCHEDULED, JobState.RUNNING):

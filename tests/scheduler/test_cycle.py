@@ -251,7 +251,7 @@ def test_running_jobs_of_a_suspended_allocation_follow_the_policy(
     with django_capture_on_commit_callbacks(execute=True):
         sweep(backend=nodes)
     job.refresh_from_db()
-    assert ((str(job.public_id), "allocation_inactive") in nodes.stopped) is stopped
+    assert ((str(job.public_id), "inactive") in nodes.stopped) is stopped
     assert job.state == ("cancelled" if stopped else "running")
     if stopped:
         assert "no longer active" in job.state_reason

@@ -148,7 +148,7 @@ class FakeApiServer:
         with self.changed:
             return [r for r in self.requests if r.verb == verb and r.resource == resource]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         """Block until ``predicate()`` holds (checked on every change to the server's state)."""
         with self.changed:
             if not self.changed.wait_for(predicate, timeout=timeout):

@@ -11,7 +11,7 @@ from scheduler.backends.base import Phase
 from tests.scheduler.backends import k8s_builders as b
 
 NAMESPACE = f"gpugrant-{b.ORGANISATION_ID}"
-TIMEOUT = 10
+TIMEOUT = 30
 
 
 @contextmanager
