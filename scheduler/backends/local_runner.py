@@ -259,8 +259,10 @@ class Runner:
         if self.pipe_fd is None:
             time.sleep(timeout)
             return
-        ready, _, _ = select.select([self.pipe_fd], [], [], timeout)
-        if ready:
+        # poll, not select: it has no limit on descriptor numbers.
+        poller = select.poll()
+        poller.register(self.pipe_fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if poller.poll(timeout * 1000):
             data = os.read(self.pipe_fd, READ_CHUNK)
             if data:
                 self.log.write(data)

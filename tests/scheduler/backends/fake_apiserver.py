@@ -510,7 +510,10 @@ class _Handler(BaseHTTPRequestHandler):
                 api.changed.notify_all()
 
     def _client_gone(self) -> bool:
-        readable, _, _ = select.select([self.connection], [], [], 0)
+        # poll, not select: a long test run holds descriptors above select()'s limit of 1024.
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN | select.POLLHUP | select.POLLERR)
+        readable = poller.poll(0)
         try:
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
