@@ -14,7 +14,7 @@ from portal.errors import InvalidInput
 from portal.organisations.selectors import organisations_visible_to
 from quotas.ledger import usage_ingest
 from quotas.models import UsageRecord
-from quotas.reports import CSV_COLUMNS, job_usage, monthly_usage, usage_summary
+from quotas.reports import CSV_COLUMNS, monthly_usage, usage_summary
 from quotas.selectors import allocations_visible_to
 from scheduler.models import Job
 from scheduler.node_keys import IsNode, NodeKeyAuthentication
@@ -154,13 +154,12 @@ class JobUsage(APIView):
     )
     def get(self, request, public_id):
         job = get_visible(jobs_visible_to(request.user), public_id)
-        records = UsageRecord.objects.filter(job=job)
-        months = monthly_usage(records)
-        if _export(request):
-            return _csv(months, f"job-{job.public_id}-usage.csv")
-        summary = job_usage(job).as_dict()
-        summary["idle_since"] = job.idle_since
-        return Response({"summary": summary, "months": months})
+        return usage_response(
+            request,
+            UsageRecord.objects.filter(job=job),
+            f"job-{job.public_id}",
+            extra={"idle_since": job.idle_since},
+        )
 
 
 class AllocationUsage(APIView):
@@ -169,11 +168,9 @@ class AllocationUsage(APIView):
     )
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
-        records = UsageRecord.objects.filter(allocation=allocation)
-        months = monthly_usage(records)
-        if _export(request):
-            return _csv(months, f"allocation-{allocation.public_id}-usage.csv")
-        return Response({"summary": usage_summary(records).as_dict(), "months": months})
+        return usage_response(
+            request, UsageRecord.objects.filter(allocation=allocation), f"allocation-{allocation.public_id}"
+        )
 
 
 class OrganisationUsage(APIView):
@@ -182,8 +179,16 @@ class OrganisationUsage(APIView):
     )
     def get(self, request, public_id):
         organisation = get_visible(organisations_visible_to(request.user), public_id)
-        records = UsageRecord.objects.filter(allocation__organisation=organisation)
-        months = monthly_usage(records)
-        if _export(request):
-            return _csv(months, f"organisation-{organisation.public_id}-usage.csv")
-        return Response({"summary": usage_summary(records).as_dict(), "months": months})
+        return usage_response(
+            request,
+            UsageRecord.objects.filter(allocation__organisation=organisation),
+            f"organisation-{organisation.public_id}",
+        )
+
+
+def usage_response(request, records, name: str, extra: dict | None = None):
+    """The summary and monthly rows of ``records`` as JSON, or the rows as CSV with ?export=csv."""
+    months = monthly_usage(records)
+    if _export(request):
+        return _csv(months, f"{name}-usage.csv")
+    return Response({"summary": {**usage_summary(records).as_dict(), **(extra or {})}, "months": months})
