@@ -73,6 +73,8 @@ def _fresh_cache(settings):
         client = cache._cache.get_client(write=True)  # noqa: SLF001 - delete only this test's keys
         for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
+        for pool in cache._cache._pools.values():  # noqa: SLF001 - each test's client has its own pool
+            pool.disconnect()
     else:
         cache.clear()
 
