@@ -192,6 +192,8 @@ class Gpugrant:
     """The product: the real ``scheduler.core.plan`` on a Snapshot built from the simulator state."""
 
     name = "gpugrant"
+    # like the product's cycle: victims are stopped now, and the next plan (next event) uses their GPUs
+    replan_after_preemption = False
 
     def __init__(self, shares: str = "equal", policy: Policy | None = None, half_life_s: float = 7 * DAY):
         self.shares = shares

@@ -227,7 +227,7 @@ class Sim:
                     self.preempt(victim)
                 for job, placement in starts:
                     self.start(job, placement)
-                if not victims:
+                if not victims or not getattr(policy, "replan_after_preemption", True):
                     break
             if self.busy_gpus != before or not self.busy_log:
                 self.busy_log.append((self.now, self.busy_gpus))
