@@ -311,6 +311,11 @@ GPUGRANT_RESERVATION_DEPTH = env_int("GPUGRANT_RESERVATION_DEPTH", 4)
 GPUGRANT_MAX_REQUEUES = env_int("GPUGRANT_MAX_REQUEUES", 3)  # lost/bind-failed runs before a job fails
 GPUGRANT_CYCLE_INTERVAL_S = float(os.environ.get("GPUGRANT_CYCLE_INTERVAL_S", "3"))
 GPUGRANT_SCHEDULED_TIMEOUT_S = env_int("GPUGRANT_SCHEDULED_TIMEOUT_S", 300)  # sweep repairs jobs stuck longer
+# Load shedding (portal/api/throttling.py): submissions per organisation ("N/sec|min|hour|day"; empty:
+# off) → 429 + Retry-After; submissions one process admits at once (0: off) → 503 + Retry-After.
+GPUGRANT_ORG_SUBMIT_RATE = os.environ.get("GPUGRANT_ORG_SUBMIT_RATE", "1200/min")
+GPUGRANT_SUBMIT_CONCURRENCY = env_int("GPUGRANT_SUBMIT_CONCURRENCY", 0)
+GPUGRANT_OVERLOAD_RETRY_AFTER_S = env_int("GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1)
 GPUGRANT_LOG_LIMIT_BYTES = env_int("GPUGRANT_LOG_LIMIT_BYTES", 64 * 1024)
 # Local backend: simulated GPUs per type where no NVIDIA GPU exists (the demo awards A100 and H100).
 GPUGRANT_LOCAL_GPUS = os.environ.get("GPUGRANT_LOCAL_GPUS", "A100:4,H100:4")

@@ -6,10 +6,12 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
 from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut
+from portal.api.throttling import OrganisationSubmitThrottle, submission_slot_release, submission_slot_take
 from portal.errors import InvalidInput
 from quotas.selectors import allocations_visible_to
 from scheduler import services
@@ -19,6 +21,20 @@ from scheduler.selectors import job_events, jobs_visible_to
 
 
 class JobListCreate(APIView):
+    # Submissions are also limited per organisation, and per process at once (portal/api/throttling.py).
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, OrganisationSubmitThrottle]
+
+    def initial(self, request, *args, **kwargs):
+        # The overload guard comes first, before authentication, so shedding costs almost nothing.
+        if request.method == "POST":
+            self._slot = submission_slot_take()
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        submission_slot_release(getattr(self, "_slot", False))
+        self._slot = False
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         responses=JobOut(many=True),
         parameters=[
@@ -76,7 +92,13 @@ class JobListCreate(APIView):
             return services.job_submit(user=request.user, allocation=allocation, **values)
 
         def render(job):
-            return JobOut(jobs_visible_to(request.user).get(pk=job.pk)).data
+            # The job was just created from these objects: render it without reading it back (2 queries).
+            job.allocation, job.organisation, job.created_by = (
+                allocation,
+                allocation.organisation,
+                request.user,
+            )
+            return JobOut(job).data
 
         key = request.headers.get("Idempotency-Key")
         if key is None:
