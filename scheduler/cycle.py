@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from scheduler.backends import get_backend
@@ -69,8 +70,8 @@ def run_cycle(
     lap("plan")
     claimed = _claim(decision, index, backend.name, now, result)
     lap("claim")
-    for job_pk, spec in claimed:
-        _bind(backend, job_pk, spec, result)
+    bound = [spec.job_id for job_pk, spec in claimed if _bind(backend, job_pk, spec, result)]
+    _undo_binds_overtaken_by_stops(backend, bound)
     lap("bind")
     for victim in decision.preemptions:
         _stop(backend, index.public_ids[victim.job_id])
@@ -221,20 +222,31 @@ def spec_for(job: Job) -> JobSpec:
     )
 
 
-def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> None:
+def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> bool:
     try:
         backend.bind(spec)
-        result.bound += 1
-        if not Job.objects.filter(pk=job_pk, state=JobState.SCHEDULED, stop_requested="").exists():
-            # Cancelled (or otherwise stopped) while its bind was in flight: do not leave pods behind.
-            backend.stop(
-                spec.job_id,
-                Job.objects.filter(pk=job_pk).values_list("stop_requested", flat=True).first() or "cancelled",
-            )
     except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
         result.bind_failures += 1
         logger.warning("bind of job %s failed: %s", spec.job_id, exc)
         bind_failed(job_pk, str(exc) or type(exc).__name__)
+        return False
+    result.bound += 1
+    return True
+
+
+def _undo_binds_overtaken_by_stops(backend: Backend, public_ids: list[str]) -> None:
+    """Stop jobs cancelled or ended while their bind was in flight, so no pods are left behind.
+
+    One query for the whole cycle. A job a concurrent reconcile moved to running is still active and
+    is left alone.
+    """
+    if not public_ids:
+        return
+    overtaken = Job.objects.filter(public_id__in=public_ids).filter(
+        ~Q(state__in=[JobState.SCHEDULED, JobState.RUNNING]) | ~Q(stop_requested="")
+    )
+    for public_id, stop in overtaken.values_list("public_id", "stop_requested"):
+        _stop(backend, str(public_id), stop or "cancelled")
 
 
 def bind_failed(job_pk: int, message: str) -> None:
@@ -255,8 +267,8 @@ def bind_failed(job_pk: int, message: str) -> None:
             job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])
 
 
-def _stop(backend: Backend, public_id: str) -> None:
+def _stop(backend: Backend, public_id: str, reason: str = "preempted") -> None:
     try:
-        backend.stop(public_id, "preempted")
+        backend.stop(public_id, reason)
     except Exception:  # noqa: BLE001 - the sweep retries stops
-        logger.exception("stopping preempted job %s failed; the sweep will retry", public_id)
+        logger.exception("stopping job %s (%s) failed; the sweep will retry", public_id, reason)

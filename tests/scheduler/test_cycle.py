@@ -255,3 +255,19 @@ def test_running_jobs_of_a_suspended_allocation_follow_the_policy(
     assert job.state == ("cancelled" if stopped else "running")
     if stopped:
         assert "no longer active" in job.state_reason
+
+
+def test_a_job_a_concurrent_reconcile_started_is_not_stopped_after_its_bind(backend, owner, allocation):
+    inventory_sync(backend=backend)
+    job = submit(owner, allocation)
+    original_bind = backend.bind
+
+    def bind_then_running(spec):
+        original_bind(spec)
+        Job.objects.filter(public_id=spec.job_id).update(state="running")  # another worker reconciled it
+
+    backend.bind = bind_then_running
+    run_cycle(backend=backend)
+    assert backend.stopped == []
+    job.refresh_from_db()
+    assert job.state == "running"
