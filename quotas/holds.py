@@ -50,10 +50,9 @@ def hold_top_up(*, allocation_id: int, gpu_type: str, current: int, wanted: int)
     return current + extra
 
 
-def usage_debit(*, allocation_id: int, gpu_type: str, used: int, release: int) -> None:
-    """Charge ``used`` GPU-seconds and release ``release`` from the hold, in one row update."""
+def hold_release(*, allocation_id: int, gpu_type: str, gpu_seconds: int) -> None:
+    """Give back what a finished job still holds. Usage itself is charged only by quotas.ledger."""
     lock_budget(allocation_id=allocation_id, gpu_type=gpu_type)
     AllocationBudget.objects.filter(allocation_id=allocation_id, gpu_type=gpu_type).update(
-        used_gpu_seconds=F("used_gpu_seconds") + max(0, used),
-        held_gpu_seconds=F("held_gpu_seconds") - max(0, release),
+        held_gpu_seconds=F("held_gpu_seconds") - max(0, gpu_seconds)
     )

@@ -43,10 +43,9 @@ def _admission_errors(
         errors["pods"] = [
             f"{total} GPUs exceed the allocation's cap of {allocation.max_concurrent_gpus} concurrent GPUs."
         ]
-    elif "gpu_type" not in errors and largest_placement(gpu_type, gpus_per_pod) < pods:
+    elif "gpu_type" not in errors and (most := largest_placement(gpu_type, gpus_per_pod)) < pods:
         errors["pods"] = [
-            f"The cluster can never run {pods} × {gpus_per_pod} {gpu_type} GPUs at once "
-            f"(at most {largest_placement(gpu_type, gpus_per_pod)} such pods)."
+            f"The cluster can never run {pods} × {gpus_per_pod} {gpu_type} GPUs at once (at most {most} such pods)."
         ]
     return errors
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.errors import Conflict
-from quotas.holds import hold_top_up, usage_debit
+from quotas.holds import hold_release, hold_top_up
 from quotas.ledger import apply_usage, edges_record
 from quotas.models import UsageSource
 from scheduler.models import Gpu, Job, JobEvent
@@ -72,8 +72,8 @@ def job_move(
         job.finished_at = now
         job.stop_requested = ""
         if job.hold_gpu_seconds:
-            usage_debit(
-                allocation_id=job.allocation_id, gpu_type=job.gpu_type, used=0, release=job.hold_gpu_seconds
+            hold_release(
+                allocation_id=job.allocation_id, gpu_type=job.gpu_type, gpu_seconds=job.hold_gpu_seconds
             )
             job.hold_gpu_seconds = 0
     job.state = target.value
