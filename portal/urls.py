@@ -9,3 +9,8 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("", include("portal.web.urls")),
 ]
+
+handler400 = "portal.api.errors.bad_request"
+handler403 = "portal.api.errors.permission_denied"
+handler404 = "portal.api.errors.page_not_found"
+handler500 = "portal.api.errors.server_error"

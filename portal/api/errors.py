@@ -5,7 +5,8 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -71,3 +72,35 @@ def exception_handler(exc, context):
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("API error: %s", exc)
     return response
+
+
+# Django's own error views, for requests that never reach a DRF view (no URL matched, a malformed
+# path id, a body too large to read): under /api/ they answer with the envelope, elsewhere with pages.
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(envelope("The request was malformed.", "bad_request"), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            envelope("You do not have permission to do this.", "permission_denied"), status=403
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(envelope("Not found.", "not_found"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(envelope("Internal server error.", "server_error"), status=500)
+    return defaults.server_error(request)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from portal.accounts.models import ApiKey
+from portal.api.serializers.fields import StrictBooleanField
 from portal.audit.models import AuditEvent
 
 
@@ -35,7 +36,7 @@ class ApiKeyCreatedOut(ApiKeyOut):
 
 class ApiKeyIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    read_only = serializers.BooleanField(default=False)
+    read_only = StrictBooleanField(default=False)
 
 
 class AuditEventOut(serializers.ModelSerializer):

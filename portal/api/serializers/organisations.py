@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from portal.api.serializers.fields import StrictBooleanField
 from portal.organisations.models import MembershipRole, Organisation, OrganisationType
 
 
@@ -32,7 +33,7 @@ class OrganisationIn(serializers.Serializer):
 
 
 class VerifyIn(serializers.Serializer):
-    verified = serializers.BooleanField(default=True)
+    verified = StrictBooleanField(default=True)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

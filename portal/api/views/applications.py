@@ -133,7 +133,7 @@ class ApplicationAssign(APIView):
 
     @extend_schema(
         request=AssignIn,
-        responses=ReviewOut(many=True),
+        responses={201: ReviewOut(many=True)},
         summary="Staff: assign reviewers (starts the review)",
     )
     def post(self, request, public_id):

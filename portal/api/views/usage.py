@@ -4,7 +4,8 @@ import csv
 import io
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -144,11 +145,16 @@ USAGE_OUT = inline_serializer(
     "Usage",
     {"summary": serializers.DictField(), "months": serializers.ListField(child=serializers.DictField())},
 )
+# JSON by default; with ?export=csv the same monthly rows as a CSV attachment.
+USAGE_RESPONSES = {
+    (200, "application/json"): USAGE_OUT,
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="with ?export=csv"),
+}
 
 
 class JobUsage(APIView):
     @extend_schema(
-        responses=USAGE_OUT,
+        responses=USAGE_RESPONSES,
         parameters=[EXPORT],
         summary="A job's GPU-hours, energy, power, utilisation, cost and CO₂",
     )
@@ -164,7 +170,7 @@ class JobUsage(APIView):
 
 class AllocationUsage(APIView):
     @extend_schema(
-        responses=USAGE_OUT, parameters=[EXPORT], summary="An allocation's usage, by month and GPU type"
+        responses=USAGE_RESPONSES, parameters=[EXPORT], summary="An allocation's usage, by month and GPU type"
     )
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
@@ -175,7 +181,9 @@ class AllocationUsage(APIView):
 
 class OrganisationUsage(APIView):
     @extend_schema(
-        responses=USAGE_OUT, parameters=[EXPORT], summary="An organisation's usage over all its allocations"
+        responses=USAGE_RESPONSES,
+        parameters=[EXPORT],
+        summary="An organisation's usage over all its allocations",
     )
     def get(self, request, public_id):
         organisation = get_visible(organisations_visible_to(request.user), public_id)
