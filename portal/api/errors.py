@@ -1,6 +1,7 @@
 """One error envelope for the whole API: ``{"message": str, "code": str, "extra": {"fields": {name: [msg]}}}``."""
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import ServiceError
+from portal.outages import RETRY_AFTER_S, is_outage, outage_envelope, outage_response
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    if is_outage(exc):
+        logger.warning("API request failed on an outage: %s", exc)
+        return Response(outage_envelope(), status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
     if isinstance(exc, ServiceError):
         return Response(envelope(exc.message, exc.code, exc.fields), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
@@ -101,6 +106,8 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    if is_outage(sys.exc_info()[1]):  # raised outside a DRF view (middleware, web pages)
+        return outage_response(request)
     if _is_api(request):
         return JsonResponse(envelope("Internal server error.", "server_error"), status=500)
     return defaults.server_error(request)

@@ -1,0 +1,34 @@
+"""503 with Retry-After, never a 500, while the database or the broker is out of reach.
+
+A dropped PostgreSQL connection rolls back whatever the request had written, so the client may simply
+retry (with the same Idempotency-Key for submissions) once the service is back.
+"""
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+RETRY_AFTER_S = 5
+MESSAGE = "gpugrant cannot reach its database or message broker right now; retry after the given seconds."
+OUTAGE_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError)
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def outage_envelope() -> dict:
+    return {"message": MESSAGE, "code": "service_unavailable", "extra": {"fields": {}}}
+
+
+def outage_response(request) -> HttpResponse:
+    """For handler500: the error views cannot use the database either, so the answer is built by hand."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse(outage_envelope(), status=503)
+    else:
+        response = HttpResponse(
+            f"<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{MESSAGE}</p>",
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
