@@ -83,7 +83,9 @@ def fault_loop(stack, backend, owner, allocation, kind: str) -> list[tuple]:
             assert worker.wait(timeout=30) == -9
         else:  # the worker lives on: let its failed cycle end before the sweep looks at what it left
             wait_until(
-                lambda: cycles_done(stack, worker) > done_before, "the armed cycle to end", process=worker
+                lambda w=worker, n=done_before: cycles_done(stack, w) > n,
+                "the armed cycle to end",
+                process=worker,
             )
         # What an operator's restart, or the next sweep, finds: repair what the dead cycle left. A fresh
         # worker then gets the unacknowledged cycle again from the broker.
