@@ -6,8 +6,6 @@ never a 500, nothing half-written (a job without its hold, its event or its key)
 queued jobs' holds.
 """
 
-import http.client
-import json
 import uuid
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from portal.accounts.services import api_key_create
 from quotas.models import AllocationBudget
 from scheduler.models import Job, JobEvent, SubmissionKey
+from tests.reliability.api_client import Client, job_body
 from tests.reliability.conftest import sample
 from tests.reliability.invariants import assert_invariants
 from tests.reliability.stack import wait_until
@@ -25,46 +24,6 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-class Client:
-    def __init__(self, url: str, key: str):
-        self.host, self.port = url.removeprefix("http://").split(":")
-        self.key = key
-
-    def post_job(self, body: dict, idempotency_key: str) -> tuple[int, dict, dict] | None:
-        """(status, headers, body), or None when the connection broke (the worker died under us)."""
-        connection = http.client.HTTPConnection(self.host, int(self.port), timeout=60)
-        try:
-            connection.request(
-                "POST",
-                "/api/v1/jobs",
-                body=json.dumps(body),
-                headers={
-                    "Authorization": f"Bearer {self.key}",
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": idempotency_key,
-                },
-            )
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), json.loads(response.read() or b"{}")
-        except (ConnectionError, http.client.RemoteDisconnected, http.client.IncompleteRead):
-            return None
-        finally:
-            connection.close()
-
-
-def job_body(allocation, name: str) -> dict:
-    return {
-        "allocation": str(allocation.public_id),
-        "name": name,
-        "kind": "training",
-        "image": "python:3.11",
-        "command": ["python", "-c", "pass"],
-        "gpu_type": "A100",
-        "gpus_per_pod": 1,
-        "max_runtime_minutes": 10,
-    }
 
 
 def assert_nothing_half_written(keys: list[str]) -> None:
