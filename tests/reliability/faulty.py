@@ -1,7 +1,8 @@
 """``python -m tests.reliability.faulty <celery arguments>``: Celery (worker or beat) with fault points.
 
 Tasks named in ``GG_FAULT_TASKS`` (comma-separated) take the armed fault (tests/reliability/faults.py) when
-they start; beat takes ``kill:N`` / ``killafter:N`` for its N-th publish from then on.
+they start; beat takes an armed ``kill:N`` / ``killafter:N`` at a publish and dies before / after the N-th publish counted
+from that one.
 """
 
 import os
@@ -35,11 +36,11 @@ def _disarm(sender=None, task_id=None, **kwargs):
 
 def _beat_fault(after: bool) -> None:
     if _publishes["fault"] is None:
-        _publishes["fault"] = faults.take() or ("", "")
+        _publishes["fault"] = faults.take()  # counted from the publish that takes it
         _publishes["count"] = 0
+        if _publishes["fault"] is None:
+            return
     kind, at = _publishes["fault"]
-    if not at.isdigit():
-        return
     if not after:
         _publishes["count"] += 1
     if _publishes["count"] == int(at) and kind == ("killafter" if after else "kill"):
