@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -167,6 +168,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (portal/accounts/lockout.py): this many failed passwords for one email from one
+# address within the window lock that pair out for the lockout time.
+GPUGRANT_LOGIN_MAX_FAILURES = env_int("GPUGRANT_LOGIN_MAX_FAILURES", 5)
+GPUGRANT_LOGIN_WINDOW_S = env_int("GPUGRANT_LOGIN_WINDOW_S", 15 * 60)
+GPUGRANT_LOGIN_LOCKOUT_S = env_int("GPUGRANT_LOGIN_LOCKOUT_S", 15 * 60)
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -284,6 +291,14 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# portal/csp.py; empty: no header (the demo's debug pages need inline code).
+GPUGRANT_CONTENT_SECURITY_POLICY = os.environ.get(
+    "GPUGRANT_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    if PRODUCTION
+    else "",
+)
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -305,7 +320,9 @@ GPUGRANT_BACKENDS = {
 # Scheduling policy (docs/scheduling.md).
 GPUGRANT_MAX_RUNTIME_MINUTES = env_int("GPUGRANT_MAX_RUNTIME_MINUTES", 7 * 24 * 60)
 GPUGRANT_FAIRSHARE_HALF_LIFE_S = env_int("GPUGRANT_FAIRSHARE_HALF_LIFE_S", 7 * 24 * 3600)
-GPUGRANT_PREEMPTION_WAIT_S = env_int("GPUGRANT_PREEMPTION_WAIT_S", 30 * 60)
+GPUGRANT_PREEMPTION_WAIT_S = env_int("GPUGRANT_PREEMPTION_WAIT_S", 10 * 60)
+GPUGRANT_PREEMPTION_GRACE_S = env_int("GPUGRANT_PREEMPTION_GRACE_S", 10 * 60)
+GPUGRANT_PREEMPTION_HOLD_S = env_int("GPUGRANT_PREEMPTION_HOLD_S", 15 * 60)
 GPUGRANT_MAX_AGE_S = env_int("GPUGRANT_MAX_AGE_S", 7 * 24 * 3600)
 GPUGRANT_RESERVATION_DEPTH = env_int("GPUGRANT_RESERVATION_DEPTH", 4)
 GPUGRANT_MAX_REQUEUES = env_int("GPUGRANT_MAX_REQUEUES", 3)  # lost/bind-failed runs before a job fails

@@ -255,3 +255,20 @@ def change_request_ready(
     scored(application, reviewer)
     application.refresh_from_db()
     return application
+
+
+def queued_job(user: User, allocation, name: str = "test job"):
+    """A one-GPU A100 training job submitted against ``allocation`` (the inventory must be synced)."""
+    from scheduler.services import job_submit
+
+    return job_submit(
+        user=user,
+        allocation=allocation,
+        name=name,
+        kind="training",
+        image="python:3.11",
+        command=["python", "-c", "print(1)"],
+        gpu_type="A100",
+        gpus_per_pod=1,
+        max_runtime_minutes=10,
+    )

@@ -1,68 +1,34 @@
-"""Every API endpoint × {anonymous, member, outsider, reviewer, staff} → the expected status.
+"""Every API endpoint × every kind of caller → the expected status.
 
-The table is checked against portal.api.urls, so a new endpoint without a row fails the suite.
-"member" owns the organisation; "outsider" belongs to another organisation; "reviewer" is assigned
-to the application under review; "staff" is programme staff with no membership.
+The table is checked against portal.api.urls, so a new endpoint without a row fails the suite. Callers:
+"anonymous"; "owner", "manager" and "member" of the organisation that owns the objects; "outsider", a
+member of another organisation; "reviewer", assigned to the application under review; "staff",
+programme staff with no membership; "node", a node agent's credential (``Authorization: Node ggnode_…``).
+Users authenticate with their own API key. For list endpoints the row also names an object that only
+some callers may see in the answer.
 """
 
 from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern
+from rest_framework.test import APIClient
 
-from portal.accounts.services import api_key_create
 from portal.api.urls import urlpatterns
-from portal.applications import services as application_services
-from portal.applications.models import Review
-from quotas.models import Allocation
-from scheduler.inventory import inventory_sync
-from scheduler.services import job_submit
-from tests import builders
-from tests.scheduler.fakes import ScriptedBackend
 
-ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
+ROLES = ("anonymous", "owner", "manager", "member", "outsider", "reviewer", "staff", "node")
 
 
-@pytest.fixture
-def world(owner, teammate, organisation, other_organisation, outsider, call, staff, reviewer, reviewer2):
-    approved = builders.ready_for_decision(
-        owner, organisation, call, staff, reviewer2, project_title="Approved one"
-    )
-    application_services.application_decide(
-        application=approved, staff=staff, decision="approve", reason="ok"
-    )
-    allocation = Allocation.objects.get(application=approved)
-    under_review = builders.under_review(
-        builders.submitted(
-            builders.make_application(owner, organisation, call, project_title="Pending one"), owner
-        ),
-        staff,
-        reviewer,
-    )
-    member_key, _ = api_key_create(user=owner, name="member key")
-    inventory_sync(backend=ScriptedBackend())
-    job = job_submit(
-        user=owner,
-        allocation=allocation,
-        name="matrix job",
-        kind="training",
-        image="python:3.11",
-        command=["python", "-c", "print(1)"],
-        gpu_type="A100",
-        gpus_per_pod=1,
-        max_runtime_minutes=10,
-    )
-    return {
-        "organisation": organisation,
-        "call": call,
-        "allocation": allocation,
-        "application": under_review,
-        "review": Review.objects.get(application=under_review, reviewer=reviewer),
-        "member_key": member_key,
-        "job": job,
-        "users": {"member": owner, "outsider": outsider, "reviewer": reviewer, "staff": staff},
-        "reviewer2": reviewer2,
-    }
+def expect(anonymous, owner, manager, member, outsider, reviewer, staff, node) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, owner, manager, member, outsider, reviewer, staff, node), strict=True))
+
+
+# Shapes most rows share.
+ANY_USER = expect(401, 200, 200, 200, 200, 200, 200, 401)
+ORGANISATION_AND_STAFF = expect(401, 200, 200, 200, 404, 404, 200, 401)
+STAFF_ONLY_WRITE = expect(401, 403, 403, 403, 403, 403, 200, 401)
+REVIEWER_ONLY = expect(401, 403, 403, 403, 403, 200, 403, 401)
+NODE_ONLY = expect(401, 401, 401, 401, 401, 401, 401, 200)
 
 
 def _call_body(w):
@@ -78,131 +44,139 @@ def _call_body(w):
     }
 
 
-# name → (method, path builder, body builder or None, expected statuses by role, id that must not leak)
+def _job_body(w):
+    return {
+        "allocation": str(w["allocation"].public_id),
+        "name": "matrix submit",
+        "kind": "training",
+        "image": "python:3.11",
+        "command": ["python", "-c", "print(1)"],
+        "gpu_type": "A100",
+        "gpus_per_pod": 1,
+        "max_runtime_minutes": 10,
+    }
+
+
+# name → (method, path builder, body builder or None, expected status by role, object a list must not leak)
 MATRIX = {
-    "me": ("get", lambda w: "/api/v1/me", None, (401, 200, 200, 200, 200), None),
-    "api_keys": ("get", lambda w: "/api/v1/api-keys", None, (401, 200, 200, 200, 200), "member_key"),
+    "me": ("get", lambda w: "/api/v1/me", None, ANY_USER, None),
+    "api_keys": ("get", lambda w: "/api/v1/api-keys", None, ANY_USER, "member_key"),
     "api_key_revoke": (
         "post",
         lambda w: f"/api/v1/api-keys/{w['member_key'].public_id}/revoke",
         None,
-        (401, 200, 404, 404, 404),
+        # Only the key's own user; staff revoke keys in /admin/, never by API through someone's id.
+        expect(401, 200, 404, 404, 404, 404, 404, 401),
         None,
     ),
     "audit_events": (
         "get",
         lambda w: f"/api/v1/audit-events?target_type=application&target_id={w['application'].public_id}",
         None,
-        (401, 403, 403, 403, 200),
+        expect(401, 403, 403, 403, 403, 403, 200, 401),
         None,
     ),
-    "organisations": (
-        "get",
-        lambda w: "/api/v1/organisations",
-        None,
-        (401, 200, 200, 200, 200),
-        "organisation",
-    ),
+    "organisations": ("get", lambda w: "/api/v1/organisations", None, ANY_USER, "organisation"),
     "organisation": (
         "get",
         lambda w: f"/api/v1/organisations/{w['organisation'].public_id}",
         None,
-        (401, 200, 404, 404, 200),
+        ORGANISATION_AND_STAFF,
         None,
     ),
     "organisation_verify": (
         "post",
         lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/verify",
         lambda w: {"verified": False, "reason": "registration lapsed"},
-        (401, 403, 403, 403, 200),
+        STAFF_ONLY_WRITE,
         None,
     ),
     "organisation_members": (
         "post",
         lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/members",
         lambda w: {"email": w["reviewer2"].email},
-        (401, 201, 404, 404, 403),
+        expect(401, 201, 201, 403, 404, 404, 403, 401),
         None,
     ),
-    "calls": ("post", lambda w: "/api/v1/calls", _call_body, (401, 403, 403, 403, 400), None),
+    "calls": (
+        "post",
+        lambda w: "/api/v1/calls",
+        _call_body,
+        expect(401, 403, 403, 403, 403, 403, 400, 401),
+        None,
+    ),
     "call": (
         "put",
         lambda w: f"/api/v1/calls/{w['call'].public_id}",
         _call_body,
-        (401, 403, 403, 403, 400),
+        expect(401, 403, 403, 403, 403, 403, 400, 401),
         None,
     ),
-    "applications": ("get", lambda w: "/api/v1/applications", None, (401, 200, 200, 200, 200), "application"),
+    "applications": ("get", lambda w: "/api/v1/applications", None, ANY_USER, "application"),
     "application": (
         "patch",
         lambda w: f"/api/v1/applications/{w['application'].public_id}",
         lambda w: {"project_title": "Hijacked"},
-        (401, 409, 404, 403, 403),
+        expect(401, 409, 409, 409, 404, 403, 403, 401),
         None,
     ),
     "application_submit": (
         "post",
         lambda w: f"/api/v1/applications/{w['application'].public_id}/submit",
         None,
-        (401, 409, 404, 403, 403),
+        expect(401, 409, 409, 409, 404, 403, 403, 401),
         None,
     ),
     "application_withdraw": (
         "post",
         lambda w: f"/api/v1/applications/{w['application'].public_id}/withdraw",
         lambda w: {"reason": "x"},
-        (401, 200, 404, 403, 403),
+        expect(401, 200, 200, 200, 404, 403, 403, 401),
         None,
     ),
     "application_assign": (
         "post",
         lambda w: f"/api/v1/applications/{w['application'].public_id}/assign",
         lambda w: {"reviewers": [w["reviewer2"].email]},
-        (401, 403, 403, 403, 201),
+        expect(401, 403, 403, 403, 403, 403, 201, 401),
         None,
     ),
     "application_decision": (
         "post",
         lambda w: f"/api/v1/applications/{w['application'].public_id}/decision",
         lambda w: {"decision": "reject", "reason": "Out of scope"},
-        (401, 403, 403, 403, 200),
+        STAFF_ONLY_WRITE,
         None,
     ),
     "application_reviews": (
         "get",
         lambda w: f"/api/v1/applications/{w['application'].public_id}/reviews",
         None,
-        (401, 200, 404, 200, 200),
+        expect(401, 200, 200, 200, 404, 200, 200, 401),
         None,
     ),
-    "reviews": ("get", lambda w: "/api/v1/reviews", None, (401, 403, 403, 200, 403), "review"),
-    "review": (
-        "get",
-        lambda w: f"/api/v1/reviews/{w['review'].public_id}",
-        None,
-        (401, 403, 403, 200, 403),
-        None,
-    ),
+    "reviews": ("get", lambda w: "/api/v1/reviews", None, REVIEWER_ONLY, "review"),
+    "review": ("get", lambda w: f"/api/v1/reviews/{w['review'].public_id}", None, REVIEWER_ONLY, None),
     "review_submit": (
         "post",
         lambda w: f"/api/v1/reviews/{w['review'].public_id}/submit",
         lambda w: {"technical_merit": 3, "feasibility": 3, "impact": 3, "need_for_public_compute": 3},
-        (401, 403, 403, 200, 403),
+        REVIEWER_ONLY,
         None,
     ),
-    "allocations": ("get", lambda w: "/api/v1/allocations", None, (401, 200, 200, 200, 200), "allocation"),
+    "allocations": ("get", lambda w: "/api/v1/allocations", None, ANY_USER, "allocation"),
     "allocation": (
         "get",
         lambda w: f"/api/v1/allocations/{w['allocation'].public_id}",
         None,
-        (401, 200, 404, 404, 200),
+        ORGANISATION_AND_STAFF,
         None,
     ),
     "allocation_status": (
         "post",
         lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/status",
         lambda w: {"status": "suspended", "reason": "audit"},
-        (401, 403, 403, 403, 200),
+        STAFF_ONLY_WRITE,
         None,
     ),
     "allocation_change_request": (
@@ -214,54 +188,84 @@ MATRIX = {
             "justification": "More time",
             "gpu_requests": {"A100": 100},
         },
-        (401, 201, 404, 404, 403),
+        expect(401, 201, 201, 201, 404, 404, 403, 401),
         None,
     ),
-    "jobs": ("get", lambda w: "/api/v1/jobs", None, (401, 200, 200, 200, 200), "job"),
-    "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, (401, 200, 404, 404, 200), None),
+    "jobs": ("get", lambda w: "/api/v1/jobs", None, ANY_USER, "job"),
+    "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, ORGANISATION_AND_STAFF, None),
     "job_events": (
         "get",
         lambda w: f"/api/v1/jobs/{w['job'].public_id}/events",
         None,
-        (401, 200, 404, 404, 200),
+        ORGANISATION_AND_STAFF,
         None,
     ),
     "job_logs": (
         "get",
         lambda w: f"/api/v1/jobs/{w['job'].public_id}/logs",
         None,
-        (401, 200, 404, 404, 200),
+        ORGANISATION_AND_STAFF,
         None,
     ),
     "job_cancel": (
         "post",
         lambda w: f"/api/v1/jobs/{w['job'].public_id}/cancel",
         None,
-        (401, 200, 404, 404, 200),
+        ORGANISATION_AND_STAFF,
         None,
     ),
-    "job_usage": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}/usage", None, (401, 200, 404, 404, 200), None),
+    "job_usage": (
+        "get",
+        lambda w: f"/api/v1/jobs/{w['job'].public_id}/usage",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
+    ),
     "allocation_usage": (
-        "get", lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/usage", None, (401, 200, 404, 404, 200), None,
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/usage",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
     ),
     "organisation_usage": (
-        "get", lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/usage", None, (401, 200, 404, 404, 200),
+        "get",
+        lambda w: f"/api/v1/organisations/{w['organisation'].public_id}/usage",
+        None,
+        ORGANISATION_AND_STAFF,
         None,
     ),
-    # Node-agent endpoints: a user's API key is not a node key, whoever holds it.
-    "usage": ("post", lambda w: "/api/v1/usage", lambda w: {"records": []}, (401, 401, 401, 401, 401), None),
-    "node_jobs": ("get", lambda w: "/api/v1/node/jobs", None, (401, 401, 401, 401, 401), None),
+    # Node-agent endpoints take only node keys. An empty batch is refused (400) once the node is let in.
+    "usage": (
+        "post",
+        lambda w: "/api/v1/usage",
+        lambda w: {"records": []},
+        expect(401, 401, 401, 401, 401, 401, 401, 400),
+        None,
+    ),
+    "node_jobs": ("get", lambda w: "/api/v1/node/jobs", None, NODE_ONLY, None),
 }
 
 # Who may see the object a list endpoint must not leak, by role.
 LIST_VISIBILITY = {
-    "api_keys": ("member",),
-    "organisations": ("member", "staff"),
-    "applications": ("member", "reviewer", "staff"),
+    "api_keys": ("owner",),
+    "organisations": ("owner", "manager", "member", "staff"),
+    "applications": ("owner", "manager", "member", "reviewer", "staff"),
     "reviews": ("reviewer",),
-    "allocations": ("member", "staff"),
-    "jobs": ("member", "staff"),
+    "allocations": ("owner", "manager", "member", "staff"),
+    "jobs": ("owner", "manager", "member", "staff"),
 }
+
+# Writes a role may make; job submission is a write of its own (POST /jobs), checked here per role.
+SUBMIT = expect(401, 201, 201, 201, 400, 400, 400, 401)
+
+
+def _client(client_for, world, role) -> APIClient:
+    if role == "node":
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Node {world['node_key']}")
+        return client
+    return client_for(world["users"].get(role))
 
 
 def test_it_covers_every_named_api_route():
@@ -271,17 +275,29 @@ def test_it_covers_every_named_api_route():
     assert all(route.endswith("/") for route in unnamed), "only trailing-slash twins may be unnamed"
 
 
+def test_it_names_every_role_in_every_row():
+    assert all(set(row[3]) == set(ROLES) for row in MATRIX.values())
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", sorted(MATRIX))
-def test_it_gives_each_role_exactly_what_it_should(client_for, world, name, role):
+def test_it_gives_each_role_exactly_what_it_should(client_for, api_world, name, role):
     method, path_of, body_of, expected, leak_key = MATRIX[name]
-    client = client_for(world["users"].get(role))
-    body = body_of(world) if body_of else None
-    response = getattr(client, method)(path_of(world), body, format="json")
-    wanted = expected[ROLES.index(role)]
-    assert response.status_code == wanted, (name, role, response.content[:300])
-    assert set(response.json()) >= {"message", "code", "extra"} if wanted >= 400 else True
+    body = body_of(api_world) if body_of else None
+    response = getattr(_client(client_for, api_world, role), method)(path_of(api_world), body, format="json")
+    assert response.status_code == expected[role], (name, role, response.content[:300])
+    if expected[role] >= 400:
+        assert set(response.json()) == {"message", "code", "extra"}
     if leak_key and response.status_code == 200:
-        visible = str(world[leak_key].public_id) in response.content.decode()
+        visible = str(api_world[leak_key].public_id) in response.content.decode()
         assert visible == (role in LIST_VISIBILITY[name]), (name, role)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_it_lets_only_the_organisation_submit_jobs_against_its_allocation(client_for, api_world, role):
+    response = _client(client_for, api_world, role).post("/api/v1/jobs", _job_body(api_world), format="json")
+    assert response.status_code == SUBMIT[role], response.content[:300]
+    if response.status_code == 400:
+        assert response.json()["extra"]["fields"] == {"allocation": ["No such allocation among yours."]}

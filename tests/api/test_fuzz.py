@@ -25,12 +25,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from portal.accounts.services import api_key_create
-from portal.applications import services as application_services
-from quotas.models import Allocation
-from scheduler.inventory import inventory_sync
-from scheduler.services import job_submit
-from tests import builders
-from tests.scheduler.fakes import ScriptedBackend
 
 # Per operation (42 operations). 30 keeps the run well under two minutes on CI's two cores; set
 # GPUGRANT_FUZZ_EXAMPLES=500 (say) for a long run on demand.
@@ -62,40 +56,20 @@ def keep_test_connection():
 
 
 @pytest.fixture
-def fuzz_world(
-    keep_test_connection, owner, teammate, organisation, other_organisation, call, staff, reviewer, reviewer2
-):
-    """The member's organisation with one object of each kind a path can name, and the member's keys."""
-    approved = builders.ready_for_decision(
-        owner, organisation, call, staff, reviewer2, project_title="Fuzzed"
-    )
-    application_services.application_decide(
-        application=approved, staff=staff, decision="approve", reason="ok"
-    )
-    allocation = Allocation.objects.get(application=approved)
-    draft = builders.make_application(owner, organisation, call, project_title="Fuzzed draft")
-    inventory_sync(backend=ScriptedBackend())
-    job = job_submit(
-        user=owner,
-        allocation=allocation,
-        name="fuzzed job",
-        kind="training",
-        image="python:3.11",
-        command=["python", "-c", "print(1)"],
-        gpu_type="A100",
-        gpus_per_pod=1,
-        max_runtime_minutes=10,
-    )
+def fuzz_world(keep_test_connection, api_world):
+    """The owner's API key, and one real object of each kind a path can name."""
+    owner = api_world["users"]["owner"]
     spare_key, _ = api_key_create(user=owner, name="revocable")
     _, plaintext = api_key_create(user=owner, name="fuzzer")
     return {
         "authorization": f"Bearer {plaintext}",
         "ids": {
-            "organisations": organisation.public_id,
-            "calls": call.public_id,
-            "applications": draft.public_id,
-            "allocations": allocation.public_id,
-            "jobs": job.public_id,
+            "organisations": api_world["organisation"].public_id,
+            "calls": api_world["call"].public_id,
+            "applications": api_world["draft"].public_id,
+            "allocations": api_world["allocation"].public_id,
+            "jobs": api_world["job"].public_id,
+            "reviews": api_world["review"].public_id,
             "api-keys": spare_key.public_id,
         },
     }

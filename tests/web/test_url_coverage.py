@@ -7,14 +7,33 @@ from django.urls import URLPattern, URLResolver, reverse
 from portal.applications.models import Review
 from portal.web.urls import urlpatterns
 from scheduler.inventory import inventory_sync
-from scheduler.services import job_submit
+from scheduler.node_keys import node_key_create
+from tests import builders
+from tests.web.test_security_headers import find_inline_code
 
-ROLES = ("anonymous", "member", "outsider", "reviewer", "staff")
+ROLES = ("anonymous", "owner", "manager", "member", "outsider", "reviewer", "staff", "node")
 LOGIN_REDIRECT = 302
 
 
-def expect(anonymous, member, outsider, reviewer, staff) -> dict[str, int]:
-    return dict(zip(ROLES, (anonymous, member, outsider, reviewer, staff), strict=True))
+def expect(anonymous, member, outsider, reviewer, staff, *, owner=None, manager=None) -> dict[str, int]:
+    """Owner and manager see what a member sees unless named. A node agent's key is no web login: the
+    portal treats it as anonymous."""
+    return dict(
+        zip(
+            ROLES,
+            (
+                anonymous,
+                member if owner is None else owner,
+                member if manager is None else manager,
+                member,
+                outsider,
+                reviewer,
+                staff,
+                anonymous,
+            ),
+            strict=True,
+        )
+    )
 
 
 EVERYONE_SIGNED_IN = expect(LOGIN_REDIRECT, 200, 200, 200, 200)
@@ -52,8 +71,9 @@ def job(world):
 
 
 # name → (URL arguments, expected status of a GET for each role).
-# "member" is the teammate (a plain member of the owner's organisation); "reviewer" is assigned to
-# the reviewed application only; "staff" belongs to no organisation and is not a reviewer.
+# "owner" registered the organisation; "manager" and "member" (the teammate) have those roles in it;
+# "outsider" belongs to another organisation; "reviewer" is assigned to the reviewed application only;
+# "staff" belongs to no organisation and is not a reviewer; "node" sends a node agent's key.
 TABLE = {
     "login": (no_arguments, expect(200, 302, 302, 302, 302)),
     "logout": (no_arguments, expect(405, 405, 405, 405, 405)),
@@ -119,8 +139,16 @@ def test_it_lists_every_page_in_the_access_table():
 
 
 @pytest.fixture
+def manager(organisation):
+    user = builders.make_user("manager@example.test", full_name="Manager Yoon")
+    builders.add_member(organisation, user, role="manager")
+    return user
+
+
+@pytest.fixture
 def world(
     owner,
+    manager,
     teammate,
     outsider,
     reviewer,
@@ -134,18 +162,12 @@ def world(
     backend,
 ):
     inventory_sync(backend=backend)
-    queued = job_submit(
-        user=owner,
-        allocation=allocation,
-        name="coverage-job",
-        kind="training",
-        image="python:3.12",
-        command=["python", "-c", "print(1)"],
-        gpu_type="A100",
-        gpus_per_pod=1,
-        max_runtime_minutes=10,
-    )
+    queued = builders.queued_job(owner, allocation, "coverage-job")
+    _, node_key = node_key_create(node=backend.nodes[0].name)
     return {
+        "owner": owner,
+        "manager": manager,
+        "node_key": node_key,
         "member": teammate,
         "outsider": outsider,
         "reviewer": reviewer,
@@ -167,10 +189,16 @@ def test_it_answers_each_role_as_the_table_says(client, world, name):
     got = {}
     for role in ROLES:
         client.logout()
-        if role != "anonymous":
+        headers = {}
+        if role == "node":
+            headers["HTTP_AUTHORIZATION"] = f"Node {world['node_key']}"
+        elif role != "anonymous":
             client.force_login(world[role])
-        response = client.get(url)
+        response = client.get(url, **headers)
         got[role] = response.status_code
-        if role == "anonymous" and response.status_code == LOGIN_REDIRECT:
+        if response.status_code == 200:
+            # The Content-Security-Policy forbids inline code: a page that needs it would break.
+            assert find_inline_code(response.content.decode()) == [], (name, role)
+        if role in ("anonymous", "node") and response.status_code == LOGIN_REDIRECT:
             assert response["Location"].startswith(reverse("web:login") + "?next="), name
     assert got == expected

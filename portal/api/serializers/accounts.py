@@ -59,6 +59,6 @@ class AuditEventOut(serializers.ModelSerializer):
 
 class AuditQueryIn(serializers.Serializer):
     target_type = serializers.ChoiceField(
-        choices=["application", "allocation", "organisation", "call", "api_key", "user"]
+        choices=["application", "allocation", "organisation", "call", "api_key", "user", "login"]
     )
     target_id = serializers.UUIDField()
