@@ -5,6 +5,7 @@ from django.urls import path
 from portal.web.views import (
     accounts,
     allocations,
+    api_keys,
     applications,
     calls,
     home,
@@ -21,6 +22,8 @@ urlpatterns = [
     path("accounts/login/", accounts.login_view, name="login"),
     path("accounts/logout/", accounts.logout_view, name="logout"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/api-keys/", api_keys.api_key_list, name="api_key_list"),
+    path("accounts/api-keys/<uuid:public_id>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("", home.home, name="home"),
     path("organisations/", organisations.organisation_list, name="organisation_list"),
     path("organisations/new/", organisations.organisation_create, name="organisation_create"),

@@ -4,6 +4,7 @@ so no page can be added without saying who may open it (and this test checking i
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
+from portal.accounts.services import api_key_create
 from portal.applications.models import Review
 from portal.web.urls import urlpatterns
 from scheduler.inventory import inventory_sync
@@ -78,6 +79,8 @@ TABLE = {
     "login": (no_arguments, expect(200, 302, 302, 302, 302)),
     "logout": (no_arguments, expect(405, 405, 405, 405, 405)),
     "signup": (no_arguments, expect(200, 302, 302, 302, 302)),
+    "api_key_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "api_key_revoke": (lambda world: {"public_id": world["owner_key"].public_id}, POST_ONLY),
     "home": (no_arguments, EVERYONE_SIGNED_IN),
     "organisation_list": (no_arguments, EVERYONE_SIGNED_IN),
     "organisation_create": (no_arguments, EVERYONE_SIGNED_IN),
@@ -164,7 +167,9 @@ def world(
     inventory_sync(backend=backend)
     queued = builders.queued_job(owner, allocation, "coverage-job")
     _, node_key = node_key_create(node=backend.nodes[0].name)
+    owner_key, _ = api_key_create(user=owner, name="owner's key")
     return {
+        "owner_key": owner_key,
         "owner": owner,
         "manager": manager,
         "node_key": node_key,
