@@ -43,13 +43,13 @@ READ_EVERY = 3  # one read per this many accepted submissions, per client
 
 
 # --- Database -------------------------------------------------------------------------------------
-def bench_database_url(database_url: str) -> str:
+def bench_database_url(database_url: str, suffix: str = "_burst_bench") -> str:
     base, _, name = database_url.rpartition("/")
-    return f"{base}/{name}_burst_bench"
+    return f"{base}/{name}{suffix}"
 
 
-def setup_django(database_url: str) -> str:
-    url = bench_database_url(database_url)
+def setup_django(database_url: str, suffix: str = "_burst_bench") -> str:
+    url = bench_database_url(database_url, suffix)
     base, _, name = url.rpartition("/")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")

@@ -9,15 +9,28 @@ from portal.organisations.selectors import organisation_ids_of
 from quotas.models import SECONDS_PER_HOUR, Allocation, AllocationBudget
 
 
-def allocations_visible_to(user) -> QuerySet[Allocation]:
-    base = Allocation.objects.select_related("organisation", "call", "application").prefetch_related(
-        "budgets"
-    )
+def _visible_to(user, allocations: QuerySet[Allocation]) -> QuerySet[Allocation]:
     if not getattr(user, "is_authenticated", False):
-        return base.none()
+        return allocations.none()
     if user.is_staff:
-        return base
-    return base.filter(organisation_id__in=organisation_ids_of(user))
+        return allocations
+    return allocations.filter(organisation_id__in=organisation_ids_of(user))
+
+
+def allocations_visible_to(user) -> QuerySet[Allocation]:
+    return _visible_to(
+        user,
+        Allocation.objects.select_related("organisation", "call", "application").prefetch_related("budgets"),
+    )
+
+
+def allocation_to_submit_against(user, public_id) -> Allocation | None:
+    """The allocation ``public_id`` if ``user`` may see it, with its organisation only (one query)."""
+    return (
+        _visible_to(user, Allocation.objects.select_related("organisation"))
+        .filter(public_id=public_id)
+        .first()
+    )
 
 
 def _hours(seconds: int) -> Decimal:

@@ -51,6 +51,16 @@ def queue_views(gpu_types) -> dict[str, QueueView]:
     return {view.gpu_type: view for view in QueueView.objects.filter(gpu_type__in=set(gpu_types))}
 
 
+def queue_view_for_new_job(gpu_type: str) -> QueueView | None:
+    """The last cycle's view of ``gpu_type`` as a job admitted just now sees it, or None if none ran.
+
+    Such a job cannot be among the view's entries yet, so only the queue's size is read, never the
+    entries (up to ENTRIES_PER_TYPE of them per GPU type).
+    """
+    total = QueueView.objects.filter(gpu_type=gpu_type).values_list("total", flat=True).first()
+    return None if total is None else QueueView(gpu_type=gpu_type, total=total, entries={})
+
+
 def queue_entry(job, view: QueueView | None = None) -> dict | None:
     """{"queue_position", "estimated_start", "wait_reason"} for a queued job, from the last cycle."""
     if view is None:

@@ -2,28 +2,55 @@
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from portal.organisations.selectors import organisation_ids_of
-from quotas.holds import hold_take
+from quotas.holds import hold_refusal, hold_try
 from quotas.models import Allocation, AllocationStatus
+from scheduler.admission import admit_in_one_statement
 from scheduler.models import GpuNode, Job, JobEvent, SubmissionKey
 from scheduler.states import TERMINAL, JobState
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
 from scheduler.validation import job_content_errors
 
+# How long a process trusts the GPU node sizes it read (admission's "could this ever fit" check). Nodes
+# come and go rarely; within this window a job may be admitted that waits as "never fits", or refused
+# (400, retryable) just after a node joined.
+NODE_SIZES_TTL_S = 5.0
+_node_sizes: dict[str, tuple[float, tuple[int, ...]]] = {}  # GPU type → (read at, schedulable node sizes)
+
+
+def node_sizes(gpu_type: str) -> tuple[int, ...]:
+    """GPU counts of the schedulable ``gpu_type`` nodes, as read at most NODE_SIZES_TTL_S ago."""
+    now = time.monotonic()
+    cached = _node_sizes.get(gpu_type)
+    if cached is not None and now - cached[0] < NODE_SIZES_TTL_S:
+        return cached[1]
+    sizes = tuple(
+        GpuNode.objects.filter(gpu_type=gpu_type, schedulable=True).values_list("gpu_count", flat=True)
+    )
+    _node_sizes[gpu_type] = (now, sizes)
+    return sizes
+
+
+def node_sizes_forget() -> None:
+    """Make the next admission read node sizes afresh (tests, after changing nodes by hand)."""
+    _node_sizes.clear()
+
 
 def largest_placement(gpu_type: str, gpus_per_pod: int) -> int:
     """The most pods of ``gpus_per_pod`` GPUs the cluster could ever run at once on ``gpu_type``."""
-    sizes = GpuNode.objects.filter(gpu_type=gpu_type, schedulable=True).values_list("gpu_count", flat=True)
-    return sum(size // gpus_per_pod for size in sizes)
+    return sum(size // gpus_per_pod for size in node_sizes(gpu_type))
 
 
 def _admission_errors(
-    user, allocation: Allocation, *, gpu_type, gpus_per_pod, pods, priority
+    user, allocation: Allocation, *, gpu_type, gpus_per_pod, pods, priority, awarded: set[str]
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     today = timezone.localdate()
@@ -31,7 +58,6 @@ def _admission_errors(
         errors["allocation"] = [f"The allocation is {allocation.status}."]
     elif not allocation.starts_on <= today <= allocation.ends_on:
         errors["allocation"] = [f"The allocation runs {allocation.starts_on} – {allocation.ends_on}."]
-    awarded = {b.gpu_type for b in allocation.budgets.all()}
     if gpu_type not in awarded:
         errors["gpu_type"] = [
             f"This allocation has no {gpu_type} GPU-hours (awarded: {', '.join(sorted(awarded)) or 'none'})."
@@ -48,6 +74,10 @@ def _admission_errors(
             f"The cluster can never run {pods} × {gpus_per_pod} {gpu_type} GPUs at once (at most {most} such pods)."
         ]
     return errors
+
+
+def _awarded_gpu_types(allocation: Allocation) -> set[str]:
+    return {budget.gpu_type for budget in allocation.budgets.all()}
 
 
 def fingerprint(payload: dict) -> str:
@@ -68,8 +98,13 @@ def job_submit(
     environment: dict[str, str] | None = None,
     pods: int = 1,
     priority: str = "normal",
+    record: Callable[[Job], SubmissionKey] | None = None,
 ) -> Job:
-    """Admit a job: validate, check the allocation, and hold its GPU-hours under the budget's row lock."""
+    """Admit a job: validate, check the allocation, and hold its GPU-hours under the budget's row lock.
+
+    ``record(job)``, if given, is called with the job before it is written and returns the (unsaved)
+    Idempotency-Key to write with it, atomically; a key already used raises IntegrityError, writing nothing.
+    """
     if allocation.organisation_id not in organisation_ids_of(user):
         raise InvalidInput("No such allocation.", fields={"allocation": ["No such allocation among yours."]})
     environment = {} if environment is None else environment
@@ -87,63 +122,105 @@ def job_submit(
     errors = job_content_errors(**content)
     if errors:
         raise InvalidInput("The job is not valid.", fields=errors)
-    errors = _admission_errors(
-        user, allocation, gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority
-    )
-    if errors:
+    admission = dict(gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority)
+    # Whether the GPU type was awarded at all is left to the hold (no budget row to update), so that an
+    # admissible job reads no budgets; a refusal reads them to say which types were awarded.
+    if _admission_errors(user, allocation, awarded={gpu_type}, **admission):
+        errors = _admission_errors(user, allocation, awarded=_awarded_gpu_types(allocation), **admission)
         raise InvalidInput("The job cannot be admitted.", fields=errors)
     hold = gpus_per_pod * pods * max_runtime_minutes * 60
-    with transaction.atomic():
-        hold_take(allocation_id=allocation.pk, gpu_type=gpu_type, gpu_seconds=hold)
-        job = Job.objects.create(
-            organisation_id=allocation.organisation_id,
-            allocation=allocation,
-            created_by=user,
-            gpu_type=gpu_type,
-            hold_gpu_seconds=hold,
-            **content,
-        )
-        JobEvent.objects.create(
-            job=job,
-            to_state=JobState.QUEUED,
-            reason="accepted; waiting for GPUs",
-            actor=user,
-            data={"held_gpu_seconds": hold},
-        )
-        on_commit_trigger_cycle()
+    job = Job(
+        organisation_id=allocation.organisation_id,
+        allocation=allocation,
+        created_by=user,
+        gpu_type=gpu_type,
+        hold_gpu_seconds=hold,
+        **content,
+    )
+    event = JobEvent(
+        job=job,
+        to_state=JobState.QUEUED,
+        reason="accepted; waiting for GPUs",
+        actor=user,
+        data={"held_gpu_seconds": hold},
+    )
+    key = record(job) if record is not None else None
+    if connection.vendor == "postgresql":
+        admitted = admit_in_one_statement(job=job, event=event, key=key)
+    else:
+        admitted = _admit_in_a_transaction(job=job, event=event, key=key)
+    if not admitted:
+        refused = hold_refusal(allocation_id=allocation.pk, gpu_type=gpu_type, gpu_seconds=hold)
+        if refused.code != "gpu_type_not_awarded":
+            raise refused
+        errors = _admission_errors(user, allocation, awarded=_awarded_gpu_types(allocation), **admission)
+        raise InvalidInput("The job cannot be admitted.", fields=errors)
+    on_commit_trigger_cycle()
     return job
+
+
+def _admit_in_a_transaction(*, job: Job, event: JobEvent, key: SubmissionKey | None) -> bool:
+    """admit_in_one_statement for databases without data-modifying WITH clauses (SQLite, the demo)."""
+    with transaction.atomic():
+        if not hold_try(
+            allocation_id=job.allocation_id, gpu_type=job.gpu_type, gpu_seconds=job.hold_gpu_seconds
+        ):
+            return False
+        job.save(force_insert=True)
+        event.job = job
+        event.save(force_insert=True)
+        if key is not None:
+            key.job = job
+            key.save(force_insert=True)
+    return True
 
 
 def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[int, dict, bool]:
     """Submit at most once per (user, Idempotency-Key): a retry gets the first response back.
 
-    ``submit()`` creates the job; ``render(job)`` gives the response body. Returns (status, body, created).
+    ``submit(record)`` creates the job, passing ``record`` on to job_submit; ``render(job)`` gives the
+    response body. Returns (status, body, created). The key is not looked up first: a new key (the
+    common case) costs no read; a key already used fails its unique insert, nothing is written (job and
+    hold included) and the stored response is replayed.
     """
     if not 1 <= len(key) <= 255:
         raise InvalidInput("Bad Idempotency-Key.", fields={"Idempotency-Key": ["1–255 characters."]})
     digest = fingerprint(payload)
+    rendered: dict = {}
 
-    def replay(record: SubmissionKey) -> tuple[int, dict, bool]:
-        if record.fingerprint != digest:
+    def record(job: Job) -> SubmissionKey:
+        rendered.update(body=render(job))
+        return SubmissionKey(
+            user=user,
+            key=key,
+            fingerprint=digest,
+            job=job,
+            response_status=201,
+            response_body=rendered["body"],
+        )
+
+    def replay(existing: SubmissionKey) -> tuple[int, dict, bool]:
+        if existing.fingerprint != digest:
             raise Conflict(
                 "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
             )
-        return record.response_status, record.response_body, False
+        return existing.response_status, existing.response_body, False
 
-    existing = SubmissionKey.objects.filter(user=user, key=key).first()
-    if existing is not None:
-        return replay(existing)
+    # In a caller's transaction a used key must not abort it: a savepoint. Otherwise the write is one
+    # statement (or its own transaction), atomic by itself.
+    undo_point = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with transaction.atomic():
-            job = submit()
-            body = render(job)
-            SubmissionKey.objects.create(
-                user=user, key=key, fingerprint=digest, job=job, response_status=201, response_body=body
-            )
-    except IntegrityError:
-        # A concurrent request with the same key won; ours rolled back entirely (job and hold included).
-        return replay(SubmissionKey.objects.get(user=user, key=key))
-    return 201, body, True
+        with undo_point:
+            submit(record)
+    except (IntegrityError, ServiceError):
+        # A key used before, or by a concurrent request that committed first, gets that request's answer;
+        # so does a retry whose job could no longer be admitted now (budget spent or allocation suspended
+        # since), and a reused key its 409 whatever the new body is.
+        existing = SubmissionKey.objects.filter(user=user, key=key).first()
+        if existing is None:
+            raise
+        return replay(existing)
+    return 201, rendered["body"], True
 
 
 def job_cancel(*, job: Job, user) -> Job:

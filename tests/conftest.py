@@ -80,10 +80,20 @@ def _fresh_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_node_sizes():
+    """Admission trusts the node sizes it read for a few seconds; each test starts from its own nodes."""
+    from scheduler.services import node_sizes_forget
+
+    node_sizes_forget()
+
+
+@pytest.fixture(autouse=True)
 def ledger_balanced(request):
     """After every database test: usage records, ledger debits and budgets' used GPU-seconds agree."""
     yield
-    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
     if not uses_db:
         return
     from django.db.models import Sum
@@ -93,7 +103,9 @@ def ledger_balanced(request):
     usage = UsageRecord.objects.aggregate(s=Sum("gpu_seconds"))["s"] or 0
     debits = LedgerEntry.objects.aggregate(s=Sum("gpu_seconds"))["s"] or 0
     assert usage == debits, f"usage records {usage} GPU-s ≠ ledger debits {debits} GPU-s"
-    assert LedgerEntry.objects.count() == UsageRecord.objects.count(), "a usage record without exactly one debit"
+    assert LedgerEntry.objects.count() == UsageRecord.objects.count(), (
+        "a usage record without exactly one debit"
+    )
     # Budgets the ledger touched hold exactly its debits (tests may set other budgets' usage by hand).
     for row in LedgerEntry.objects.values("allocation_id", "gpu_type").annotate(total=Sum("gpu_seconds")):
         budget = AllocationBudget.objects.get(allocation_id=row["allocation_id"], gpu_type=row["gpu_type"])

@@ -1,14 +1,42 @@
 """Who belongs where, and which organisations a user may see."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db.models import QuerySet
 
 from portal.organisations.models import Membership, MembershipRole, Organisation
+
+# user pk → organisation ids, while memberships_read_once() is active (None: read every time).
+_memberships_read: ContextVar[dict[int, frozenset[int]] | None] = ContextVar("memberships_read", default=None)
+
+
+@contextmanager
+def memberships_read_once() -> Iterator[None]:
+    """Within the block, each user's memberships are read from the database once.
+
+    For one request that checks access several times and changes no membership (a job submission asks
+    in its allocation lookup and again in the service). Outside such a block every call reads afresh, so
+    nothing long-lived can keep a membership that has since been removed.
+    """
+    token = _memberships_read.set({})
+    try:
+        yield
+    finally:
+        _memberships_read.reset(token)
 
 
 def organisation_ids_of(user) -> set[int]:
     if not getattr(user, "is_authenticated", False):
         return set()
-    return set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
+    read = _memberships_read.get()
+    if read is not None and user.pk in read:
+        return set(read[user.pk])
+    ids = set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
+    if read is not None:
+        read[user.pk] = frozenset(ids)
+    return ids
 
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:

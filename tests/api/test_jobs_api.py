@@ -130,6 +130,28 @@ def test_it_returns_the_first_response_for_a_retried_idempotency_key(client_for,
     assert Job.objects.count() == 2
 
 
+@pytest.mark.parametrize("since", ["budget spent", "allocation suspended"])
+def test_a_retry_gets_its_first_answer_even_if_the_job_could_not_be_admitted_now(
+    client_for, owner, allocation, nodes, since
+):
+    api = client_for(owner)
+    first = api.post("/api/v1/jobs", body(allocation), format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+    assert first.status_code == 201
+    if since == "budget spent":
+        AllocationBudget.objects.filter(allocation=allocation, gpu_type="A100").update(awarded_gpu_hours=2)
+    else:
+        allocation.status = "suspended"
+        allocation.save()
+    assert api.post("/api/v1/jobs", body(allocation), format="json").status_code in (400, 409)
+    retry = api.post("/api/v1/jobs", body(allocation), format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    reused = api.post(
+        "/api/v1/jobs", body(allocation, name="other"), format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+    )
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    assert Job.objects.count() == 1 and held(allocation) == 2 * 3600
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_creates_one_job_for_concurrent_retries_with_one_key(client_for, owner, allocation, nodes):

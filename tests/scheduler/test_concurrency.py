@@ -58,7 +58,14 @@ def test_concurrent_cycles_in_separate_processes_never_double_book(backend, owne
     assert assert_no_gpu_double_booked() <= 16
 
 
-def test_concurrent_submissions_never_overdraw_the_allocation(backend, owner, teammate, allocation):
+@pytest.mark.parametrize("admission", ["one statement", "transaction"])
+def test_concurrent_submissions_never_overdraw_the_allocation(
+    backend, owner, teammate, allocation, admission, monkeypatch
+):
+    if admission == "transaction":
+        from scheduler import services
+
+        monkeypatch.setattr(services, "admit_in_one_statement", services._admit_in_a_transaction)  # noqa: SLF001
     inventory_sync(backend=backend)
     AllocationBudget.objects.filter(allocation=allocation, gpu_type="A100").update(awarded_gpu_hours=10)
     users = [owner, teammate] * 6  # 12 submissions of 2 GPU-hours each against 10 GPU-hours

@@ -49,8 +49,9 @@ class JobOut(serializers.ModelSerializer):
     used_gpu_hours = serializers.SerializerMethodField()
     held_gpu_hours = serializers.SerializerMethodField()
     energy_kwh = serializers.SerializerMethodField()
-    idle_since = serializers.DateTimeField(read_only=True, allow_null=True,
-                                           help_text="set while its GPUs sit below the idle threshold")
+    idle_since = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="set while its GPUs sit below the idle threshold"
+    )
 
     class Meta:
         model = Job
@@ -88,8 +89,9 @@ class JobOut(serializers.ModelSerializer):
         ]
 
     def _facts(self, job) -> dict:
-        # One queue-view read per GPU type per response, however many jobs it lists.
-        views = self.context.setdefault("_queue_views", {})
+        # One queue-view read per GPU type per response, however many jobs it lists. A caller may pass
+        # context["queue_views"] (GPU type → QueueView, or None where no cycle ran) to save even that.
+        views = self.context.setdefault("queue_views", {})
         if job.state == JobState.QUEUED and job.gpu_type not in views:
             views.update(queue_views([job.gpu_type]) or {job.gpu_type: None})
         return job_queue_facts(job, {k: v for k, v in views.items() if v is not None})

@@ -11,17 +11,25 @@ from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
 from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut
-from portal.api.throttling import OrganisationSubmitThrottle, submission_slot_release, submission_slot_take
+from portal.api.throttling import (
+    BatchedThrottles,
+    OrganisationSubmitThrottle,
+    submission_slot_release,
+    submission_slot_take,
+)
 from portal.errors import InvalidInput
-from quotas.selectors import allocations_visible_to
+from portal.organisations.selectors import memberships_read_once
+from quotas.selectors import allocation_to_submit_against
 from scheduler import services
 from scheduler.backends import get_backend
 from scheduler.models import JobKind
+from scheduler.queue_view import queue_view_for_new_job
 from scheduler.selectors import job_events, jobs_visible_to
 
 
-class JobListCreate(APIView):
-    # Submissions are also limited per organisation, and per process at once (portal/api/throttling.py).
+class JobListCreate(BatchedThrottles, APIView):
+    # Submissions are also limited per organisation, and per process at once (portal/api/throttling.py);
+    # the throttles' counters are read and written in one round trip each.
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, OrganisationSubmitThrottle]
 
     def initial(self, request, *args, **kwargs):
@@ -79,26 +87,33 @@ class JobListCreate(APIView):
         summary="Submit a job against an allocation",
     )
     def post(self, request):
+        # Access is checked in the allocation lookup and again in the service: one membership read.
+        with memberships_read_once():
+            return self._submit(request)
+
+    def _submit(self, request):
         data = JobIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        allocation = allocations_visible_to(request.user).filter(public_id=values.pop("allocation")).first()
+        allocation = allocation_to_submit_against(request.user, values.pop("allocation"))
         if allocation is None:
             raise InvalidInput(
                 "No such allocation.", fields={"allocation": ["No such allocation among yours."]}
             )
 
-        def submit():
-            return services.job_submit(user=request.user, allocation=allocation, **values)
+        def submit(record=None):
+            return services.job_submit(user=request.user, allocation=allocation, record=record, **values)
 
         def render(job):
-            # The job was just created from these objects: render it without reading it back (2 queries).
+            # The job was just created from these objects: render it without reading it back, and with
+            # only the size of its queue (it cannot be in the last cycle's entries yet).
             job.allocation, job.organisation, job.created_by = (
                 allocation,
                 allocation.organisation,
                 request.user,
             )
-            return JobOut(job).data
+            views = {job.gpu_type: queue_view_for_new_job(job.gpu_type)}
+            return JobOut(job, context={"queue_views": views}).data
 
         key = request.headers.get("Idempotency-Key")
         if key is None:

@@ -121,7 +121,9 @@ def job_submit(request):
                 user=user,
                 key=SUBMISSION_KEY_PREFIX + form.cleaned_data["submission_key"],
                 payload={"allocation": str(allocation.public_id), **values},
-                submit=lambda: services.job_submit(user=user, allocation=allocation, **values),
+                submit=lambda record: services.job_submit(
+                    user=user, allocation=allocation, record=record, **values
+                ),
                 render=lambda job: {"id": str(job.public_id)},
             )
         except ServiceError as error:

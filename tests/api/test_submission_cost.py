@@ -1,0 +1,79 @@
+"""What one job submission costs in SQL statements and cache round trips: counted, never timed."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portal.api import throttling
+from portal.organisations.models import Membership
+from portal.organisations.selectors import memberships_read_once, organisation_ids_of
+from scheduler import services
+from scheduler.inventory import inventory_sync
+from scheduler.models import GpuNode
+from tests.api.test_jobs_api import body
+
+pytestmark = pytest.mark.django_db
+
+# API key, memberships, the allocation, the queue's size, and one statement that takes the hold and
+# writes the job, its event and its Idempotency-Key (docs/benchmarks.md, section 6: it was 18).
+STATEMENTS_PER_SUBMISSION = 5
+
+
+@pytest.fixture
+def nodes(backend):
+    inventory_sync(backend=backend)
+    return backend
+
+
+def statements_of(api, data, **headers) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/jobs", data, format="json", **headers)
+    assert response.status_code == 201, response.json()
+    # The test's own transaction makes the submission take a savepoint; outside tests there is none.
+    return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("headers", [{}, {"HTTP_IDEMPOTENCY_KEY": "counted-1"}], ids=["no key", "key"])
+def test_a_submission_takes_five_statements_on_postgresql(client_for, owner, allocation, nodes, headers):
+    api = client_for(owner)
+    statements_of(api, body(allocation, name="first"))  # marks the API key used, reads node sizes
+    statements = statements_of(api, body(allocation, name="counted"), **headers)
+    assert len(statements) <= STATEMENTS_PER_SUBMISSION, statements
+    assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in statements)
+    assert not any("FOR UPDATE" in sql for sql in statements)  # the hold is one conditional UPDATE
+
+
+def test_the_throttles_read_and_write_their_counters_in_one_round_trip_each(
+    client_for, owner, allocation, nodes, monkeypatch
+):
+    api = client_for(owner)
+    api.post("/api/v1/jobs", body(allocation, name="first"), format="json")
+    calls = []
+
+    class Counted:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(cache, name)
+
+    monkeypatch.setattr(throttling, "cache", Counted())
+    assert api.post("/api/v1/jobs", body(allocation, name="counted"), format="json").status_code == 201
+    # The user's and the organisation's counters together; the allocation's organisation is remembered.
+    assert calls == ["get_many", "set_many"]
+
+
+def test_memberships_are_read_once_per_block_and_afresh_outside_it(owner, organisation):
+    with CaptureQueriesContext(connection) as captured, memberships_read_once():
+        assert organisation_ids_of(owner) == organisation_ids_of(owner) == {organisation.pk}
+    assert len(captured) == 1
+    Membership.objects.filter(user=owner).delete()
+    assert organisation_ids_of(owner) == set()  # nothing outlives the block
+
+
+def test_node_sizes_are_read_again_once_forgotten(nodes):
+    assert services.largest_placement("A100", 8) == 1
+    GpuNode.objects.filter(gpu_type="A100").update(schedulable=False)
+    assert services.largest_placement("A100", 8) == 1  # trusted for NODE_SIZES_TTL_S
+    services.node_sizes_forget()
+    assert services.largest_placement("A100", 8) == 0
