@@ -16,6 +16,8 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
   preempted (each preemption costs the restart).
 """
 
+from dataclasses import replace
+
 from bench.sim import DAY, Sim, best_fit, materialise
 from scheduler.core import (
     AllocationState,
@@ -214,6 +216,7 @@ class Gpugrant:
         self.last = None
         self.queued: dict[str, QueuedJob] = {}
         self.running: dict[tuple[str, int], RunningJob] = {}
+        self.holds: dict[str, tuple[tuple[str, ...], float]] = {}  # what the product stores on the job
 
     def _charge(self, sim: Sim) -> None:
         if self.last is not None and sim.now > self.last:
@@ -226,6 +229,12 @@ class Gpugrant:
         self.last = sim.now
 
     def _queued(self, job, priority) -> QueuedJob:
+        held = self.holds.get(job.job_id)
+        if held is not None:
+            return replace(self._queued_plain(job, priority), held_nodes=held[0], held_since=held[1])
+        return self._queued_plain(job, priority)
+
+    def _queued_plain(self, job, priority) -> QueuedJob:
         q = self.queued.get(job.job_id)
         if q is None:
             q = QueuedJob(
@@ -267,6 +276,7 @@ class Gpugrant:
             AllocationState(vc, self.weights[vc], self.usage[vc], sim.total_gpus) for vc in self.weights
         )
         result = plan(Snapshot(sim.now, nodes, running, queue, allocations, self.policy))
+        self.holds = {h.job_id: (h.nodes, h.since) for h in result.preemption_holds}
         starts = [
             (sim.queue[s.job_id], [(self.index[p.node], p.gpu_indices) for p in s.pods])
             for s in result.starts

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -69,6 +70,7 @@ def run_cycle(
     result.planned = len(decision.starts)
     lap("plan")
     claimed = _claim(decision, index, backend.name, now, result)
+    store_preemption_holds(snapshot, decision)
     lap("claim")
     bound = [spec.job_id for job_pk, spec in claimed if _bind(backend, job_pk, spec, result)]
     _undo_binds_overtaken_by_stops(backend, bound)
@@ -149,6 +151,24 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
     result.claimed = len(claimed)
     jobs = Job.objects.select_related("organisation", "allocation").filter(pk__in=claimed).order_by("pk")
     return [(job.pk, spec_for(job)) for job in jobs]
+
+
+def store_preemption_holds(snapshot, decision) -> None:
+    """Remember which nodes are held for which preemptor, for the next cycle's snapshot.
+
+    Written only where the hold changed. Losing a write is harmless: the job waits a little longer or
+    preempts again; correctness (no GPU given twice) never depends on it.
+    """
+    before = {job.job_id: (job.held_nodes, job.held_since) for job in snapshot.queue if job.held_nodes}
+    after = {hold.job_id: (hold.nodes, hold.since) for hold in decision.preemption_holds}
+    for job_id, (nodes, since) in after.items():
+        if before.get(job_id) != (nodes, since):
+            Job.objects.filter(pk=int(job_id), state=JobState.QUEUED).update(
+                held_nodes=list(nodes), held_since=datetime.fromtimestamp(since, tz=UTC)
+            )
+    ended = [int(job_id) for job_id in before if job_id not in after]
+    if ended:
+        Job.objects.filter(pk__in=ended).update(held_nodes=[], held_since=None)
 
 
 def claim_queued_jobs(

@@ -99,6 +99,10 @@ class Job(models.Model):
     energy_mj = models.BigIntegerField(default=0, help_text="sum of its usage records")
     idle_since = models.DateTimeField(null=True, blank=True, help_text="its GPUs have been idle since")
     idle_warned_at = models.DateTimeField(null=True, blank=True)
+    # Nodes the scheduler preempted jobs on for this queued job, kept for it across cycles until it
+    # starts or the hold expires (scheduler.core: QueuedJob.held_nodes / Plan.preemption_holds).
+    held_nodes = models.JSONField(default=list, blank=True)
+    held_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]

@@ -35,6 +35,8 @@ def policy_from_settings() -> Policy:
     return Policy(
         max_age_s=settings.GPUGRANT_MAX_AGE_S,
         preemption_wait_s=settings.GPUGRANT_PREEMPTION_WAIT_S,
+        preemption_grace_s=settings.GPUGRANT_PREEMPTION_GRACE_S,
+        preemption_hold_s=settings.GPUGRANT_PREEMPTION_HOLD_S,
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
     )
 
@@ -97,6 +99,8 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         minutes,
         submitted_at,
         priority,
+        held_nodes,
+        held_since,
     ) in Job.objects.filter(eligible, state=JobState.QUEUED).values_list(
         "id",
         "public_id",
@@ -107,6 +111,8 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         "max_runtime_minutes",
         "submitted_at",
         "priority",
+        "held_nodes",
+        "held_since",
     ):
         queue.append(
             QueuedJob(
@@ -118,6 +124,8 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
                 minutes * 60,
                 submitted_at.timestamp(),
                 PRIORITIES[priority],
+                held_nodes=tuple(held_nodes or ()) if held_since else (),
+                held_since=held_since.timestamp() if held_since else None,
             )
         )
         public_ids[str(pk)] = str(public_id)

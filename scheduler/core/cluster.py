@@ -42,9 +42,13 @@ class Cluster:
         buckets = self._buckets.get(gpu_type)
         if not buckets or gpus_per_pod <= 0:
             return 0
-        return sum(
-            len(buckets[count]) * (count // gpus_per_pod) for count in range(gpus_per_pod, len(buckets))
-        )
+        version = self._version[gpu_type]
+        cached = self._slots.get((gpu_type, gpus_per_pod))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        count = sum(len(buckets[c]) * (c // gpus_per_pod) for c in range(gpus_per_pod, len(buckets)))
+        self._slots[(gpu_type, gpus_per_pod)] = (version, count)
+        return count
 
     def best_fit(self, gpu_type: str, gpus: int, allowed: Callable[[str], bool]) -> str | None:
         """The fullest node with at least ``gpus`` free for which ``allowed(name)`` holds."""

@@ -2,11 +2,13 @@
 
     F = 2 ** (-U / S)       U: the allocation's share of all decayed usage; S: its share of all weight
     A = min(1, wait / max_age)
-    score = fairshare_weight * F + age_weight * A
+    R = min(1, sqrt(short_job_reference / max_runtime))     shortness by the estimate, never the truth
+    score = fairshare_weight * F + age_weight * A + short_job_weight * R
 
 Jobs are ordered by priority class (high, normal, low), then score, then submission time, then id.
 """
 
+import math
 from collections import defaultdict
 
 from scheduler.core.model import AllocationState, Priority, QueuedJob, Snapshot
@@ -30,6 +32,13 @@ def fairshare_factors(allocations: tuple[AllocationState, ...]) -> dict[str, flo
     return factors
 
 
+def shortness(max_runtime_s: float, reference_s: float) -> float:
+    """1 for jobs estimated at ``reference_s`` or less, falling as the square root beyond it."""
+    if max_runtime_s <= reference_s:
+        return 1.0
+    return math.sqrt(reference_s / max_runtime_s)
+
+
 def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
     policy = snapshot.policy
     factors = fairshare_factors(snapshot.allocations)
@@ -37,7 +46,11 @@ def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
 
     def key(job: QueuedJob):
         age = min(1.0, max(0.0, now - job.submitted_at) / policy.max_age_s) if policy.max_age_s > 0 else 1.0
-        score = policy.fairshare_weight * factors.get(job.allocation_id, 0.0) + policy.age_weight * age
+        score = (
+            policy.fairshare_weight * factors.get(job.allocation_id, 0.0)
+            + policy.age_weight * age
+            + policy.short_job_weight * shortness(job.max_runtime_s, policy.short_job_reference_s)
+        )
         return (-int(job.priority), -score, job.submitted_at, job.job_id)
 
     return sorted(snapshot.queue, key=key)

@@ -34,10 +34,10 @@ class RunningJob:
     started_at: float
     max_runtime_s: float
     priority: Priority = Priority.NORMAL
+    gpus: int = field(init=False, repr=False, compare=False)  # read for every running job in every plan
 
-    @property
-    def gpus(self) -> int:
-        return sum(len(pod.gpu_indices) for pod in self.pods)
+    def __post_init__(self):
+        object.__setattr__(self, "gpus", sum(len(pod.gpu_indices) for pod in self.pods))
 
     @property
     def expected_end(self) -> float:
@@ -54,6 +54,10 @@ class QueuedJob:
     max_runtime_s: float
     submitted_at: float  # first submission: a requeued job keeps its age
     priority: Priority = Priority.NORMAL
+    # Nodes an earlier plan preempted jobs on for this job, and since when (Plan.preemption_holds, fed
+    # back by the caller): they stay held for it across cycles, so others cannot take the freed GPUs.
+    held_nodes: tuple[str, ...] = ()
+    held_since: float | None = None
 
     @property
     def gpus(self) -> int:
@@ -73,9 +77,15 @@ class Policy:
     fairshare_weight: float = 1000.0
     age_weight: float = 2000.0  # above fairshare_weight: a job at max age outranks any fresh job
     max_age_s: float = 7 * 24 * 3600.0
-    preemption_wait_s: float = 30 * 60.0  # a within-share job waiting this long may preempt
+    # Shorter estimated jobs rank higher, by at most this much (see fairshare.shortness): a job's
+    # slowdown suffers most from waiting when it is short, and short jobs free their GPUs soon.
+    short_job_weight: float = 500.0
+    short_job_reference_s: float = 3600.0  # max_runtime at or below this counts as fully short
+    preemption_wait_s: float = 10 * 60.0  # a within-share job waiting this long may preempt
     reservation_depth: int = 4  # blocked jobs per GPU type that get a reserved start
     preemption_attempts: int = 8  # victim searches per GPU type per cycle (each costs O(running jobs))
+    preemption_hold_s: float = 15 * 60.0  # how long nodes freed by preemption stay held for the preemptor
+    preemption_grace_s: float = 10 * 60.0  # a job that started this recently is never preempted
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +128,19 @@ class Reservation:
 
 
 @dataclass(frozen=True, slots=True)
+class PreemptionHold:
+    job_id: str
+    nodes: tuple[str, ...]
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     starts: tuple[Start, ...]
     preemptions: tuple[Preemption, ...]
     reservations: tuple[Reservation, ...]
     order: tuple[str, ...]  # queued job ids, highest priority first
     waiting: dict[str, WaitReason]  # every queued job that does not start, and why
+    # Every job that nodes are held for after preemption (new and continuing); the caller stores these
+    # and passes them back as QueuedJob.held_nodes / held_since. A job not listed holds nothing.
+    preemption_holds: tuple[PreemptionHold, ...] = ()

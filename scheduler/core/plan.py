@@ -1,11 +1,14 @@
 """One scheduling decision. The steps, in order:
 
 1. order the queue (fairshare.ordered_queue);
-2. for each job: skip if it can never fit or its allocation is at its concurrency cap;
+   jobs that an earlier plan preempted for go first: each starts if it fits, or keeps its nodes held;
+2. for each other job: skip if it can never fit or its allocation is at its concurrency cap;
 3. place it best-fit on its GPU type, all pods or none, honouring reservations (backfill rule);
 4. if it does not fit: give it a reservation while its GPU type has fewer than ``reservation_depth``;
 5. if it is within its allocation's fair share and has waited ``preemption_wait_s``: preempt the
-   cheapest set of low / over-share jobs that frees enough GPUs, and hold those nodes for it;
+   cheapest set of low / over-share jobs (none younger than ``preemption_grace_s``) that frees enough
+   GPUs, and hold those nodes for it, in this plan and (through ``Plan.preemption_holds``) the next ones
+   until it starts or ``preemption_hold_s`` passes;
 6. everything that did not start gets a wait reason.
 """
 
@@ -18,6 +21,7 @@ from scheduler.core.model import (
     Plan,
     PodPlacement,
     Preemption,
+    PreemptionHold,
     Priority,
     QueuedJob,
     Reservation,
@@ -26,7 +30,7 @@ from scheduler.core.model import (
     Start,
     WaitReason,
 )
-from scheduler.core.reservations import Hold, Reservations, earliest_fit
+from scheduler.core.reservations import Hold, Releases, Reservations, earliest_fit
 
 
 def _place(
@@ -62,6 +66,7 @@ def plan(snapshot: Snapshot) -> Plan:
     caps = {a.allocation_id: a.max_concurrent_gpus for a in snapshot.allocations}
 
     running: list[RunningJob] = list(snapshot.running)
+    releases = Releases(snapshot.running, now)
     running_gpus: dict[str, int] = defaultdict(int)  # allocation → GPUs, all types (concurrency cap)
     running_by_type: dict[tuple[str, str], int] = defaultdict(int)  # (allocation, type) → GPUs (share)
     for job in running:
@@ -79,8 +84,44 @@ def plan(snapshot: Snapshot) -> Plan:
     starts: list[Start] = []
     preemptions: list[Preemption] = []
     waiting: dict[str, WaitReason] = {}
+    holds_out: list[PreemptionHold] = []
+
+    def start(job: QueuedJob, pods: tuple[PodPlacement, ...]) -> None:
+        starts.append(Start(job_id=job.job_id, pods=pods))
+        started = RunningJob(
+            job.job_id, job.allocation_id, job.gpu_type, pods, now, job.max_runtime_s, job.priority
+        )
+        running.append(started)
+        releases.add(started)
+        started_now.add(job.job_id)
+        running_gpus[job.allocation_id] += job.gpus
+        running_by_type[(job.allocation_id, job.gpu_type)] += job.gpus
+
+    # Jobs others were preempted for come first: the GPUs freed for them are theirs, whatever ranks
+    # ahead of them now; otherwise the next plan hands those GPUs to someone else and preempts again.
+    handled: set[str] = set()
+    for job in order:
+        if not job.held_nodes or job.held_since is None or now - job.held_since >= policy.preemption_hold_s:
+            continue
+        cap = caps.get(job.allocation_id)
+        if cap is not None and running_gpus[job.allocation_id] + job.gpus > cap:
+            continue
+        pods = _place(job, cluster, reservations, now)
+        if pods is not None:
+            start(job, pods)
+            handled.add(job.job_id)
+            continue
+        hold = _hold_nodes(job, cluster, now)
+        if hold is not None:
+            reservations.add(hold)
+            reserved_per_type[job.gpu_type] += 1
+            holds_out.append(PreemptionHold(job.job_id, tuple(sorted(hold.need)), job.held_since))
+            waiting[job.job_id] = WaitReason.WAITING_FOR_PREEMPTION
+            handled.add(job.job_id)
 
     for job in order:
+        if job.job_id in handled:
+            continue
         if (
             job.gpus_per_pod <= 0
             or job.pods <= 0
@@ -101,19 +142,12 @@ def plan(snapshot: Snapshot) -> Plan:
             if pods is None:
                 failed_runtime[shape] = job.max_runtime_s
         if pods is not None:
-            starts.append(Start(job_id=job.job_id, pods=pods))
-            started = RunningJob(
-                job.job_id, job.allocation_id, job.gpu_type, pods, now, job.max_runtime_s, job.priority
-            )
-            running.append(started)
-            started_now.add(job.job_id)
-            running_gpus[job.allocation_id] += job.gpus
-            running_by_type[(job.allocation_id, job.gpu_type)] += job.gpus
+            start(job, pods)
             continue
 
-        within_share = job.priority >= Priority.NORMAL and running_by_type[
-            (job.allocation_id, job.gpu_type)
-        ] + job.gpus <= shares.get((job.allocation_id, job.gpu_type), 0.0)
+        within_share = running_by_type[(job.allocation_id, job.gpu_type)] + job.gpus <= shares.get(
+            (job.allocation_id, job.gpu_type), 0.0
+        )
         if (
             within_share
             and now - job.submitted_at >= policy.preemption_wait_s
@@ -123,6 +157,7 @@ def plan(snapshot: Snapshot) -> Plan:
             hold = _preempt_for(
                 job,
                 now,
+                policy,
                 cluster,
                 reservations,
                 running,
@@ -135,13 +170,12 @@ def plan(snapshot: Snapshot) -> Plan:
             if hold is not None:
                 reservations.add(hold)
                 reserved_per_type[job.gpu_type] += 1
+                holds_out.append(PreemptionHold(job.job_id, tuple(sorted(hold.need)), now))
                 waiting[job.job_id] = WaitReason.WAITING_FOR_PREEMPTION
                 continue
 
-        if job.priority >= Priority.NORMAL and reserved_per_type[job.gpu_type] < policy.reservation_depth:
-            hold = earliest_fit(
-                job, cluster, [r for r in running if r.job_id not in victims], reservations, now
-            )
+        if reserved_per_type[job.gpu_type] < policy.reservation_depth:
+            hold = earliest_fit(job, cluster, releases, reservations, now, excluded=victims)
             if hold is not None:
                 reservations.add(hold)
                 reserved_per_type[job.gpu_type] += 1
@@ -160,22 +194,59 @@ def plan(snapshot: Snapshot) -> Plan:
         ),
         order=tuple(job.job_id for job in order),
         waiting=waiting,
+        preemption_holds=tuple(holds_out),
     )
 
 
+def _hold_nodes(job: QueuedJob, cluster: Cluster, now: float) -> Hold | None:
+    """Keep ``job``'s held nodes for it now; None if they can no longer take all its pods.
+
+    GPUs still busy there (victims still stopping) make the spare negative, so nobody else fits in.
+    """
+    g = job.gpus_per_pod
+    need: dict[str, int] = {}
+    remaining = job.pods
+    for node in sorted(job.held_nodes):
+        if cluster.gpu_type.get(node) != job.gpu_type or remaining == 0:
+            continue
+        fit = min(remaining, cluster.size[node] // g)
+        if fit:
+            need[node] = fit * g
+            remaining -= fit
+    if remaining:
+        return None
+    spare = {node: len(cluster.free[node]) - gpus for node, gpus in need.items()}
+    return Hold(job_id=job.job_id, start_at=now, ends_at=now + job.max_runtime_s, need=need, spare=spare)
+
+
 def _preempt_for(
-    job, now, cluster, reservations, running, started_now, victims, running_by_type, shares, preemptions
+    job,
+    now,
+    policy,
+    cluster,
+    reservations,
+    running,
+    started_now,
+    victims,
+    running_by_type,
+    shares,
+    preemptions,
 ) -> Hold | None:
     candidates = []
+    grace_until = now - policy.preemption_grace_s
     for other in running:
         if other.gpu_type != job.gpu_type or other.job_id in started_now or other.job_id in victims:
             continue
+        if other.started_at > grace_until:
+            continue  # restarting a job that just started wastes the most and invites churn
         over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
             (other.allocation_id, other.gpu_type), 0.0
         )
-        if other.allocation_id == job.allocation_id and other.priority != Priority.LOW:
+        if other.allocation_id == job.allocation_id and (
+            other.priority != Priority.LOW or job.priority == Priority.LOW
+        ):
             continue
-        if preemption.preemptible(other, over):
+        if preemption.preemptible(other, over, for_priority=job.priority):
             candidates.append((preemption.candidate_order(other, over), other))
     if not candidates:
         return None

@@ -1,7 +1,8 @@
 """Choosing running jobs to preempt for a within-share job that has waited too long.
 
 Candidates are running jobs of the same GPU type that are ``low`` priority, or that belong to an
-allocation running beyond its fair share (never ``high``). Cheapest first: low before normal, then the
+allocation running beyond its fair share (never ``high``). A ``low`` job preempts only ``low`` jobs of
+other allocations running beyond their share (it reclaims its share; it never displaces normal work). Cheapest first: low before normal, then the
 most recently started (least work lost), then by id. Victims are added until the waiting job fits,
 then any victim the fit does not need is dropped again.
 """
@@ -51,5 +52,8 @@ def candidate_order(victim: RunningJob, over_share: bool) -> tuple:
     return (int(victim.priority), 0 if over_share else 1, -victim.started_at, victim.job_id)
 
 
-def preemptible(victim: RunningJob, over_share: bool) -> bool:
+def preemptible(victim: RunningJob, over_share: bool, for_priority: Priority = Priority.NORMAL) -> bool:
+    if for_priority == Priority.LOW:
+        # a low job only reclaims its share from other allocations' low jobs running beyond theirs
+        return victim.priority == Priority.LOW and over_share
     return victim.priority == Priority.LOW or (victim.priority == Priority.NORMAL and over_share)

@@ -7,8 +7,12 @@ may then start now on a reserved node only if it ends by T or leaves the reserva
 job can delay a reserved start, as long as running jobs end by their max_runtime.
 """
 
+from bisect import insort
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from heapq import merge
+from itertools import groupby
 
 from scheduler.core.cluster import Cluster
 from scheduler.core.model import QueuedJob, RunningJob
@@ -57,14 +61,56 @@ class Reservations:
         return sum(hold.need.get(node, 0) for hold in self._by_node.get(node, ()))
 
 
+class Releases:
+    """Running jobs' expected releases per GPU type, sorted once per plan.
+
+    ``earliest_fit`` walks them in time order and usually stops after a few, so sorting every running
+    job at every call (several calls per plan) was most of a plan's cost on busy clusters.
+    """
+
+    def __init__(self, running: Iterable[RunningJob], now: float):
+        self.now = now
+        self._running = running
+        self._base: dict[str, list[tuple[float, str, int, str]]] | None = None  # built when first asked
+        self._added: dict[str, list[tuple[float, str, int, str]]] = defaultdict(list)
+
+    def _sorted_base(self) -> dict[str, list[tuple[float, str, int, str]]]:
+        if self._base is None:
+            self._base = defaultdict(list)
+            for job in self._running:
+                self._base[job.gpu_type].extend(self._entries(job))
+            for entries in self._base.values():
+                entries.sort()
+        return self._base
+
+    def _entries(self, job: RunningJob):
+        end = max(self.now, job.expected_end)  # overdue jobs count as ending now
+        return [(end, pod.node, len(pod.gpu_indices), job.job_id) for pod in job.pods]
+
+    def add(self, job: RunningJob) -> None:
+        """A job started in this plan."""
+        for entry in self._entries(job):
+            insort(self._added[job.gpu_type], entry)
+
+    def in_order(self, gpu_type: str, excluded: Collection[str]) -> Iterator[tuple[float, str, int]]:
+        base = self._sorted_base().get(gpu_type, ())
+        for end, node, gpus, job_id in merge(base, self._added.get(gpu_type, ())):
+            if job_id not in excluded:
+                yield end, node, gpus
+
+
 def earliest_fit(
     job: QueuedJob,
     cluster: Cluster,
-    running: list[RunningJob],
+    releases: Releases,
     reservations: Reservations,
     now: float,
+    excluded: Collection[str] = (),
 ) -> Hold | None:
-    """When and where ``job`` fits at the earliest, given expected releases; None if it never does."""
+    """When and where ``job`` fits at the earliest, given expected releases; None if it never does.
+
+    ``excluded``: running jobs that will not release as expected (victims being preempted).
+    """
     g, pods = job.gpus_per_pod, job.pods
     nodes = cluster.nodes_of(job.gpu_type)
     # An earlier reservation's GPUs count as taken from now until it is expected to end: never too optimistic.
@@ -72,21 +118,20 @@ def earliest_fit(
     slots = sum(max(0, f) // g for f in free.values())
     at = now
     if slots < pods:
-        releases: dict[tuple[float, str], int] = defaultdict(int)
-        for other in running:
-            if other.gpu_type != job.gpu_type:
-                continue
-            for pod in other.pods:
-                if pod.node in free:
-                    releases[(max(now, other.expected_end), pod.node)] += len(pod.gpu_indices)
-        for hold in reservations.holds:
-            for node, gpus in hold.need.items():
-                if node in free:
-                    releases[(hold.ends_at, node)] += gpus
+        held = sorted(
+            (hold.ends_at, node, gpus)
+            for hold in reservations.holds
+            for node, gpus in hold.need.items()
+            if node in free
+        )
+        running = (
+            (end, node, gpus) for end, node, gpus in releases.in_order(job.gpu_type, excluded) if node in free
+        )
         found = False
-        for (time, node), gpus in sorted(releases.items()):
+        # Releases at the same (time, node) apply together before the fit is checked.
+        for (time, node), group in groupby(merge(running, held), key=lambda r: (r[0], r[1])):
             before = free[node]
-            free[node] = before + gpus
+            free[node] = before + sum(gpus for _, _, gpus in group)
             slots += max(0, free[node]) // g - max(0, before) // g
             if slots >= pods:
                 at, found = time, True

@@ -119,6 +119,7 @@ def test_preemption_stops_a_low_job_and_requeues_it(
     nodes, owner, allocation, other_allocation, outsider, settings
 ):
     settings.GPUGRANT_PREEMPTION_WAIT_S = 0
+    settings.GPUGRANT_PREEMPTION_GRACE_S = 0
     low = submit(outsider, other_allocation, gpus_per_pod=8, priority="low")
     run_cycle(backend=nodes)
     nodes.set_phase(str(low.public_id), Phase.RUNNING)
@@ -126,14 +127,30 @@ def test_preemption_stops_a_low_job_and_requeues_it(
     waiting = submit(owner, allocation, gpus_per_pod=4)
     result = run_cycle(backend=nodes)
     assert result.preempted == 1 and (str(low.public_id), "preempted") in nodes.stopped
+    waiting.refresh_from_db()
+    assert waiting.held_nodes == ["node-a"] and waiting.held_since is not None  # kept for the next cycle
     reconcile_jobs(backend=nodes)
     low.refresh_from_db()
     assert low.state == "queued" and low.requeues == 1
     assert [e[1] for e in events(low)][-2:] == ["preempted", "queued"]
     run_cycle(backend=nodes)
     waiting.refresh_from_db()
-    assert waiting.state == "scheduled"
+    assert waiting.state == "scheduled" and waiting.held_nodes == [] and waiting.held_since is None
     assert_no_gpu_double_booked()
+
+
+def test_a_job_that_started_within_the_grace_period_is_not_preempted(
+    nodes, owner, allocation, other_allocation, outsider, settings
+):
+    settings.GPUGRANT_PREEMPTION_WAIT_S = 0
+    settings.GPUGRANT_PREEMPTION_GRACE_S = 600
+    low = submit(outsider, other_allocation, gpus_per_pod=8, priority="low")
+    started = timezone.now()
+    run_cycle(backend=nodes, now=started)
+    submit(owner, allocation, gpus_per_pod=4)
+    assert run_cycle(backend=nodes, now=started + timedelta(seconds=599)).preempted == 0
+    assert run_cycle(backend=nodes, now=started + timedelta(seconds=601)).preempted == 1
+    assert (str(low.public_id), "preempted") in nodes.stopped
 
 
 def test_the_sweep_repairs_a_job_whose_bind_never_happened(nodes, owner, allocation, settings):

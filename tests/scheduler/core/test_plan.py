@@ -94,9 +94,10 @@ CASES = {
             [queued("head", 7), queued("gang", 1, pods=2, runtime=2 * HOUR, priority=Priority.LOW)],
             run=[running("r", "n1", 2, ends_at=HOUR)],
         ),
-        # head is reserved at 1h with one spare GPU; the gang would keep two GPUs past 1h
+        # head is reserved at 1h with one spare GPU; the gang would keep two GPUs past 1h, so it
+        # does not start now and is reserved after the head instead
         starts={},
-        waiting={"head": WaitReason.RESERVED, "gang": WaitReason.BEHIND_RESERVATION},
+        waiting={"head": WaitReason.RESERVED, "gang": WaitReason.RESERVED},
     ),
     "reservations stop at the configured depth": dict(
         snap=snapshot(
@@ -108,14 +109,19 @@ CASES = {
         starts={},
         waiting={"j0": WaitReason.RESERVED, "j1": WaitReason.RESERVED, "j2": WaitReason.NO_FREE_GPUS},
     ),
-    "low-priority jobs get no reservation": dict(
+    "low-priority jobs get reservations too, or a large low job would starve behind small ones": dict(
         snap=snapshot(
-            [node("n1", free=0)],
-            [queued("low", 8, priority=Priority.LOW)],
-            run=[running("r", "n1", 8, ends_at=HOUR)],
+            [node("n1", free=0), node("n2", free=1)],
+            [
+                queued("big", 8, priority=Priority.LOW),
+                queued("small", 1, runtime=2 * HOUR, priority=Priority.LOW),
+            ],
+            run=[running("r", "n1", 8, ends_at=HOUR), running("r2", "n2", 7, ends_at=HOUR / 2)],
+            policy=Policy(reservation_depth=1),
         ),
+        # n2 frees first (at 0.5h): big is reserved there; small would run past 0.5h, so it waits
         starts={},
-        waiting={"low": WaitReason.NO_FREE_GPUS},
+        waiting={"big": WaitReason.RESERVED, "small": WaitReason.BEHIND_RESERVATION},
     ),
 }
 

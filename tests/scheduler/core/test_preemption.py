@@ -1,5 +1,7 @@
 """Preemption of low-priority and over-share jobs for within-share jobs that waited too long."""
 
+from dataclasses import replace
+
 from scheduler.core import Policy, Priority, WaitReason, plan
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
@@ -58,8 +60,14 @@ def test_it_never_preempts_high_priority_or_the_same_allocations_normal_jobs():
     assert plan(case(victim_priority=Priority.NORMAL, victim_allocation="mine")).preemptions == ()
 
 
-def test_low_priority_jobs_never_preempt():
-    assert plan(case(queued_priority=Priority.LOW)).preemptions == ()
+def test_a_low_job_preempts_only_other_allocations_low_jobs_beyond_their_share():
+    # theirs runs 8 low GPUs with a share of 4: mine (low, within share) reclaims its share
+    reclaim = plan(case(queued_priority=Priority.LOW))
+    assert [p.job_id for p in reclaim.preemptions] == ["victim"]
+    # never normal work, never within-share low work, never its own allocation's jobs
+    assert plan(case(queued_priority=Priority.LOW, victim_priority=Priority.NORMAL)).preemptions == ()
+    assert plan(case(queued_priority=Priority.LOW, victim_gpus=4)).preemptions == ()
+    assert plan(case(queued_priority=Priority.LOW, victim_allocation="mine")).preemptions == ()
 
 
 def test_it_preempts_the_fewest_and_most_recent_jobs_needed():
@@ -103,3 +111,70 @@ def test_it_preempts_the_fewest_and_most_recent_jobs_needed():
         policy=POLICY,
     )
     assert [p.job_id for p in plan(snap).preemptions] == ["new"]
+
+
+def test_nodes_freed_by_preemption_stay_held_for_the_preemptor_in_later_plans():
+    first = plan(case())
+    (hold,) = first.preemption_holds
+    assert (hold.job_id, hold.nodes, hold.since) == ("waiting", ("n1",), 2 * HOUR)
+    # Next cycle: the victim is gone, and a fresh job of an allocation with better fair share ranks
+    # first and would fit on n1. The held node still goes to the job it was freed for.
+    waiting = replace(queued("waiting", 4, allocation="mine"), held_nodes=hold.nodes, held_since=hold.since)
+    rival = queued("rival", 8, allocation="fresh", submitted_at=2 * HOUR)
+    allocations = [allocation("mine", usage=100.0), allocation("theirs", usage=100.0), allocation("fresh")]
+    second = plan(
+        snapshot([node("n1")], [rival, waiting], allocations=allocations, now=2 * HOUR + 60, policy=POLICY)
+    )
+    assert second.order[0] == "rival"
+    assert [s.job_id for s in second.starts] == ["waiting"] and second.preemption_holds == ()
+    # While the victim is still stopping, the hold continues (with its first time) and nothing preempts.
+    still = plan(
+        snapshot(
+            [node("n1", free=0)],
+            [rival, waiting],
+            run=[running("victim", "n1", 8, ends_at=100 * HOUR, allocation="theirs", priority=Priority.LOW)],
+            allocations=allocations,
+            now=2 * HOUR + 60,
+            policy=POLICY,
+        )
+    )
+    assert still.starts == () and still.preemptions == ()
+    assert [(h.job_id, h.since) for h in still.preemption_holds] == [("waiting", 2 * HOUR)]
+    assert still.waiting["waiting"] == WaitReason.WAITING_FOR_PREEMPTION
+
+
+def test_a_hold_expires_after_the_preemption_hold_time():
+    waiting = replace(queued("waiting", 4, allocation="mine"), held_nodes=("n1",), held_since=0.0)
+    rival = queued("rival", 8, allocation="fresh")
+    policy = Policy(preemption_wait_s=1e9, preemption_hold_s=HOUR)
+    allocations = [allocation("mine", usage=100.0), allocation("fresh")]
+    expired = plan(snapshot([node("n1")], [rival, waiting], allocations=allocations, now=HOUR, policy=policy))
+    assert [s.job_id for s in expired.starts] == ["rival"] and expired.preemption_holds == ()
+
+
+def test_a_job_younger_than_the_grace_period_is_never_a_victim():
+    young = snapshot(
+        [node("n1", free=0)],
+        [queued("waiting", 4, allocation="mine", submitted_at=0)],
+        run=[
+            running(
+                "victim",
+                "n1",
+                8,
+                ends_at=100 * HOUR,
+                allocation="theirs",
+                priority=Priority.LOW,
+                started_at=HOUR,
+            )
+        ],
+        allocations=ALLOCATIONS,
+        now=2 * HOUR,
+        policy=Policy(preemption_wait_s=HOUR, preemption_grace_s=HOUR + 1),
+    )
+    assert plan(young).preemptions == ()
+    assert [
+        p.job_id
+        for p in plan(
+            replace(young, policy=Policy(preemption_wait_s=HOUR, preemption_grace_s=HOUR))
+        ).preemptions
+    ] == ["victim"]

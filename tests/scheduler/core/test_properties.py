@@ -17,7 +17,7 @@ from scheduler.core import (
     plan,
 )
 from scheduler.core.cluster import Cluster
-from scheduler.core.reservations import Reservations, earliest_fit
+from scheduler.core.reservations import Releases, Reservations, earliest_fit
 
 TYPES = ("A100", "H100")
 ALLOCATIONS = ("a", "b", "c")
@@ -178,5 +178,11 @@ def test_backfill_never_delays_the_first_reservation_of_a_type(snapshot):
         if job.gpu_type in seen_types:
             continue
         seen_types.add(job.gpu_type)
-        hold = earliest_fit(job, Cluster(nodes), [*snapshot.running, *started], Reservations(), snapshot.now)
+        hold = earliest_fit(
+            job,
+            Cluster(nodes),
+            Releases([*snapshot.running, *started], snapshot.now),
+            Reservations(),
+            snapshot.now,
+        )
         assert hold is not None and hold.start_at <= reservation.start_at
