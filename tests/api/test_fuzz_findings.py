@@ -68,3 +68,12 @@ def test_it_takes_only_json_booleans_for_a_key_scope(client_for, owner, value):
     response = client_for(owner).post("/api/v1/api-keys", {"name": "x", "read_only": value}, format="json")
     assert response.status_code == 400
     assert "read_only" in response.json()["extra"]["fields"]
+
+
+def test_it_keeps_the_docs_page_out_of_the_schema(schema):
+    assert "/api/docs/" not in schema["paths"]
+
+
+def test_it_answers_options_on_the_docs_page_without_a_server_error(client):
+    assert client.options("/api/docs/").status_code == 405
+    assert client.get("/api/docs/").status_code == 200
