@@ -22,7 +22,7 @@ def sample(points: list, ci: int) -> list:
     if ci == 1:
         return [points[len(points) // 2]]
     step = (len(points) - 1) / (ci - 1)
-    return sorted({points[round(i * step)] for i in range(ci)})
+    return [points[index] for index in sorted({round(i * step) for i in range(ci)})]
 
 
 @pytest.fixture
