@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -180,6 +181,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
+# The catalogue is committed compiled, so a checkout without GNU gettext still shows Korean (docs/i18n.md).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -358,7 +361,9 @@ GPUGRANT_METERING_INTERVAL_S = env_int("GPUGRANT_METERING_INTERVAL_S", 10)  # th
 GPUGRANT_IDLE_UTILISATION_PCT = float(os.environ.get("GPUGRANT_IDLE_UTILISATION_PCT", "5"))
 GPUGRANT_IDLE_WARN_AFTER_S = env_int("GPUGRANT_IDLE_WARN_AFTER_S", 30 * 60)
 GPUGRANT_IDLE_STOP_AFTER_S = env_int("GPUGRANT_IDLE_STOP_AFTER_S", 60 * 60)
-GPUGRANT_INACTIVE_ALLOCATION_POLICY = os.environ.get("GPUGRANT_INACTIVE_ALLOCATION_POLICY", "finish")  # or "stop"
+GPUGRANT_INACTIVE_ALLOCATION_POLICY = os.environ.get(
+    "GPUGRANT_INACTIVE_ALLOCATION_POLICY", "finish"
+)  # or "stop"
 # Reports: price per GPU-hour (KRW) by GPU type, and the grid's carbon intensity (kg CO2 per kWh).
 GPUGRANT_PRICE_KRW_PER_GPU_HOUR = {
     "A100": int(os.environ.get("GPUGRANT_PRICE_KRW_A100", "3000")),

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -17,7 +18,9 @@ from portal.errors import InvalidInput, NotAllowed
 API_KEY_PREFIX = "gg"
 
 
-def user_create(*, email: str, password: str, full_name: str = "", check_password: bool = True) -> User:
+def user_create(
+    *, email: str, password: str, full_name: str = "", check_password: bool = True, language: str = ""
+) -> User:
     errors: dict[str, list[str]] = {}
     email = (email or "").strip().lower()
     try:
@@ -37,13 +40,27 @@ def user_create(*, email: str, password: str, full_name: str = "", check_passwor
         raise InvalidInput("The account could not be created.", fields=errors)
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            user = User.objects.create_user(
+                email=email, password=password, full_name=full_name, language=_supported_language(language)
+            )
             audit_record(actor=user, target=user, action="user_signed_up")
     except IntegrityError as exc:
         raise InvalidInput(
             "The account could not be created.", fields={"email": ["Already registered."]}
         ) from exc
     return user
+
+
+def _supported_language(language: str) -> str:
+    return language if language in dict(settings.LANGUAGES) else ""
+
+
+def user_set_language(*, user: User, language: str) -> None:
+    """Remember the language the user's emails are written in; an unknown code is ignored."""
+    language = _supported_language(language)
+    if language and language != user.language:
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
 
 
 def _digest(secret: str) -> str:

@@ -3,16 +3,23 @@
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.functional import Promise
 
 from portal.notifications.models import Notification
 
 
-def notify(*, recipients: Iterable, subject: str, body: str) -> list[Notification]:
+def notify(*, recipients: Iterable, subject: str | Promise, body: str | Promise) -> list[Notification]:
+    """Subject and body are best lazy (gettext_lazy, format_lazy): each recipient's copy is then
+    written in that recipient's language, not in the language of whoever caused the change."""
     unique = {user.pk: user for user in recipients if user is not None and user.is_active}
-    created = [
-        Notification.objects.create(recipient=user, subject=subject[:200], body=body)
-        for user in unique.values()
-    ]
+    created = []
+    for user in unique.values():
+        with translation.override(user.preferred_language):
+            text_subject, text_body = str(subject), str(body)
+        created.append(
+            Notification.objects.create(recipient=user, subject=text_subject[:200], body=text_body)
+        )
     if created:
         ids = [n.pk for n in created]
         transaction.on_commit(lambda: _enqueue(ids))

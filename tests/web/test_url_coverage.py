@@ -79,6 +79,7 @@ TABLE = {
     "login": (no_arguments, expect(200, 302, 302, 302, 302)),
     "logout": (no_arguments, expect(405, 405, 405, 405, 405)),
     "signup": (no_arguments, expect(200, 302, 302, 302, 302)),
+    "set_language": (no_arguments, expect(405, 405, 405, 405, 405)),
     "api_key_list": (no_arguments, EVERYONE_SIGNED_IN),
     "api_key_revoke": (lambda world: {"public_id": world["owner_key"].public_id}, POST_ONLY),
     "home": (no_arguments, EVERYONE_SIGNED_IN),

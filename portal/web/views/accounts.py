@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from portal.accounts.services import user_create
@@ -29,6 +30,8 @@ def signup(request):
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 full_name=form.cleaned_data["full_name"],
+                # the language the page was shown in is the best guess for the user's emails
+                language=get_language(),
             )
         except ServiceError as error:
             form.add_service_error(error)
