@@ -77,3 +77,42 @@ def test_it_keeps_the_docs_page_out_of_the_schema(schema):
 def test_it_answers_options_on_the_docs_page_without_a_server_error(client):
     assert client.options("/api/docs/").status_code == 405
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"name": 0}, "name"),
+        ({"name": "x", "read_only": "false"}, "read_only"),
+        ({"name": ["x"]}, "name"),
+    ],
+)
+def test_it_refuses_a_json_value_of_the_wrong_type_instead_of_coercing_it(client_for, owner, body, field):
+    response = client_for(owner).post("/api/v1/api-keys", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == [field]
+
+
+def test_it_refuses_a_number_sent_as_a_string_in_a_job(client_for, owner, allocation):
+    body = {
+        "allocation": str(allocation.public_id),
+        "name": "typed",
+        "kind": "training",
+        "image": "python:3.11",
+        "command": ["python", 1],
+        "gpu_type": "A100",
+        "gpus_per_pod": "1",
+        "max_runtime_minutes": 10.0,
+    }
+    response = client_for(owner).post("/api/v1/jobs", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"command", "gpus_per_pod"}
+
+
+@pytest.mark.parametrize(
+    "query", ["jobs?kind=", "jobs?state=", "jobs?allocation=", "applications?state=", "allocations?status="]
+)
+def test_it_reports_a_filter_given_empty_instead_of_dropping_it(client_for, owner, query):
+    response = client_for(owner).get(f"/api/v1/{query}")
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == [query.split("?")[1].rstrip("=")]

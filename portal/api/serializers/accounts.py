@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from portal.accounts.models import ApiKey
-from portal.api.serializers.fields import StrictBooleanField
+from portal.api.serializers.strict import StrictInput
 from portal.audit.models import AuditEvent
 
 
@@ -34,9 +34,9 @@ class ApiKeyCreatedOut(ApiKeyOut):
         fields = [*ApiKeyOut.Meta.fields, "key"]
 
 
-class ApiKeyIn(serializers.Serializer):
+class ApiKeyIn(StrictInput):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    read_only = StrictBooleanField(default=False)
+    read_only = serializers.BooleanField(default=False)
 
 
 class AuditEventOut(serializers.ModelSerializer):

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.api.serializers.fields import GpuHoursByType
+from portal.api.serializers.strict import StrictInput
 from portal.applications.validation import MAX_CONCURRENT_GPUS
 from quotas.models import Allocation
 from quotas.selectors import allocation_balances
@@ -45,12 +46,12 @@ class AllocationOut(serializers.ModelSerializer):
         return BalanceOut(allocation_balances(allocation), many=True).data
 
 
-class AllocationStatusIn(serializers.Serializer):
+class AllocationStatusIn(StrictInput):
     status = serializers.ChoiceField(choices=["active", "suspended"])
     reason = serializers.CharField(max_length=2000)
 
 
-class ChangeRequestIn(serializers.Serializer):
+class ChangeRequestIn(StrictInput):
     requested_end = serializers.DateField()
     max_concurrent_gpus = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENT_GPUS)
     justification = serializers.CharField(max_length=10000)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from portal.api.serializers.fields import GpuHoursByType
+from portal.api.serializers.strict import StrictInput
 from portal.applications.models import Application, ResearchField, Review
 from portal.applications.states import allowed_actions
 from portal.applications.validation import MAX_CONCURRENT_GPUS
@@ -52,7 +53,7 @@ class ApplicationOut(serializers.ModelSerializer):
         return [action.value for action in allowed_actions(application.state)]
 
 
-class ApplicationIn(serializers.Serializer):
+class ApplicationIn(StrictInput):
     call = serializers.UUIDField()
     organisation = serializers.UUIDField()
     project_title = serializers.CharField(max_length=200)
@@ -65,7 +66,7 @@ class ApplicationIn(serializers.Serializer):
     gpu_requests = GpuHoursByType()
 
 
-class ApplicationPatch(serializers.Serializer):
+class ApplicationPatch(StrictInput):
     project_title = serializers.CharField(max_length=200, required=False)
     summary = serializers.CharField(max_length=5000, required=False)
     field = serializers.ChoiceField(choices=ResearchField.choices, required=False)
@@ -76,17 +77,17 @@ class ApplicationPatch(serializers.Serializer):
     gpu_requests = GpuHoursByType(required=False)
 
 
-class ReasonIn(serializers.Serializer):
+class ReasonIn(StrictInput):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AssignIn(serializers.Serializer):
+class AssignIn(StrictInput):
     reviewers = serializers.ListField(
         child=serializers.EmailField(max_length=254), min_length=1, max_length=20
     )
 
 
-class DecisionIn(serializers.Serializer):
+class DecisionIn(StrictInput):
     decision = serializers.ChoiceField(choices=["approve", "reject", "request_revision"])
     reason = serializers.CharField(max_length=2000)
     awarded_gpu_hours = GpuHoursByType(required=False, allow_null=True, default=None)
@@ -141,7 +142,7 @@ def score_field():
     return serializers.IntegerField(min_value=1, max_value=5)
 
 
-class ReviewSubmitIn(serializers.Serializer):
+class ReviewSubmitIn(StrictInput):
     technical_merit = score_field()
     feasibility = score_field()
     impact = score_field()

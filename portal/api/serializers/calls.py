@@ -1,6 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from portal.api.serializers.strict import StrictInput
 from portal.calls.models import Call
 from portal.organisations.models import OrganisationType
 
@@ -35,13 +36,13 @@ class CallOut(serializers.ModelSerializer):
         ]
 
 
-class PoolIn(serializers.Serializer):
+class PoolIn(StrictInput):
     gpu_type = serializers.ChoiceField(choices=[(t, t) for t in settings.GPUGRANT_GPU_TYPES])
     total_gpu_hours = serializers.IntegerField(min_value=1, max_value=100_000_000)
     max_gpu_hours_per_application = serializers.IntegerField(min_value=1, max_value=100_000_000)
 
 
-class CallIn(serializers.Serializer):
+class CallIn(StrictInput):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     opens_at = serializers.DateTimeField()

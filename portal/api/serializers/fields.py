@@ -18,13 +18,3 @@ class GpuHoursByType(serializers.DictField):
             if not isinstance(key, str) or not 1 <= len(key) <= 16:
                 raise serializers.ValidationError("GPU type names are 1–16 characters.")
         return value
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON true or false only. DRF's BooleanField also takes 0, 1, "yes", "off" and the like; for flags
-    such as an API key's read_only a mistyped value must be refused, not guessed."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data

@@ -2,6 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api.serializers.strict import StrictInput
 from quotas.models import SECONDS_PER_HOUR
 from scheduler.models import Job, JobEvent, JobKind, JobPriority
 from scheduler.queue_view import queue_views
@@ -10,7 +11,7 @@ from scheduler.states import JobState
 from scheduler.validation import MAX_PODS
 
 
-class JobIn(serializers.Serializer):
+class JobIn(StrictInput):
     allocation = serializers.UUIDField()
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=JobKind.choices)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from portal.api.serializers.fields import StrictBooleanField
+from portal.api.serializers.strict import StrictInput
 from portal.organisations.models import MembershipRole, Organisation, OrganisationType
 
 
@@ -26,14 +26,14 @@ class OrganisationOut(serializers.ModelSerializer):
         return roles.get(organisation.pk)
 
 
-class OrganisationIn(serializers.Serializer):
+class OrganisationIn(StrictInput):
     name = serializers.CharField(max_length=200)
     org_type = serializers.ChoiceField(choices=OrganisationType.choices)
     registration_number = serializers.CharField(max_length=40)
 
 
-class VerifyIn(serializers.Serializer):
-    verified = StrictBooleanField(default=True)
+class VerifyIn(StrictInput):
+    verified = serializers.BooleanField(default=True)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
@@ -44,6 +44,6 @@ class MemberOut(serializers.Serializer):
     joined_at = serializers.DateTimeField(source="created_at")
 
 
-class MemberIn(serializers.Serializer):
+class MemberIn(StrictInput):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)

@@ -25,7 +25,7 @@ class AllocationList(APIView):
     def get(self, request):
         allocations = allocations_visible_to(request.user)
         wanted = request.query_params.get("status")
-        if wanted:
+        if wanted is not None:  # given empty: report it rather than drop the filter
             if wanted not in AllocationStatus.values:
                 raise InvalidInput(
                     "Invalid filter.",

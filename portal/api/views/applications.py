@@ -43,13 +43,14 @@ class ApplicationListCreate(APIView):
         applications = applications_visible_to(request.user)
         errors = {}
         state = request.query_params.get("state")
-        if state:
+        # A parameter given empty is a mistake to report, not a filter to drop.
+        if state is not None:
             if state not in State.__members__.values() and state not in [s.value for s in State]:
                 errors["state"] = [f"Unknown state; choose one of: {', '.join(s.value for s in State)}."]
             applications = applications.filter(state=state)
         for name in ("call", "organisation"):
             value = request.query_params.get(name)
-            if value:
+            if value is not None:
                 try:
                     import uuid
 

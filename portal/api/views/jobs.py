@@ -56,15 +56,16 @@ class JobListCreate(BatchedThrottles, APIView):
         jobs = jobs_visible_to(request.user)
         errors = {}
         state, kind, allocation = (request.query_params.get(k) for k in ("state", "kind", "allocation"))
-        if state:
+        # A parameter given empty is a mistake to report, not a filter to drop.
+        if state is not None:
             if state not in JOB_STATES:
                 errors["state"] = [f"Choose one of: {', '.join(JOB_STATES)}."]
             jobs = jobs.filter(state=state)
-        if kind:
+        if kind is not None:
             if kind not in JobKind.values:
                 errors["kind"] = [f"Choose one of: {', '.join(JobKind.values)}."]
             jobs = jobs.filter(kind=kind)
-        if allocation:
+        if allocation is not None:
             try:
                 jobs = jobs.filter(allocation__public_id=uuid.UUID(allocation))
             except ValueError:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.common import get_visible
+from portal.api.serializers.strict import StrictInput
 from portal.errors import InvalidInput
 from portal.organisations.selectors import organisations_visible_to
 from quotas.ledger import usage_ingest
@@ -23,7 +24,7 @@ from scheduler.selectors import jobs_visible_to
 from scheduler.states import ACTIVE
 
 
-class UsageRecordIn(serializers.Serializer):
+class UsageRecordIn(StrictInput):
     id = serializers.CharField(max_length=255)
     job_id = serializers.UUIDField()
     gpu_uuid = serializers.CharField(max_length=96)
@@ -40,7 +41,7 @@ class UsageRecordIn(serializers.Serializer):
     quarantined = serializers.BooleanField(default=False)
 
 
-class UsageBatchIn(serializers.Serializer):
+class UsageBatchIn(StrictInput):
     records = UsageRecordIn(many=True, allow_empty=False, max_length=1000)
 
 
