@@ -1,5 +1,7 @@
 """Domain errors raised by services. Each entry point (API, web form, command) renders them its own way."""
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ServiceError(Exception):
     status_code = 400
@@ -34,6 +36,6 @@ class Conflict(ServiceError):
     default_code = "conflict"
 
 
-def raise_if_errors(errors: dict[str, list[str]], message: str = "Some fields are not valid.") -> None:
+def raise_if_errors(errors: dict[str, list[str]], message: str | None = None) -> None:
     if errors:
-        raise InvalidInput(message, fields=errors)
+        raise InvalidInput(message or _("Some fields are not valid."), fields=errors)

@@ -6,10 +6,15 @@ retry (with the same Idempotency-Key for submissions) once the service is back.
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 RETRY_AFTER_S = 5
-MESSAGE = "gpugrant cannot reach its database or message broker right now; retry after the given seconds."
+MESSAGE = gettext_lazy(
+    "gpugrant cannot reach its database or message broker right now; retry after the given seconds."
+)
 OUTAGE_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError)
 
 
@@ -18,7 +23,7 @@ def is_outage(exc: BaseException | None) -> bool:
 
 
 def outage_envelope() -> dict:
-    return {"message": MESSAGE, "code": "service_unavailable", "extra": {"fields": {}}}
+    return {"message": str(MESSAGE), "code": "service_unavailable", "extra": {"fields": {}}}
 
 
 def outage_response(request) -> HttpResponse:
@@ -27,7 +32,9 @@ def outage_response(request) -> HttpResponse:
         response = JsonResponse(outage_envelope(), status=503)
     else:
         response = HttpResponse(
-            f"<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{MESSAGE}</p>",
+            "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>".format(
+                title=escape(_("Temporarily unavailable")), message=escape(MESSAGE)
+            ),
             status=503,
         )
     response["Retry-After"] = str(RETRY_AFTER_S)

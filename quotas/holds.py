@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import BigIntegerField, F
 from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual
+from django.utils.translation import gettext as _
 
 from portal.errors import Conflict
 from quotas.models import SECONDS_PER_HOUR, AllocationBudget
@@ -58,14 +59,23 @@ def hold_refusal(*, allocation_id: int, gpu_type: str, gpu_seconds: int) -> Conf
     """
     budget = AllocationBudget.objects.filter(allocation_id=allocation_id, gpu_type=gpu_type).first()
     if budget is None:
-        return Conflict(f"The allocation has no {gpu_type} GPU-hours.", code="gpu_type_not_awarded")
+        return Conflict(
+            _("The allocation has no %(gpu_type)s GPU-hours.") % {"gpu_type": gpu_type},
+            code="gpu_type_not_awarded",
+        )
     return Conflict(
-        "Not enough GPU-hours left on the allocation for this job.",
+        _("Not enough GPU-hours left on the allocation for this job."),
         code="budget_exceeded",
         fields={
             "max_runtime_minutes": [
-                f"This job may use {gpu_seconds / SECONDS_PER_HOUR:,.2f} {gpu_type} GPU-hours; "
-                f"{max(0, budget.remaining_gpu_seconds) / SECONDS_PER_HOUR:,.2f} remain after other jobs' holds."
+                _(
+                    "This job may use %(needed)s %(gpu_type)s GPU-hours; %(left)s remain after other jobs' holds."
+                )
+                % {
+                    "needed": f"{gpu_seconds / SECONDS_PER_HOUR:,.2f}",
+                    "gpu_type": gpu_type,
+                    "left": f"{max(0, budget.remaining_gpu_seconds) / SECONDS_PER_HOUR:,.2f}",
+                }
             ]
         },
     )

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from portal.notifications.services import notify
 from portal.organisations.selectors import owners_and_managers
@@ -325,12 +327,25 @@ def _enforce_budgets(keys: list[tuple[int, str]]) -> None:
 def _notify_threshold(budget: AllocationBudget, threshold: int) -> None:
     allocation = budget.allocation
     used = budget.used_gpu_seconds / SECONDS_PER_HOUR
-    text = "used up; running jobs are being stopped" if threshold >= 100 else f"{threshold} % used"
+    if threshold >= 100:
+        subject = gettext_lazy("{title}: {gpu_type} GPU-hours used up; running jobs are being stopped")
+    else:
+        subject = gettext_lazy("{title}: {gpu_type} GPU-hours {threshold} % used")
     notify(
         recipients=owners_and_managers(allocation.organisation),
-        subject=f"{allocation.project_title}: {budget.gpu_type} GPU-hours {text}",
-        body=f"'{allocation.project_title}' has used {used:,.1f} of {budget.awarded_gpu_hours:,} "
-        f"{budget.gpu_type} GPU-hours. Request more through a change request on the allocation's page.",
+        subject=format_lazy(
+            subject, title=allocation.project_title, gpu_type=budget.gpu_type, threshold=threshold
+        ),
+        body=format_lazy(
+            gettext_lazy(
+                "'{title}' has used {used} of {awarded} {gpu_type} GPU-hours. "
+                "Request more through a change request on the allocation's page."
+            ),
+            title=allocation.project_title,
+            used=f"{used:,.1f}",
+            awarded=f"{budget.awarded_gpu_hours:,}",
+            gpu_type=budget.gpu_type,
+        ),
     )
 
 
@@ -364,10 +379,21 @@ def _watch_idle(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None
             )
             notify(
                 recipients=[job.created_by, *owners_and_managers(job.organisation)],
-                subject=f"Idle GPUs: {job.name}",
-                body=f"The GPUs of job '{job.name}' have been below {threshold} % busy for {minutes} minutes. "
-                "Public GPUs are scarce: release them if the job is done"
-                + (", or gpugrant will stop it." if job.allocation.idle_policy == "warn_then_stop" else "."),
+                subject=format_lazy(gettext_lazy("Idle GPUs: {name}"), name=job.name),
+                body=format_lazy(
+                    gettext_lazy(
+                        "The GPUs of job '{name}' have been below {threshold} % busy for {minutes} minutes. "
+                        "Public GPUs are scarce: release them if the job is done, or gpugrant will stop it."
+                    )
+                    if job.allocation.idle_policy == "warn_then_stop"
+                    else gettext_lazy(
+                        "The GPUs of job '{name}' have been below {threshold} % busy for {minutes} minutes. "
+                        "Public GPUs are scarce: release them if the job is done."
+                    ),
+                    name=job.name,
+                    threshold=threshold,
+                    minutes=minutes,
+                ),
             )
         elif (
             idle_for >= settings.GPUGRANT_IDLE_STOP_AFTER_S

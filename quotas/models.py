@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 SECONDS_PER_HOUR = 3600
 
@@ -36,9 +37,9 @@ class CallPool(models.Model):
 
 
 class AllocationStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    EXPIRED = "expired", "Expired"
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    EXPIRED = "expired", _("Expired")
 
 
 class Allocation(models.Model):
@@ -108,8 +109,8 @@ class AllocationBudget(models.Model):
 
 
 class UsageSource(models.TextChoices):
-    AGENT = "agent", "Node agent"
-    EDGES = "edges", "Bind/release edges (no node agent)"
+    AGENT = "agent", _("Node agent")
+    EDGES = "edges", _("Bind/release edges (no node agent)")
 
 
 class UsageRecord(models.Model):

@@ -9,6 +9,9 @@ from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.applications.models import Application, ApplicationKind
 from portal.applications.selectors import current_round_reviews
@@ -27,16 +30,24 @@ def _awarded_amounts(application: Application, awarded_gpu_hours: dict | None) -
         return requested
     problems = []
     if not isinstance(awarded_gpu_hours, dict):
-        raise InvalidInput("Invalid award.", fields={"awarded_gpu_hours": ["Give GPU-hours per GPU type."]})
+        raise InvalidInput(
+            _("Invalid award."), fields={"awarded_gpu_hours": [_("Give GPU-hours per GPU type.")]}
+        )
     for gpu_type, hours in awarded_gpu_hours.items():
         if gpu_type not in requested:
-            problems.append(f"{gpu_type}: not requested by this application.")
+            problems.append(_("%(gpu_type)s: not requested by this application.") % {"gpu_type": gpu_type})
         elif not isinstance(hours, int) or isinstance(hours, bool) or hours < 0:
-            problems.append(f"{gpu_type}: a whole, non-negative number of GPU-hours is required.")
+            problems.append(
+                _("%(gpu_type)s: a whole, non-negative number of GPU-hours is required.")
+                % {"gpu_type": gpu_type}
+            )
         elif hours > requested[gpu_type]:
-            problems.append(f"{gpu_type}: at most the {requested[gpu_type]:,} GPU-hours requested.")
+            problems.append(
+                _("%(gpu_type)s: at most the %(requested)s GPU-hours requested.")
+                % {"gpu_type": gpu_type, "requested": f"{requested[gpu_type]:,}"}
+            )
     if problems:
-        raise InvalidInput("Invalid award.", fields={"awarded_gpu_hours": problems})
+        raise InvalidInput(_("Invalid award."), fields={"awarded_gpu_hours": problems})
     amounts = {gpu_type: awarded_gpu_hours.get(gpu_type, 0) for gpu_type in requested}
     return amounts
 
@@ -50,17 +61,18 @@ def allocation_award(
         ensure_transition(application, Action.APPROVE)
         if not application.organisation.verified:
             raise Conflict(
-                f"{application.organisation.name} is not verified yet; verify its registration before awarding.",
+                _("%(organisation)s is not verified yet; verify its registration before awarding.")
+                % {"organisation": application.organisation.name},
                 code="organisation_unverified",
             )
         if not current_round_reviews(application).filter(submitted_at__isnull=False).exists():
-            raise Conflict("At least one submitted review is needed before approval.", code="no_reviews")
+            raise Conflict(_("At least one submitted review is needed before approval."), code="no_reviews")
         amounts = _awarded_amounts(application, awarded_gpu_hours)
         is_change = application.kind == ApplicationKind.CHANGE
         if not is_change and not any(amounts.values()):
             raise InvalidInput(
-                "Nothing to award.",
-                fields={"awarded_gpu_hours": ["Award GPU-hours for at least one GPU type, or reject."]},
+                _("Nothing to award."),
+                fields={"awarded_gpu_hours": [_("Award GPU-hours for at least one GPU type, or reject.")]},
             )
         pools = {
             pool.gpu_type: pool
@@ -69,15 +81,20 @@ def allocation_award(
             .order_by("gpu_type")
         }
         shortfalls = [
-            f"{gpu_type}: {hours:,} GPU-hours asked, {pools[gpu_type].available_gpu_hours:,} left in the call's pool."
+            _("%(gpu_type)s: %(asked)s GPU-hours asked, %(left)s left in the call's pool.")
+            % {
+                "gpu_type": gpu_type,
+                "asked": f"{hours:,}",
+                "left": f"{pools[gpu_type].available_gpu_hours:,}",
+            }
             if gpu_type in pools
-            else f"{gpu_type}: the call no longer offers this GPU type."
+            else _("%(gpu_type)s: the call no longer offers this GPU type.") % {"gpu_type": gpu_type}
             for gpu_type, hours in amounts.items()
             if hours > 0 and (gpu_type not in pools or pools[gpu_type].available_gpu_hours < hours)
         ]
         if shortfalls:
             raise Conflict(
-                "The call's pool cannot cover this award.",
+                _("The call's pool cannot cover this award."),
                 fields={"awarded_gpu_hours": shortfalls},
                 code="pool_exhausted",
             )
@@ -119,14 +136,27 @@ def allocation_award(
         apply_transition(
             application, Action.APPROVE, actor=staff, reason=reason, data={"awarded_gpu_hours": amounts}
         )
-        award_text = ", ".join(
-            f"{hours:,} {gpu_type} GPU-hours" for gpu_type, hours in sorted(amounts.items()) if hours
+        award_parts = [
+            format_lazy(gettext_lazy("{hours} {gpu_type} GPU-hours"), hours=f"{hours:,}", gpu_type=gpu_type)
+            for gpu_type, hours in sorted(amounts.items())
+            if hours
+        ]
+        award_text = (
+            format_lazy("{}" + ", {}" * (len(award_parts) - 1), *award_parts)
+            if award_parts
+            else gettext_lazy("no additional GPU-hours")
         )
         notify(
             recipients=[application.created_by, *owners_and_managers(application.organisation)],
-            subject=f"Approved: {application.project_title}",
-            body=f"'{application.project_title}' was approved: {award_text or 'no additional GPU-hours'}, "
-            f"{allocation.starts_on} – {allocation.ends_on}.\n\nReason: {reason}",
+            subject=format_lazy(gettext_lazy("Approved: {title}"), title=application.project_title),
+            body=format_lazy(
+                gettext_lazy("'{title}' was approved: {award}, {start} – {end}.\n\nReason: {reason}"),
+                title=application.project_title,
+                award=award_text,
+                start=allocation.starts_on,
+                end=allocation.ends_on,
+                reason=reason,
+            ),
         )
     return application
 
@@ -134,7 +164,9 @@ def allocation_award(
 def _apply_change(application: Application, amounts: dict[str, int], staff, reason: str) -> Allocation:
     allocation = Allocation.objects.select_for_update().get(pk=application.allocation_id)
     if allocation.status != AllocationStatus.ACTIVE:
-        raise Conflict(f"The allocation is {allocation.status}; it cannot be changed.")
+        raise Conflict(
+            _("The allocation is %(status)s; it cannot be changed.") % {"status": allocation.status}
+        )
     budgets = {
         budget.gpu_type: budget
         for budget in AllocationBudget.objects.select_for_update()
@@ -181,23 +213,26 @@ STATUS_CHANGES = {
 def allocation_set_status(*, allocation: Allocation, staff, status: str, reason: str) -> Allocation:
     """Suspend or reactivate an allocation (staff). Expiry happens by date, not by hand."""
     if not staff.is_staff:
-        raise NotAllowed("Only staff change an allocation's status.")
+        raise NotAllowed(_("Only staff change an allocation's status."))
     errors = {}
     if status not in (AllocationStatus.ACTIVE, AllocationStatus.SUSPENDED):
-        errors["status"] = ["Choose active or suspended."]
+        errors["status"] = [_("Choose active or suspended.")]
     if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = ["Give a reason; the organisation sees it."]
+        errors["reason"] = [_("Give a reason; the organisation sees it.")]
     if errors:
-        raise InvalidInput("The status could not be changed.", fields=errors)
+        raise InvalidInput(_("The status could not be changed."), fields=errors)
     with transaction.atomic():
         allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
         if status not in STATUS_CHANGES[AllocationStatus(allocation.status)]:
             raise Conflict(
-                f"An allocation that is {allocation.status} cannot become {status}.",
+                _("An allocation that is %(status)s cannot become %(target)s.")
+                % {"status": allocation.status, "target": status},
                 code="illegal_transition",
             )
         if status == AllocationStatus.ACTIVE and allocation.ends_on < timezone.localdate():
-            raise Conflict("The allocation's period has ended; approve an extension instead.", code="expired")
+            raise Conflict(
+                _("The allocation's period has ended; approve an extension instead."), code="expired"
+            )
         source = allocation.status
         allocation.status = status
         allocation.save(update_fields=["status"])
@@ -211,8 +246,18 @@ def allocation_set_status(*, allocation: Allocation, staff, status: str, reason:
         )
         notify(
             recipients=owners_and_managers(allocation.organisation),
-            subject=f"Allocation {status}: {allocation.project_title}",
-            body=f"Programme staff set '{allocation.project_title}' to {status}.\n\nReason: {reason}",
+            subject=format_lazy(
+                gettext_lazy("Allocation suspended: {title}")
+                if status == AllocationStatus.SUSPENDED
+                else gettext_lazy("Allocation active: {title}"),
+                title=allocation.project_title,
+            ),
+            body=format_lazy(
+                gettext_lazy("Programme staff set '{title}' to {status}.\n\nReason: {reason}"),
+                title=allocation.project_title,
+                status=AllocationStatus(status).label,
+                reason=reason,
+            ),
         )
     return allocation
 

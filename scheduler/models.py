@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scheduler.states import JobState
 
@@ -46,14 +47,14 @@ class Gpu(models.Model):
 
 
 class JobKind(models.TextChoices):
-    TRAINING = "training", "Training"
-    INFERENCE = "inference", "Inference"
+    TRAINING = "training", _("Training")
+    INFERENCE = "inference", _("Inference")
 
 
 class JobPriority(models.TextChoices):
-    LOW = "low", "Low (preemptible)"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High (staff)"
+    LOW = "low", _("Low (preemptible)")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High (staff)")
 
 
 class Job(models.Model):

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
 from scheduler.models import NodeKey
@@ -54,10 +55,10 @@ class NodeKeyAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != "node":
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Node <key>'.")
+            raise exceptions.AuthenticationFailed(_("Authorization header must be 'Node <key>'."))
         key = node_key_authenticate(header[1])
         if key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked node key.")
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked node key."))
         return NodePrincipal(key.node), key
 
     def authenticate_header(self, request) -> str:
@@ -65,7 +66,7 @@ class NodeKeyAuthentication(authentication.BaseAuthentication):
 
 
 class IsNode(permissions.BasePermission):
-    message = "Only node agents may do this."
+    message = _("Only node agents may do this.")
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.user, NodePrincipal)

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from portal.organisations.selectors import organisation_ids_of
@@ -55,23 +56,31 @@ def _admission_errors(
     errors: dict[str, list[str]] = {}
     today = timezone.localdate()
     if allocation.status != AllocationStatus.ACTIVE:
-        errors["allocation"] = [f"The allocation is {allocation.status}."]
+        errors["allocation"] = [_("The allocation is %(status)s.") % {"status": allocation.status}]
     elif not allocation.starts_on <= today <= allocation.ends_on:
-        errors["allocation"] = [f"The allocation runs {allocation.starts_on} – {allocation.ends_on}."]
+        errors["allocation"] = [
+            _("The allocation runs %(start)s – %(end)s.")
+            % {"start": allocation.starts_on, "end": allocation.ends_on}
+        ]
     if gpu_type not in awarded:
         errors["gpu_type"] = [
-            f"This allocation has no {gpu_type} GPU-hours (awarded: {', '.join(sorted(awarded)) or 'none'})."
+            _("This allocation has no %(gpu_type)s GPU-hours (awarded: %(awarded)s).")
+            % {"gpu_type": gpu_type, "awarded": ", ".join(sorted(awarded)) or _("none")}
         ]
     if priority == "high" and not user.is_staff:
-        errors["priority"] = ["Only programme staff may submit high-priority jobs."]
+        errors["priority"] = [_("Only programme staff may submit high-priority jobs.")]
     total = gpus_per_pod * pods
     if total > allocation.max_concurrent_gpus:
         errors["pods"] = [
-            f"{total} GPUs exceed the allocation's cap of {allocation.max_concurrent_gpus} concurrent GPUs."
+            _("%(total)s GPUs exceed the allocation's cap of %(cap)s concurrent GPUs.")
+            % {"total": total, "cap": allocation.max_concurrent_gpus}
         ]
     elif "gpu_type" not in errors and (most := largest_placement(gpu_type, gpus_per_pod)) < pods:
         errors["pods"] = [
-            f"The cluster can never run {pods} × {gpus_per_pod} {gpu_type} GPUs at once (at most {most} such pods)."
+            _(
+                "The cluster can never run %(pods)s × %(gpus)s %(gpu_type)s GPUs at once (at most %(most)s such pods)."
+            )
+            % {"pods": pods, "gpus": gpus_per_pod, "gpu_type": gpu_type, "most": most}
         ]
     return errors
 
@@ -106,7 +115,9 @@ def job_submit(
     Idempotency-Key to write with it, atomically; a key already used raises IntegrityError, writing nothing.
     """
     if allocation.organisation_id not in organisation_ids_of(user):
-        raise InvalidInput("No such allocation.", fields={"allocation": ["No such allocation among yours."]})
+        raise InvalidInput(
+            _("No such allocation."), fields={"allocation": [_("No such allocation among yours.")]}
+        )
     environment = {} if environment is None else environment
     content = dict(
         name=name,
@@ -121,13 +132,13 @@ def job_submit(
     )
     errors = job_content_errors(**content)
     if errors:
-        raise InvalidInput("The job is not valid.", fields=errors)
+        raise InvalidInput(_("The job is not valid."), fields=errors)
     admission = dict(gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority)
     # Whether the GPU type was awarded at all is left to the hold (no budget row to update), so that an
     # admissible job reads no budgets; a refusal reads them to say which types were awarded.
     if _admission_errors(user, allocation, awarded={gpu_type}, **admission):
         errors = _admission_errors(user, allocation, awarded=_awarded_gpu_types(allocation), **admission)
-        raise InvalidInput("The job cannot be admitted.", fields=errors)
+        raise InvalidInput(_("The job cannot be admitted."), fields=errors)
     hold = gpus_per_pod * pods * max_runtime_minutes * 60
     job = Job(
         organisation_id=allocation.organisation_id,
@@ -154,7 +165,7 @@ def job_submit(
         if refused.code != "gpu_type_not_awarded":
             raise refused
         errors = _admission_errors(user, allocation, awarded=_awarded_gpu_types(allocation), **admission)
-        raise InvalidInput("The job cannot be admitted.", fields=errors)
+        raise InvalidInput(_("The job cannot be admitted."), fields=errors)
     on_commit_trigger_cycle()
     return job
 
@@ -184,7 +195,7 @@ def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[i
     hold included) and the stored response is replayed.
     """
     if not 1 <= len(key) <= 255:
-        raise InvalidInput("Bad Idempotency-Key.", fields={"Idempotency-Key": ["1–255 characters."]})
+        raise InvalidInput(_("Bad Idempotency-Key."), fields={"Idempotency-Key": [_("1–255 characters.")]})
     digest = fingerprint(payload)
     rendered: dict = {}
 
@@ -202,7 +213,7 @@ def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[i
     def replay(existing: SubmissionKey) -> tuple[int, dict, bool]:
         if existing.fingerprint != digest:
             raise Conflict(
-                "This Idempotency-Key was used for a different request.", code="idempotency_key_reused"
+                _("This Idempotency-Key was used for a different request."), code="idempotency_key_reused"
             )
         return existing.response_status, existing.response_body, False
 
@@ -226,11 +237,13 @@ def job_submit_once(*, user, key: str, payload: dict, submit, render) -> tuple[i
 def job_cancel(*, job: Job, user) -> Job:
     """Cancel: a queued job ends now; a scheduled or running one is stopped by the backend, then ends."""
     if job.organisation_id not in organisation_ids_of(user) and not user.is_staff:
-        raise NotAllowed("Only members of the job's organisation can cancel it.")
+        raise NotAllowed(_("Only members of the job's organisation can cancel it."))
     with transaction.atomic():
         job = lock_job(job.pk)
         if JobState(job.state) in TERMINAL:
-            raise Conflict(f"The job already ended ({job.state}).", code="illegal_transition")
+            raise Conflict(
+                _("The job already ended (%(state)s).") % {"state": job.state}, code="illegal_transition"
+            )
         if job.state == JobState.QUEUED:
             job_move(job, JobState.CANCELLED, f"cancelled by {user.email} before it started", actor=user)
         else:

@@ -7,6 +7,7 @@ job's row lock, so each run's GPU time is charged exactly once (the run-ending m
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.errors import Conflict
 from quotas.holds import hold_release, hold_top_up
@@ -48,7 +49,9 @@ def job_move(
     source = JobState(job.state)
     if not can_move(source, target):
         raise Conflict(
-            f"A job that is {source.value} cannot become {target.value}.", code="illegal_transition"
+            _("A job that is %(source)s cannot become %(target)s.")
+            % {"source": source.value, "target": target.value},
+            code="illegal_transition",
         )
     data = dict(data or {})
     if source in (JobState.SCHEDULED, JobState.RUNNING) and target in RUN_ENDING:

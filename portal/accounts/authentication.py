@@ -1,5 +1,6 @@
 """DRF authentication by API key: ``Authorization: Token <key>`` or ``Authorization: Bearer <key>``."""
 
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
 from portal.accounts.services import api_key_authenticate
@@ -17,11 +18,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "Authorization header must be 'Token <key>' or 'Bearer <key>'."
+                _("Authorization header must be 'Token <key>' or 'Bearer <key>'.")
             )
         key = api_key_authenticate(parts[1])
         if key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         return key.user, key
 
     def authenticate_header(self, request) -> str:

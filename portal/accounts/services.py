@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import ApiKey, User
 from portal.audit.services import audit_record
@@ -26,18 +27,18 @@ def user_create(
     try:
         validate_email(email)
     except ValidationError:
-        errors["email"] = ["Enter a valid email address."]
+        errors["email"] = [_("Enter a valid email address.")]
     if len(full_name) > 150:
-        errors["full_name"] = ["At most 150 characters."]
+        errors["full_name"] = [_("At most 150 characters.")]
     if check_password:
         try:
             validate_password(password, User(email=email, full_name=full_name))
         except ValidationError as exc:
             errors["password"] = list(exc.messages)
     if not errors and User.objects.filter(email__iexact=email).exists():
-        errors["email"] = ["An account with this email already exists."]
+        errors["email"] = [_("An account with this email already exists.")]
     if errors:
-        raise InvalidInput("The account could not be created.", fields=errors)
+        raise InvalidInput(_("The account could not be created."), fields=errors)
     try:
         with transaction.atomic():
             user = User.objects.create_user(
@@ -46,7 +47,7 @@ def user_create(
             audit_record(actor=user, target=user, action="user_signed_up")
     except IntegrityError as exc:
         raise InvalidInput(
-            "The account could not be created.", fields={"email": ["Already registered."]}
+            _("The account could not be created."), fields={"email": [_("Already registered.")]}
         ) from exc
     return user
 
@@ -70,9 +71,11 @@ def _digest(secret: str) -> str:
 def api_key_create(*, user: User, name: str = "", read_only: bool = False) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored and cannot be shown again."""
     if not user.is_active:
-        raise NotAllowed("Inactive users cannot have API keys.")
+        raise NotAllowed(_("Inactive users cannot have API keys."))
     if len(name) > 100:
-        raise InvalidInput("The key could not be created.", fields={"name": ["At most 100 characters."]})
+        raise InvalidInput(
+            _("The key could not be created."), fields={"name": [_("At most 100 characters.")]}
+        )
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secret}"
@@ -86,7 +89,7 @@ def api_key_create(*, user: User, name: str = "", read_only: bool = False) -> tu
 
 def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
     if actor.pk != api_key.user_id and not actor.is_staff:
-        raise NotAllowed("You may only revoke your own keys.")
+        raise NotAllowed(_("You may only revoke your own keys."))
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
         if updated:

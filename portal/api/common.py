@@ -1,6 +1,7 @@
 """Helpers shared by API views: visible-object lookup, permissions, pagination of plain lists."""
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 from rest_framework.settings import api_settings
 
@@ -18,7 +19,7 @@ def get_visible(queryset, public_id):
 class ApiKeyScope(permissions.BasePermission):
     """A read-only API key may only use safe methods."""
 
-    message = "This API key is read-only."
+    message = _("This API key is read-only.")
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey) and request.auth.read_only:
@@ -27,14 +28,14 @@ class ApiKeyScope(permissions.BasePermission):
 
 
 class IsStaff(permissions.BasePermission):
-    message = "Only programme staff may do this."
+    message = _("Only programme staff may do this.")
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
 class IsReviewer(permissions.BasePermission):
-    message = "Only reviewers may do this."
+    message = _("Only reviewers may do this.")
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_reviewer)

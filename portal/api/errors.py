@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -18,8 +19,13 @@ from portal.outages import RETRY_AFTER_S, is_outage, outage_envelope, outage_res
 logger = logging.getLogger(__name__)
 
 
-def envelope(message: str, code: str, fields: dict | None = None) -> dict:
-    return {"message": message, "code": code, "extra": {"fields": fields or {}}}
+def envelope(message, code: str, fields: dict | None = None) -> dict:
+    # str() here: services raise lazy messages, rendered in the language of the request being answered.
+    return {
+        "message": str(message),
+        "code": code,
+        "extra": {"fields": {name: [str(m) for m in msgs] for name, msgs in (fields or {}).items()}},
+    }
 
 
 def _flatten(detail) -> dict[str, list[str]]:
@@ -54,12 +60,12 @@ def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(envelope(exc.message, exc.code, exc.fields), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
-        return Response(envelope("The request body is too large.", "request_too_large"), status=413)
+        return Response(envelope(_("The request body is too large."), "request_too_large"), status=413)
     if isinstance(exc, SuspiciousOperation):
-        return Response(envelope("The request was malformed.", "bad_request"), status=400)
+        return Response(envelope(_("The request was malformed."), "bad_request"), status=400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response(envelope("Some fields are not valid.", "invalid", fields), status=400)
+        return Response(envelope(_("Some fields are not valid."), "invalid", fields), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -69,7 +75,7 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = envelope("Some fields are not valid.", "invalid", _flatten(exc.detail))
+        response.data = envelope(_("Some fields are not valid."), "invalid", _flatten(exc.detail))
     else:
         detail = getattr(exc, "detail", str(exc))
         code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
@@ -87,21 +93,21 @@ def _is_api(request) -> bool:
 
 def bad_request(request, exception=None):
     if _is_api(request):
-        return JsonResponse(envelope("The request was malformed.", "bad_request"), status=400)
+        return JsonResponse(envelope(_("The request was malformed."), "bad_request"), status=400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):
     if _is_api(request):
         return JsonResponse(
-            envelope("You do not have permission to do this.", "permission_denied"), status=403
+            envelope(_("You do not have permission to do this."), "permission_denied"), status=403
         )
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception=None):
     if _is_api(request):
-        return JsonResponse(envelope("Not found.", "not_found"), status=404)
+        return JsonResponse(envelope(_("Not found."), "not_found"), status=404)
     return defaults.page_not_found(request, exception)
 
 
@@ -109,5 +115,5 @@ def server_error(request):
     if is_outage(sys.exc_info()[1]):  # raised outside a DRF view (middleware, web pages)
         return outage_response(request)
     if _is_api(request):
-        return JsonResponse(envelope("Internal server error.", "server_error"), status=500)
+        return JsonResponse(envelope(_("Internal server error."), "server_error"), status=500)
     return defaults.server_error(request)

@@ -1,4 +1,5 @@
 from django.core.paginator import InvalidPage
+from django.utils.translation import gettext as _
 from rest_framework.pagination import PageNumberPagination
 
 from portal.errors import InvalidInput
@@ -22,14 +23,19 @@ class Pagination(PageNumberPagination):
         )
         page_number = _whole_number(request, self.page_query_param, 1, None, errors)
         if errors:
-            raise InvalidInput("Invalid pagination.", fields=errors)
+            raise InvalidInput(_("Invalid pagination."), fields=errors)
         paginator = self.django_paginator_class(queryset, page_size)
         try:
             self.page = paginator.page(page_number)
         except InvalidPage as exc:
             raise InvalidInput(
-                "Invalid pagination.",
-                fields={self.page_query_param: [f"No page {page_number}: there are {paginator.num_pages}."]},
+                _("Invalid pagination."),
+                fields={
+                    self.page_query_param: [
+                        _("No page %(page)s: there are %(pages)s.")
+                        % {"page": page_number, "pages": paginator.num_pages}
+                    ]
+                },
             ) from exc
         return list(self.page)
 
@@ -45,11 +51,14 @@ def _whole_number(request, name: str, default: int, maximum: int | None, errors:
     if not values:
         return default
     text = values[-1]
-    upper = f" to {maximum}" if maximum else " or more"
+    if maximum:
+        message = _("A whole number from 1 to %(most)s, given once.") % {"most": maximum}
+    else:
+        message = _("A whole number from 1 or more, given once.")
     if len(values) > 1 or not text.isascii() or not text.isdigit() or int(text) < 1:
-        errors[name] = [f"A whole number from 1{upper}, given once."]
+        errors[name] = [message]
         return default
     if maximum is not None and int(text) > maximum:
-        errors[name] = [f"A whole number from 1{upper}, given once."]
+        errors[name] = [message]
         return default
     return int(text)

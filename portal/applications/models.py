@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.applications.states import State
 
@@ -13,19 +14,19 @@ LIMITS = settings.GPUGRANT_MAX_TEXT
 
 
 class ApplicationKind(models.TextChoices):
-    NEW = "new", "New project"
-    CHANGE = "change", "Change request"
+    NEW = "new", _("New project")
+    CHANGE = "change", _("Change request")
 
 
 class ResearchField(models.TextChoices):
-    NLP = "nlp", "Natural language processing"
-    VISION = "vision", "Computer vision"
-    SPEECH = "speech", "Speech and audio"
-    SCIENCE = "science", "Scientific computing"
-    HEALTH = "health", "Health and bio"
-    ROBOTICS = "robotics", "Robotics and autonomy"
-    RECOMMENDATION = "recommendation", "Recommendation and search"
-    OTHER = "other", "Other"
+    NLP = "nlp", _("Natural language processing")
+    VISION = "vision", _("Computer vision")
+    SPEECH = "speech", _("Speech and audio")
+    SCIENCE = "science", _("Scientific computing")
+    HEALTH = "health", _("Health and bio")
+    ROBOTICS = "robotics", _("Robotics and autonomy")
+    RECOMMENDATION = "recommendation", _("Recommendation and search")
+    OTHER = "other", _("Other")
 
 
 class Application(models.Model):

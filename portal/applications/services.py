@@ -4,6 +4,9 @@ from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import User
 from portal.applications.models import CRITERIA, Application, ApplicationGpuRequest, ApplicationKind, Review
@@ -45,7 +48,7 @@ def _link(application: Application) -> str:
 
 def _require_member(user: User, organisation: Organisation) -> None:
     if membership_of(user, organisation) is None:
-        raise NotAllowed("Only members of the organisation can do this.")
+        raise NotAllowed(_("Only members of the organisation can do this."))
 
 
 def _save_gpu_requests(application: Application, gpu_requests: dict[str, int]) -> None:
@@ -75,14 +78,17 @@ def application_create(
     _require_member(user, organisation)
     if not call.is_open():
         raise Conflict(
-            f"The call '{call.title}' is {call.status}; applications are not accepted.", code="call_closed"
+            _("The call '%(title)s' is %(status)s; applications are not accepted.")
+            % {"title": call.title, "status": call.status},
+            code="call_closed",
         )
     if organisation.org_type not in call.eligible_org_types:
         raise InvalidInput(
-            "This organisation type is not eligible for the call.",
+            _("This organisation type is not eligible for the call."),
             fields={
                 "organisation": [
-                    f"{organisation.get_org_type_display()} organisations are not eligible for this call."
+                    _("%(org_type)s organisations are not eligible for this call.")
+                    % {"org_type": organisation.get_org_type_display()}
                 ]
             },
         )
@@ -99,7 +105,7 @@ def application_create(
         call=call, kind=ApplicationKind.NEW, allocation=None, gpu_requests=gpu_requests, **content
     )
     if errors:
-        raise InvalidInput("The application could not be saved.", fields=errors)
+        raise InvalidInput(_("The application could not be saved."), fields=errors)
     with transaction.atomic():
         application = Application.objects.create(
             kind=ApplicationKind.NEW, call=call, organisation=organisation, created_by=user, **content
@@ -121,7 +127,10 @@ def change_request_create(
     """A draft change request (extension and/or more GPU-hours) for an active allocation."""
     _require_member(user, allocation.organisation)
     if allocation.status != AllocationStatus.ACTIVE:
-        raise Conflict(f"The allocation is {allocation.status}; only active allocations can be changed.")
+        raise Conflict(
+            _("The allocation is %(status)s; only active allocations can be changed.")
+            % {"status": allocation.status}
+        )
     original = allocation.application
     content = dict(
         project_title=allocation.project_title,
@@ -146,9 +155,11 @@ def change_request_create(
         and not any(gpu_requests.values())
     )
     if unchanged:
-        errors["gpu_requests"] = ["Ask for more GPU-hours, a later end date or a different concurrency cap."]
+        errors["gpu_requests"] = [
+            _("Ask for more GPU-hours, a later end date or a different concurrency cap.")
+        ]
     if errors:
-        raise InvalidInput("The change request could not be saved.", fields=errors)
+        raise InvalidInput(_("The change request could not be saved."), fields=errors)
     with transaction.atomic():
         application = Application.objects.create(
             kind=ApplicationKind.CHANGE,
@@ -176,12 +187,15 @@ def application_update(
     _require_member(user, application.organisation)
     unknown = set(content) - set(CONTENT_FIELDS)
     if unknown:
-        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
+        raise InvalidInput(
+            _("Unknown fields."), fields={name: [_("Unknown field.")] for name in sorted(unknown)}
+        )
     with transaction.atomic():
         application = lock_application(application)
         if application.state not in EDITABLE_STATES:
             raise Conflict(
-                f"An application that is {application.state.replace('_', ' ')} cannot be edited.",
+                _("An application that is %(state)s cannot be edited.")
+                % {"state": application.state.replace("_", " ")},
                 code="not_editable",
             )
         merged = {name: content.get(name, getattr(application, name)) for name in CONTENT_FIELDS}
@@ -196,7 +210,7 @@ def application_update(
             **merged,
         )
         if errors:
-            raise InvalidInput("The application could not be saved.", fields=errors)
+            raise InvalidInput(_("The application could not be saved."), fields=errors)
         for name, value in merged.items():
             setattr(application, name, value)
         application.save()
@@ -224,7 +238,7 @@ def application_submit(*, application: Application, user: User) -> Application:
             and not application.call.is_open()
         ):
             raise Conflict(
-                "The call has closed; the application can no longer be submitted.", code="call_closed"
+                _("The call has closed; the application can no longer be submitted."), code="call_closed"
             )
         gpu_requests = {line.gpu_type: line.gpu_hours for line in application.gpu_requests.all()}
         errors = application_content_errors(
@@ -235,20 +249,35 @@ def application_submit(*, application: Application, user: User) -> Application:
             **{name: getattr(application, name) for name in CONTENT_FIELDS},
         )
         if errors:
-            raise InvalidInput("Fix these fields before submitting.", fields=errors)
+            raise InvalidInput(_("Fix these fields before submitting."), fields=errors)
         if action == Action.RESUBMIT:
             application.review_round += 1
         application.submitted_at = timezone.now()
         apply_transition(application, action, actor=user)
         notify(
             recipients=_applicant_recipients(application),
-            subject=f"Application received: {application.project_title}",
-            body=f"Your application '{application.project_title}' was {application.state}.\n{_link(application)}",
+            subject=format_lazy(
+                gettext_lazy("Application received: {title}"), title=application.project_title
+            ),
+            body=format_lazy(
+                gettext_lazy("Your application '{title}' was {state}.\n{link}"),
+                title=application.project_title,
+                state=application.state,
+                link=_link(application),
+            ),
         )
         notify(
             recipients=_staff_recipients(),
-            subject=f"New application to assign: {application.project_title}",
-            body=f"{application.organisation.name} {application.state} '{application.project_title}'.\n{_link(application)}",
+            subject=format_lazy(
+                gettext_lazy("New application to assign: {title}"), title=application.project_title
+            ),
+            body=format_lazy(
+                gettext_lazy("{organisation} {state} '{title}'.\n{link}"),
+                organisation=application.organisation.name,
+                state=application.state,
+                title=application.project_title,
+                link=_link(application),
+            ),
         )
     return application
 
@@ -256,7 +285,7 @@ def application_submit(*, application: Application, user: User) -> Application:
 def application_withdraw(*, application: Application, user: User, reason: str = "") -> Application:
     _require_member(user, application.organisation)
     if len(reason) > 2000:
-        raise InvalidInput("Reason too long.", fields={"reason": ["At most 2000 characters."]})
+        raise InvalidInput(_("Reason too long."), fields={"reason": [_("At most 2000 characters.")]})
     with transaction.atomic():
         application = lock_application(application)
         apply_transition(application, Action.WITHDRAW, actor=user, reason=reason)
@@ -265,8 +294,10 @@ def application_withdraw(*, application: Application, user: User, reason: str = 
         ]
         notify(
             recipients=reviewers,
-            subject=f"Application withdrawn: {application.project_title}",
-            body="The applicant withdrew this application; no review is needed any more.",
+            subject=format_lazy(
+                gettext_lazy("Application withdrawn: {title}"), title=application.project_title
+            ),
+            body=gettext_lazy("The applicant withdrew this application; no review is needed any more."),
         )
     return application
 
@@ -278,26 +309,28 @@ def _has_conflict_of_interest(reviewer: User, application: Application) -> bool:
 def review_assign(*, application: Application, staff: User, reviewers: list[User]) -> list[Review]:
     """Assign reviewers for the current round; the first assignment starts the review."""
     if not staff.is_staff:
-        raise NotAllowed("Only staff assign reviewers.")
+        raise NotAllowed(_("Only staff assign reviewers."))
     if not reviewers:
-        raise InvalidInput("Choose reviewers.", fields={"reviewers": ["Choose at least one reviewer."]})
+        raise InvalidInput(_("Choose reviewers."), fields={"reviewers": [_("Choose at least one reviewer.")]})
     problems = []
     for reviewer in reviewers:
         if not (reviewer.is_reviewer and reviewer.is_active):
-            problems.append(f"{reviewer.email} is not an active reviewer.")
+            problems.append(_("%(email)s is not an active reviewer.") % {"email": reviewer.email})
         elif _has_conflict_of_interest(reviewer, application):
             problems.append(
-                f"{reviewer.email} belongs to {application.organisation.name} (conflict of interest)."
+                _("%(email)s belongs to %(organisation)s (conflict of interest).")
+                % {"email": reviewer.email, "organisation": application.organisation.name}
             )
     if problems:
-        raise InvalidInput("These reviewers cannot be assigned.", fields={"reviewers": problems})
+        raise InvalidInput(_("These reviewers cannot be assigned."), fields={"reviewers": problems})
     with transaction.atomic():
         application = lock_application(application)
         if application.state in (State.SUBMITTED, State.RESUBMITTED):
             apply_transition(application, Action.START_REVIEW, actor=staff)
         elif application.state != State.UNDER_REVIEW:
             raise Conflict(
-                f"Reviewers cannot be assigned to an application that is {application.state.replace('_', ' ')}.",
+                _("Reviewers cannot be assigned to an application that is %(state)s.")
+                % {"state": application.state.replace("_", " ")},
                 code="illegal_transition",
             )
         already = set(current_round_reviews(application).values_list("reviewer_id", flat=True))
@@ -315,9 +348,12 @@ def review_assign(*, application: Application, staff: User, reviewers: list[User
             created.append(review)
         notify(
             recipients=[review.reviewer for review in created],
-            subject=f"Please review: {application.project_title}",
-            body=f"You were asked to review '{application.project_title}'.\n"
-            f"{_link(application).replace('/applications/', '/reviews/')}",
+            subject=format_lazy(gettext_lazy("Please review: {title}"), title=application.project_title),
+            body=format_lazy(
+                gettext_lazy("You were asked to review '{title}'.\n{link}"),
+                title=application.project_title,
+                link=_link(application).replace("/applications/", "/reviews/"),
+            ),
         )
     return created
 
@@ -335,7 +371,7 @@ def review_submit(
 ) -> Review:
     """Record (or correct) a reviewer's scores while the application is under review."""
     if review.reviewer_id != reviewer.pk:
-        raise NotAllowed("This review is assigned to someone else.")
+        raise NotAllowed(_("This review is assigned to someone else."))
     scores = dict(
         technical_merit=technical_merit,
         feasibility=feasibility,
@@ -345,21 +381,23 @@ def review_submit(
     errors: dict[str, list[str]] = {}
     for name, score in scores.items():
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            errors[name] = ["A score from 1 to 5 is required."]
+            errors[name] = [_("A score from 1 to 5 is required.")]
     for name, text in (("public_comment", public_comment), ("private_comment", private_comment)):
         if not isinstance(text, str):
-            errors[name] = ["Must be text."]
+            errors[name] = [_("Must be text.")]
         elif len(text) > 5000:
-            errors[name] = [f"At most 5000 characters (got {len(text)})."]
+            errors[name] = [_("At most 5000 characters (got %(length)s).") % {"length": len(text)}]
     if errors:
-        raise InvalidInput("The review could not be saved.", fields=errors)
+        raise InvalidInput(_("The review could not be saved."), fields=errors)
     with transaction.atomic():
         application = lock_application(review.application)
         review = Review.objects.select_for_update().get(pk=review.pk)
         if application.state != State.UNDER_REVIEW or review.round != application.review_round:
-            raise Conflict("This application is no longer under review in this round.", code="review_closed")
+            raise Conflict(
+                _("This application is no longer under review in this round."), code="review_closed"
+            )
         if _has_conflict_of_interest(reviewer, application):
-            raise NotAllowed("You belong to the applicant organisation (conflict of interest).")
+            raise NotAllowed(_("You belong to the applicant organisation (conflict of interest)."))
         first = review.submitted_at is None
         for name, score in scores.items():
             setattr(review, name, score)
@@ -377,8 +415,14 @@ def review_submit(
         if first and pending == 0:
             notify(
                 recipients=_staff_recipients(),
-                subject=f"Reviews complete: {application.project_title}",
-                body=f"All reviews for '{application.project_title}' are in; it is ready for a decision.\n{_link(application)}",
+                subject=format_lazy(
+                    gettext_lazy("Reviews complete: {title}"), title=application.project_title
+                ),
+                body=format_lazy(
+                    gettext_lazy("All reviews for '{title}' are in; it is ready for a decision.\n{link}"),
+                    title=application.project_title,
+                    link=_link(application),
+                ),
             )
     return review
 
@@ -396,19 +440,19 @@ def application_decide(
 ) -> Application:
     """Staff decision. Approval awards GPU-hours from the call's pool (see quotas.services)."""
     if not staff.is_staff:
-        raise NotAllowed("Only staff decide applications.")
+        raise NotAllowed(_("Only staff decide applications."))
     errors: dict[str, list[str]] = {}
     if decision not in DECISIONS:
-        errors["decision"] = [f"Choose one of: {', '.join(DECISIONS)}."]
+        errors["decision"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(DECISIONS)}]
     if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = ["Give a reason; the applicant sees it."]
+        errors["reason"] = [_("Give a reason; the applicant sees it.")]
     elif len(reason) > 2000:
-        errors["reason"] = ["At most 2000 characters."]
+        errors["reason"] = [_("At most 2000 characters.")]
     if errors:
-        raise InvalidInput("The decision could not be recorded.", fields=errors)
+        raise InvalidInput(_("The decision could not be recorded."), fields=errors)
     if membership_of(staff, application.organisation) is not None:
         raise NotAllowed(
-            "You belong to the applicant organisation (conflict of interest); ask another staff member."
+            _("You belong to the applicant organisation (conflict of interest); ask another staff member.")
         )
     if decision == "approve":
         from quotas.services import allocation_award
@@ -423,11 +467,16 @@ def application_decide(
         application.decided_by = staff
         application.decision_reason = reason
         application.save(update_fields=["decided_at", "decided_by", "decision_reason", "updated_at"])
-        verb = "was not approved" if decision == "reject" else "needs revision"
+        if decision == "reject":
+            subject = gettext_lazy("Your application was not approved: {title}")
+            body = gettext_lazy("'{title}' was not approved.\n\nReason: {reason}\n\n{link}")
+        else:
+            subject = gettext_lazy("Your application needs revision: {title}")
+            body = gettext_lazy("'{title}' needs revision.\n\nReason: {reason}\n\n{link}")
         notify(
             recipients=_applicant_recipients(application),
-            subject=f"Your application {verb}: {application.project_title}",
-            body=f"'{application.project_title}' {verb}.\n\nReason: {reason}\n\n{_link(application)}",
+            subject=format_lazy(subject, title=application.project_title),
+            body=format_lazy(body, title=application.project_title, reason=reason, link=_link(application)),
         )
     return application
 

@@ -1,6 +1,7 @@
 """Moving a locked application through the state machine, with its audit event."""
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.applications.models import Application
 from portal.applications.states import Action, find_transition
@@ -16,7 +17,8 @@ def lock_application(application: Application) -> Application:
 def ensure_transition(application: Application, action: Action) -> None:
     if find_transition(action, application.state) is None:
         raise Conflict(
-            f"Cannot {action.value.replace('_', ' ')} an application that is {application.state.replace('_', ' ')}.",
+            _("Cannot %(action)s an application that is %(state)s.")
+            % {"action": action.value.replace("_", " "), "state": application.state.replace("_", " ")},
             code="illegal_transition",
         )
 

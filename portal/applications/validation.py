@@ -3,6 +3,7 @@
 from datetime import date
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from portal.applications.models import ApplicationKind, ResearchField
 
@@ -12,9 +13,11 @@ MAX_CONCURRENT_GPUS = 4096
 
 def _text(errors, name, value, limit, required=True):
     if not isinstance(value, str) or (required and not value.strip()):
-        errors[name] = ["This field is required."]
+        errors[name] = [_("This field is required.")]
     elif len(value) > limit:
-        errors[name] = [f"At most {limit} characters (got {len(value)})."]
+        errors[name] = [
+            _("At most %(limit)s characters (got %(length)s).") % {"limit": limit, "length": len(value)}
+        ]
 
 
 def application_content_errors(
@@ -37,32 +40,39 @@ def application_content_errors(
     _text(errors, "summary", summary, LIMITS["summary"])
     _text(errors, "justification", justification, LIMITS["justification"])
     if field not in ResearchField.values:
-        errors["field"] = [f"Choose one of: {', '.join(ResearchField.values)}."]
+        errors["field"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(ResearchField.values)}]
     if not isinstance(max_concurrent_gpus, int) or isinstance(max_concurrent_gpus, bool):
-        errors["max_concurrent_gpus"] = ["A whole number of GPUs is required."]
+        errors["max_concurrent_gpus"] = [_("A whole number of GPUs is required.")]
     elif not 1 <= max_concurrent_gpus <= MAX_CONCURRENT_GPUS:
-        errors["max_concurrent_gpus"] = [f"Must be between 1 and {MAX_CONCURRENT_GPUS}."]
+        errors["max_concurrent_gpus"] = [_("Must be between 1 and %(most)s.") % {"most": MAX_CONCURRENT_GPUS}]
 
     dates_ok = isinstance(requested_start, date) and isinstance(requested_end, date)
     if not isinstance(requested_start, date):
-        errors["requested_start"] = ["A date is required."]
+        errors["requested_start"] = [_("A date is required.")]
     if not isinstance(requested_end, date):
-        errors["requested_end"] = ["A date is required."]
+        errors["requested_end"] = [_("A date is required.")]
     if dates_ok:
         if requested_end <= requested_start:
-            errors["requested_end"] = ["The end must be after the start."]
+            errors["requested_end"] = [_("The end must be after the start.")]
         elif kind == ApplicationKind.CHANGE and allocation is not None:
             if requested_end < allocation.ends_on:
                 errors["requested_end"] = [
-                    f"A change request cannot shorten the allocation (ends {allocation.ends_on})."
+                    _("A change request cannot shorten the allocation (ends %(end)s).")
+                    % {"end": allocation.ends_on}
                 ]
             elif requested_end > call.allocation_end:
-                errors["requested_end"] = [f"The call's allocation period ends {call.allocation_end}."]
+                errors["requested_end"] = [
+                    _("The call's allocation period ends %(end)s.") % {"end": call.allocation_end}
+                ]
         else:
             if requested_start < call.allocation_start:
-                errors["requested_start"] = [f"The call's allocation period starts {call.allocation_start}."]
+                errors["requested_start"] = [
+                    _("The call's allocation period starts %(start)s.") % {"start": call.allocation_start}
+                ]
             if requested_end > call.allocation_end:
-                errors["requested_end"] = [f"The call's allocation period ends {call.allocation_end}."]
+                errors["requested_end"] = [
+                    _("The call's allocation period ends %(end)s.") % {"end": call.allocation_end}
+                ]
 
     errors.update(gpu_request_errors(call=call, kind=kind, gpu_requests=gpu_requests))
     return errors
@@ -72,24 +82,30 @@ def gpu_request_errors(*, call, kind: str, gpu_requests: dict) -> dict[str, list
     pools = {pool.gpu_type: pool for pool in call.pools.all()}
     messages: list[str] = []
     if not isinstance(gpu_requests, dict):
-        return {"gpu_requests": ['Give GPU-hours per GPU type, e.g. {"A100": 2000}.']}
+        return {"gpu_requests": [_('Give GPU-hours per GPU type, e.g. {"A100": 2000}.')]}
     positive = 0
     for gpu_type, hours in gpu_requests.items():
         if gpu_type not in pools:
             offered = ", ".join(sorted(pools)) or "none"
-            messages.append(f"{gpu_type!s}: this call does not offer that GPU type (offered: {offered}).")
+            messages.append(
+                _("%(gpu_type)s: this call does not offer that GPU type (offered: %(offered)s).")
+                % {"gpu_type": gpu_type, "offered": offered}
+            )
             continue
         if not isinstance(hours, int) or isinstance(hours, bool):
-            messages.append(f"{gpu_type}: GPU-hours must be a whole number.")
+            messages.append(_("%(gpu_type)s: GPU-hours must be a whole number.") % {"gpu_type": gpu_type})
             continue
         if hours < 0:
-            messages.append(f"{gpu_type}: GPU-hours cannot be negative.")
+            messages.append(_("%(gpu_type)s: GPU-hours cannot be negative.") % {"gpu_type": gpu_type})
             continue
         cap = pools[gpu_type].max_gpu_hours_per_application
         if hours > cap:
-            messages.append(f"{gpu_type}: at most {cap:,} GPU-hours per application (asked {hours:,}).")
+            messages.append(
+                _("%(gpu_type)s: at most %(cap)s GPU-hours per application (asked %(asked)s).")
+                % {"gpu_type": gpu_type, "cap": f"{cap:,}", "asked": f"{hours:,}"}
+            )
             continue
         positive += hours > 0
     if not messages and positive == 0 and kind == ApplicationKind.NEW:
-        messages.append("Request GPU-hours for at least one GPU type.")
+        messages.append(_("Request GPU-hours for at least one GPU type."))
     return {"gpu_requests": messages} if messages else {}

@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from portal.audit.services import audit_record
 from portal.calls.models import Call
@@ -35,46 +36,55 @@ def _validate_call(
     }
     for name, value in dates.items():
         if value is None:
-            errors[name] = ["This field is required."]
+            errors[name] = [_("This field is required.")]
     if not (title or "").strip():
-        errors["title"] = ["This field is required."]
+        errors["title"] = [_("This field is required.")]
     elif len(title) > 200:
-        errors["title"] = ["At most 200 characters."]
+        errors["title"] = [_("At most 200 characters.")]
     if len(description or "") > 5000:
-        errors["description"] = ["At most 5000 characters."]
+        errors["description"] = [_("At most 5000 characters.")]
     if opens_at and closes_at and closes_at <= opens_at:
-        errors["closes_at"] = ["The call must close after it opens."]
+        errors["closes_at"] = [_("The call must close after it opens.")]
     if allocation_start and allocation_end and allocation_end <= allocation_start:
-        errors["allocation_end"] = ["The allocation period must end after it starts."]
+        errors["allocation_end"] = [_("The allocation period must end after it starts.")]
     if closes_at and allocation_end and allocation_end <= closes_at.date():
         errors.setdefault("allocation_end", []).append(
-            "The allocation period must end after the call closes."
+            _("The allocation period must end after the call closes.")
         )
     unknown = sorted(set(eligible_org_types) - set(OrganisationType.values))
     if not eligible_org_types:
-        errors["eligible_org_types"] = ["Choose at least one organisation type."]
+        errors["eligible_org_types"] = [_("Choose at least one organisation type.")]
     elif unknown:
-        errors["eligible_org_types"] = [f"Unknown organisation types: {', '.join(unknown)}."]
+        errors["eligible_org_types"] = [
+            _("Unknown organisation types: %(types)s.") % {"types": ", ".join(unknown)}
+        ]
     pool_errors: list[str] = []
     seen: set[str] = set()
     if not pools:
-        pool_errors.append("Offer at least one GPU type.")
+        pool_errors.append(_("Offer at least one GPU type."))
     for pool in pools:
         gpu_type = pool.get("gpu_type")
         total = pool.get("total_gpu_hours")
         cap = pool.get("max_gpu_hours_per_application")
         if gpu_type not in settings.GPUGRANT_GPU_TYPES:
             pool_errors.append(
-                f"Unknown GPU type {gpu_type!r}; known: {', '.join(settings.GPUGRANT_GPU_TYPES)}."
+                _("Unknown GPU type %(gpu_type)r; known: %(known)s.")
+                % {"gpu_type": gpu_type, "known": ", ".join(settings.GPUGRANT_GPU_TYPES)}
             )
             continue
         if gpu_type in seen:
-            pool_errors.append(f"{gpu_type} is listed twice.")
+            pool_errors.append(_("%(gpu_type)s is listed twice.") % {"gpu_type": gpu_type})
         seen.add(gpu_type)
         if not isinstance(total, int) or isinstance(total, bool) or not 1 <= total <= MAX_POOL_GPU_HOURS:
-            pool_errors.append(f"{gpu_type}: the pool must be 1–{MAX_POOL_GPU_HOURS:,} GPU-hours.")
+            pool_errors.append(
+                _("%(gpu_type)s: the pool must be 1–%(most)s GPU-hours.")
+                % {"gpu_type": gpu_type, "most": f"{MAX_POOL_GPU_HOURS:,}"}
+            )
         elif not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= total:
-            pool_errors.append(f"{gpu_type}: the per-application maximum must be 1–{total:,} GPU-hours.")
+            pool_errors.append(
+                _("%(gpu_type)s: the per-application maximum must be 1–%(most)s GPU-hours.")
+                % {"gpu_type": gpu_type, "most": f"{total:,}"}
+            )
     if pool_errors:
         errors["pools"] = pool_errors
     return errors
@@ -93,7 +103,7 @@ def call_create(
     description: str = "",
 ) -> Call:
     if not getattr(staff, "is_staff", False):
-        raise NotAllowed("Only staff open calls.")
+        raise NotAllowed(_("Only staff open calls."))
     errors = _validate_call(
         title=title,
         description=description,
@@ -105,7 +115,7 @@ def call_create(
         pools=pools,
     )
     if errors:
-        raise InvalidInput("The call could not be created.", fields=errors)
+        raise InvalidInput(_("The call could not be created."), fields=errors)
     with transaction.atomic():
         call = Call.objects.create(
             title=title.strip(),
@@ -143,7 +153,7 @@ def call_update(
 ) -> Call:
     """Edit a call. Pools are locked so that a pool never shrinks below what is already awarded."""
     if not getattr(staff, "is_staff", False):
-        raise NotAllowed("Only staff edit calls.")
+        raise NotAllowed(_("Only staff edit calls."))
     errors = _validate_call(
         title=title,
         description=description,
@@ -155,7 +165,7 @@ def call_update(
         pools=pools,
     )
     if errors:
-        raise InvalidInput("The call could not be saved.", fields=errors)
+        raise InvalidInput(_("The call could not be saved."), fields=errors)
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call.pk)
         existing = {
@@ -166,14 +176,16 @@ def call_update(
         for gpu_type, pool in existing.items():
             if gpu_type not in wanted and pool.awarded_gpu_hours > 0:
                 pool_errors.append(
-                    f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are awarded; it cannot be removed."
+                    _("%(gpu_type)s: %(awarded)s GPU-hours are awarded; it cannot be removed.")
+                    % {"gpu_type": gpu_type, "awarded": pool.awarded_gpu_hours}
                 )
             elif gpu_type in wanted and wanted[gpu_type]["total_gpu_hours"] < pool.awarded_gpu_hours:
                 pool_errors.append(
-                    f"{gpu_type}: {pool.awarded_gpu_hours} GPU-hours are already awarded; the pool cannot be smaller."
+                    _("%(gpu_type)s: %(awarded)s GPU-hours are already awarded; the pool cannot be smaller.")
+                    % {"gpu_type": gpu_type, "awarded": pool.awarded_gpu_hours}
                 )
         if pool_errors:
-            raise InvalidInput("The call could not be saved.", fields={"pools": pool_errors})
+            raise InvalidInput(_("The call could not be saved."), fields={"pools": pool_errors})
         for gpu_type, pool in existing.items():
             if gpu_type not in wanted:
                 pool.delete()

@@ -5,14 +5,15 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class OrganisationType(models.TextChoices):
-    SME = "sme", "SME"
-    STARTUP = "startup", "Startup"
-    UNIVERSITY = "university", "University"
-    PUBLIC_INSTITUTION = "public_institution", "Public institution"
-    RESEARCH_INSTITUTE = "research_institute", "Research institute"
+    SME = "sme", _("SME")
+    STARTUP = "startup", _("Startup")
+    UNIVERSITY = "university", _("University")
+    PUBLIC_INSTITUTION = "public_institution", _("Public institution")
+    RESEARCH_INSTITUTE = "research_institute", _("Research institute")
 
 
 class Organisation(models.Model):
@@ -37,9 +38,9 @@ class Organisation(models.Model):
 
 
 class MembershipRole(models.TextChoices):
-    OWNER = "owner", "Owner / PI"
-    MANAGER = "manager", "Manager"
-    MEMBER = "member", "Member"
+    OWNER = "owner", _("Owner / PI")
+    MANAGER = "manager", _("Manager")
+    MEMBER = "member", _("Member")
 
 
 class Membership(models.Model):

@@ -2,7 +2,7 @@
 
 from django import forms
 from django.conf import settings
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.calls.services import MAX_POOL_GPU_HOURS
@@ -89,10 +89,10 @@ class CallForm(PortalForm):
                 continue
             if total is None:
                 self.add_error(
-                    total_name, _t("Give the pool size, or leave both blank to not offer %s.") % gpu_type
+                    total_name, gettext("Give the pool size, or leave both blank to not offer %s.") % gpu_type
                 )
             elif cap is None:
-                self.add_error(cap_name, _t("Give the maximum per application, or leave both blank."))
+                self.add_error(cap_name, gettext("Give the maximum per application, or leave both blank."))
             else:
                 self.pools.append(
                     {"gpu_type": gpu_type, "total_gpu_hours": total, "max_gpu_hours_per_application": cap}

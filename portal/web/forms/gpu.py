@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
 from django.conf import settings
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.applications.validation import MAX_CONCURRENT_GPUS
@@ -96,8 +96,8 @@ class GpuHoursMixin:
         for gpu_type in sorted(unknown):
             self.add_section_error(
                 self.gpu_section,
-                _t("%(gpu_type)s: this call does not offer that GPU type (offered: %(offered)s).")
-                % {"gpu_type": gpu_type, "offered": ", ".join(self.gpu_caps) or _t("none")},
+                gettext("%(gpu_type)s: this call does not offer that GPU type (offered: %(offered)s).")
+                % {"gpu_type": gpu_type, "offered": ", ".join(self.gpu_caps) or gettext("none")},
             )
         for gpu_type, cap in self.gpu_caps.items():
             hours_name, gpus_name, months_name = (f"{p}{gpu_type}" for p in GPU_INPUT_PREFIXES)
@@ -106,15 +106,17 @@ class GpuHoursMixin:
             hours, gpus, months = cleaned.get(hours_name), cleaned.get(gpus_name), cleaned.get(months_name)
             if hours is None and (gpus is not None or months is not None):
                 if gpus is None:
-                    self.add_error(gpus_name, _t("Give the number of GPUs as well as the months."))
+                    self.add_error(gpus_name, gettext("Give the number of GPUs as well as the months."))
                     continue
                 if months is None:
-                    self.add_error(months_name, _t("Give the months as well as the number of GPUs."))
+                    self.add_error(months_name, gettext("Give the months as well as the number of GPUs."))
                     continue
                 hours = gpu_hours_for(gpus, months)
                 self.meant_gpu_hours[gpu_type] = hours
                 if hours > cap:
-                    message = _t("%(gpus)s GPUs × %(months)s months is %(hours)s GPU-hours; at most %(cap)s.")
+                    message = gettext(
+                        "%(gpus)s GPUs × %(months)s months is %(hours)s GPU-hours; at most %(cap)s."
+                    )
                     values = {"gpus": gpus, "months": months, "hours": f"{hours:,}", "cap": f"{cap:,}"}
                     self.add_error(gpus_name, message % values)
                     continue

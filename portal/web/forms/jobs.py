@@ -11,7 +11,7 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.errors import ServiceError
@@ -41,7 +41,7 @@ def awarded_types(allocation) -> list[str]:
 
 class AllocationChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, allocation) -> str:
-        types = ", ".join(awarded_types(allocation)) or _t("no GPU types")
+        types = ", ".join(awarded_types(allocation)) or gettext("no GPU types")
         return f"{allocation.project_title} — {allocation.organisation.name} ({types})"
 
 
@@ -53,10 +53,10 @@ def parse_command(text: str) -> list:
             value = json.loads(text)
         except ValueError as exc:
             raise ValidationError(
-                _t("This looks like a JSON list but is not valid JSON: %(error)s") % {"error": exc}
+                gettext("This looks like a JSON list but is not valid JSON: %(error)s") % {"error": exc}
             ) from exc
         if not isinstance(value, list):
-            raise ValidationError(_t("Give a JSON list of strings."))
+            raise ValidationError(gettext("Give a JSON list of strings."))
         return value
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -71,9 +71,11 @@ def parse_environment(text: str) -> dict:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key:
-            problems.append(_t("Line %(number)d: write KEY=value.") % {"number": number})
+            problems.append(gettext("Line %(number)d: write KEY=value.") % {"number": number})
         elif key in environment:
-            problems.append(_t("Line %(number)d: %(key)s is given twice.") % {"number": number, "key": key})
+            problems.append(
+                gettext("Line %(number)d: %(key)s is given twice.") % {"number": number, "key": key}
+            )
         else:
             environment[key] = value
     if problems:
