@@ -3,23 +3,29 @@
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext_lazy as _
+
 from scheduler.core import WaitReason
 from scheduler.models import QueueView
 
 ENTRIES_PER_TYPE = 2000
 
 REASONS = {
-    WaitReason.NO_FREE_GPUS: "All {gpu_type} GPUs are busy; jobs with a higher fair-share priority are ahead of it.",
-    WaitReason.RESERVED: "GPUs are reserved for it; it starts when running jobs release them.",
-    WaitReason.BEHIND_RESERVATION: "Free {gpu_type} GPUs are reserved for an earlier, larger job.",
-    WaitReason.CONCURRENCY_CAP: "Its allocation already runs as many GPUs as it may at once.",
-    WaitReason.WAITING_FOR_PREEMPTION: "Lower-priority jobs are being stopped to make room for it.",
-    WaitReason.NEVER_FITS: "No set of {gpu_type} nodes is large enough for it now (nodes may be cordoned).",
+    WaitReason.NO_FREE_GPUS: _(
+        "All {gpu_type} GPUs are busy; jobs with a higher fair-share priority are ahead of it."
+    ),
+    WaitReason.RESERVED: _("GPUs are reserved for it; it starts when running jobs release them."),
+    WaitReason.BEHIND_RESERVATION: _("Free {gpu_type} GPUs are reserved for an earlier, larger job."),
+    WaitReason.CONCURRENCY_CAP: _("Its allocation already runs as many GPUs as it may at once."),
+    WaitReason.WAITING_FOR_PREEMPTION: _("Lower-priority jobs are being stopped to make room for it."),
+    WaitReason.NEVER_FITS: _(
+        "No set of {gpu_type} nodes is large enough for it now (nodes may be cordoned)."
+    ),
 }
 
 
 def reason_text(reason: WaitReason, gpu_type: str) -> str:
-    return REASONS[reason].format(gpu_type=gpu_type)
+    return str(REASONS[reason]).format(gpu_type=gpu_type)
 
 
 def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now) -> None:
@@ -72,9 +78,13 @@ def queue_entry(job, view: QueueView | None = None) -> dict | None:
         return {
             "queue_position": None,
             "estimated_start": None,
-            "wait_reason": f"Waiting for the next scheduling cycle (more than {ENTRIES_PER_TYPE} jobs queued)."
-            if view.total > ENTRIES_PER_TYPE
-            else "Waiting for the next scheduling cycle.",
+            "wait_reason": str(
+                _("Waiting for the next scheduling cycle (more than {count} jobs queued).").format(
+                    count=ENTRIES_PER_TYPE
+                )
+                if view.total > ENTRIES_PER_TYPE
+                else _("Waiting for the next scheduling cycle.")
+            ),
         }
     position, estimate, reason = entry
     return {

@@ -1,6 +1,7 @@
 """Reading jobs: who may see which, and the queue facts users ask for."""
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 
 from portal.organisations.selectors import organisation_ids_of
 from scheduler.models import Job, JobEvent
@@ -11,8 +12,13 @@ NOT_QUEUED = {"queue_position": None, "estimated_start": None, "wait_reason": ""
 FIRST_CYCLE = {
     "queue_position": None,
     "estimated_start": None,
-    "wait_reason": "Waiting for the first scheduling cycle.",
+    "wait_reason": gettext_lazy("Waiting for the first scheduling cycle."),
 }
+
+
+def _first_cycle() -> dict:
+    # str() now: the facts are rendered in the language of the request that reads them
+    return {**FIRST_CYCLE, "wait_reason": str(FIRST_CYCLE["wait_reason"])}
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:
@@ -33,9 +39,9 @@ def job_queue_facts(job: Job, views: dict | None = None) -> dict:
     if job.state != JobState.QUEUED:
         return dict(NOT_QUEUED)
     if views is None:
-        return queue_entry(job) or dict(FIRST_CYCLE)
+        return queue_entry(job) or _first_cycle()
     view = views.get(job.gpu_type)
-    return (queue_entry(job, view) if view is not None else None) or dict(FIRST_CYCLE)
+    return (queue_entry(job, view) if view is not None else None) or _first_cycle()
 
 
 def jobs_queue_facts(jobs) -> dict[int, dict]:

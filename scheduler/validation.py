@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
 # registry/path:tag or @sha256:digest — the shape of an OCI image reference, kept deliberately strict.
@@ -28,20 +29,20 @@ def job_content_errors(
     errors: dict[str, list[str]] = {}
     if not isinstance(name, str) or not NAME.match(name):
         errors["name"] = [
-            "1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit."
+            _("1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.")
         ]
     if kind not in ("training", "inference"):
-        errors["kind"] = ["Choose training or inference."]
+        errors["kind"] = [_("Choose training or inference.")]
     if not isinstance(image, str) or len(image) > 300 or not IMAGE.match(image):
-        errors["image"] = ["A container image reference such as registry.example.kr/team/train:1.2."]
+        errors["image"] = [_("A container image reference such as registry.example.kr/team/train:1.2.")]
     if (
         not isinstance(command, list)
         or not 1 <= len(command) <= 100
         or not all(isinstance(part, str) and 0 < len(part) <= 4096 for part in command)
     ):
-        errors["command"] = ["A list of 1–100 non-empty strings, like a container's command."]
+        errors["command"] = [_("A list of 1–100 non-empty strings, like a container's command.")]
     if not isinstance(environment, dict) or len(environment) > 100:
-        errors["environment"] = ['At most 100 variables, as {"NAME": "value"}.']
+        errors["environment"] = [_('At most 100 variables, as {"NAME": "value"}.')]
     else:
         bad = [
             key
@@ -57,18 +58,24 @@ def job_content_errors(
             if isinstance(key, str) and (key in RESERVED_ENV or key.startswith("GPUGRANT_"))
         ]
         if bad:
-            errors["environment"] = [f"Invalid variable names or values: {', '.join(map(str, bad[:5]))}."]
+            errors["environment"] = [
+                _("Invalid variable names or values: %(names)s.") % {"names": ", ".join(map(str, bad[:5]))}
+            ]
         elif reserved:
-            errors["environment"] = [f"Set by gpugrant, not by jobs: {', '.join(sorted(reserved))}."]
+            errors["environment"] = [
+                _("Set by gpugrant, not by jobs: %(names)s.") % {"names": ", ".join(sorted(reserved))}
+            ]
     if not _int_between(gpus_per_pod, 1, 8):
-        errors["gpus_per_pod"] = ["A whole number from 1 to 8."]
+        errors["gpus_per_pod"] = [_("A whole number from 1 to 8.")]
     if not _int_between(pods, 1, MAX_PODS):
-        errors["pods"] = [f"A whole number from 1 to {MAX_PODS}."]
+        errors["pods"] = [_("A whole number from 1 to %(most)s.") % {"most": MAX_PODS}]
     limit = settings.GPUGRANT_MAX_RUNTIME_MINUTES
     if not _int_between(max_runtime_minutes, 1, limit):
-        errors["max_runtime_minutes"] = [f"Required: a whole number of minutes from 1 to {limit}."]
+        errors["max_runtime_minutes"] = [
+            _("Required: a whole number of minutes from 1 to %(most)s.") % {"most": limit}
+        ]
     if priority not in ("low", "normal", "high"):
-        errors["priority"] = ["Choose low, normal or high."]
+        errors["priority"] = [_("Choose low, normal or high.")]
     return errors
 
 
