@@ -7,6 +7,7 @@ Two modes, chosen by GPUGRANT_ENV:
   redirects are on, and ``manage.py check --deploy`` is clean.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -93,11 +94,15 @@ INSTALLED_APPS = [
     "portal.audit",
     "portal.notifications",
     "portal.web",
+    "portal.ops",
     "quotas",
     "scheduler",
 ]
 
 MIDDLEWARE = [
+    # First: every later log line carries the request id; probes and scrapes skip host checks.
+    "portal.ops.middleware.RequestContextMiddleware",
+    "portal.ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.web.context.roles",
+                "portal.ops.context.ops_warnings",
             ],
         },
     }
@@ -380,9 +386,35 @@ GPUGRANT_GPU_TYPES = env_list("GPUGRANT_GPU_TYPES", ["A100", "H100", "H200", "L4
 GPUGRANT_HOURS_PER_MONTH = 730
 GPUGRANT_MAX_TEXT = {"title": 200, "summary": 5000, "justification": 10000, "comment": 5000, "reason": 2000}
 
+# --- Operations (docs/operations.md) ----------------------------------------------------------------
+# /metrics: a bearer token and/or client networks (CIDRs); production with neither answers 404.
+GPUGRANT_METRICS_TOKEN = os.environ.get("GPUGRANT_METRICS_TOKEN", "")
+GPUGRANT_METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(cidr, strict=False) for cidr in env_list("GPUGRANT_METRICS_ALLOWED_NETWORKS", [])
+]
+# /healthz/ready fails when the last successful cycle is older than this (0: the scheduler is not checked).
+GPUGRANT_READY_MAX_CYCLE_AGE_S = env_int("GPUGRANT_READY_MAX_CYCLE_AGE_S", 300)
+GPUGRANT_HEALTH_BROKER_TIMEOUT_S = float(os.environ.get("GPUGRANT_HEALTH_BROKER_TIMEOUT_S", "2"))
+# Staff pages warn when the scheduler, or the agent of a node running jobs, has been silent this long.
+GPUGRANT_SCHEDULER_QUIET_AFTER_S = env_int("GPUGRANT_SCHEDULER_QUIET_AFTER_S", 120)
+GPUGRANT_AGENT_QUIET_AFTER_S = env_int("GPUGRANT_AGENT_QUIET_AFTER_S", 120)
+GPUGRANT_ACCESS_LOG = env_bool("GPUGRANT_ACCESS_LOG", True)
+
+GPUGRANT_LOG_FORMAT = os.environ.get("GPUGRANT_LOG_FORMAT") or ("json" if PRODUCTION else "text")
+if GPUGRANT_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("GPUGRANT_LOG_FORMAT must be 'json' or 'text'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "workers.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "workers.logs.JsonFormatter"},
+        "text": {"()": "workers.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": GPUGRANT_LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# Celery's workers log through the handler above (ids, JSON) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

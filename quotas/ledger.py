@@ -19,6 +19,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 from portal.notifications.services import notify
+from portal.ops.stats import budget_exhaustion_recorded
 from portal.organisations.selectors import owners_and_managers
 from quotas.models import (
     SECONDS_PER_HOUR,
@@ -311,6 +312,8 @@ def _enforce_budgets(keys: list[tuple[int, str]]) -> None:
                 pk=budget.pk, notified_percent__lt=threshold
             ).update(notified_percent=threshold):
                 _notify_threshold(budget, threshold)
+                if threshold == 100:
+                    budget_exhaustion_recorded()
         if percent >= 100:
             from scheduler.models import Job
 

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.ops.stats import cycle_recorded
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
 from scheduler.core import plan
@@ -32,6 +33,7 @@ from scheduler.queue_view import store_queue_view
 from scheduler.snapshot import build_snapshot
 from scheduler.states import JobState
 from scheduler.transitions import job_move, lock_job
+from workers.logs import job_context
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +82,21 @@ def run_cycle(
     if estimate:
         store_queue_view(decision, estimate_starts(snapshot, decision), snapshot, index, now)
     lap("queue_view")
+    started = set(bound)
+    _record_cycle(result, [pk for pk, spec in claimed if spec.job_id in started], now)
     return result
+
+
+def _record_cycle(result: CycleResult, started_pks: list[int], now) -> None:
+    """Leave the cycle's figures for /metrics and the readiness check, which run in other processes."""
+    rows = Job.objects.filter(pk__in=started_pks).values_list("gpu_type", "queued_at") if started_pks else []
+    cycle_recorded(
+        finished_at=timezone.now(),
+        seconds=sum(result.seconds.values()),
+        started=[(gpu_type, max(0.0, (now - queued_at).total_seconds())) for gpu_type, queued_at in rows],
+        preemptions=result.preempted,
+        bind_failures=result.bind_failures,
+    )
 
 
 def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list[tuple[int, JobSpec]]:
@@ -243,13 +259,14 @@ def spec_for(job: Job) -> JobSpec:
 
 
 def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> bool:
-    try:
-        backend.bind(spec)
-    except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
-        result.bind_failures += 1
-        logger.warning("bind of job %s failed: %s", spec.job_id, exc)
-        bind_failed(job_pk, str(exc) or type(exc).__name__)
-        return False
+    with job_context(spec.job_id):
+        try:
+            backend.bind(spec)
+        except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
+            result.bind_failures += 1
+            logger.warning("bind of job %s failed: %s", spec.job_id, exc)
+            bind_failed(job_pk, str(exc) or type(exc).__name__)
+            return False
     result.bound += 1
     return True
 
@@ -288,7 +305,8 @@ def bind_failed(job_pk: int, message: str) -> None:
 
 
 def _stop(backend: Backend, public_id: str, reason: str = "preempted") -> None:
-    try:
-        backend.stop(public_id, reason)
-    except Exception:  # noqa: BLE001 - the sweep retries stops
-        logger.exception("stopping job %s (%s) failed; the sweep will retry", public_id, reason)
+    with job_context(public_id):
+        try:
+            backend.stop(public_id, reason)
+        except Exception:  # noqa: BLE001 - the sweep retries stops
+            logger.exception("stopping job %s (%s) failed; the sweep will retry", public_id, reason)

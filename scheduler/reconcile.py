@@ -14,6 +14,7 @@ from scheduler.cycle import bind_failed
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.states import ACTIVE, JobState
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
+from workers.logs import job_context
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
         pk = by_public.get(status.job_id)
         if pk is None:
             continue
-        with transaction.atomic():
+        with job_context(status.job_id), transaction.atomic():
             job = lock_job(pk)
             if JobState(job.state) not in ACTIVE:
                 continue
@@ -85,7 +86,7 @@ def _finish_vanished(backend: Backend, unknown: set[str], by_public: dict[str, i
     """
     changed = 0
     for public_id in sorted(unknown):
-        with transaction.atomic():
+        with job_context(public_id), transaction.atomic():
             job = lock_job(by_public[public_id])
             if job.stop_requested and JobState(job.state) in ACTIVE:
                 target, reason = STOPPED_AS[job.stop_requested]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from workers import logs
 from workers.agent_activity import ProcessActivity
 from workers.agent_reporter import Reporter
 from workers.agent_sender import Sender, SendOutcome
@@ -170,6 +171,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample-interval", type=float, default=2.0)
     parser.add_argument("--report-interval", type=float, default=10.0)
     parser.add_argument("--log-level", default=os.environ.get("GPUGRANT_AGENT_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("GPUGRANT_LOG_FORMAT") or "text",
+        help="json: one object per line with the job id where there is one",
+    )
     arguments = parser.parse_args(argv)
     if arguments.source == "local" and arguments.local_state is None:
         parser.error("--source local needs --local-state")
@@ -202,11 +209,7 @@ def build_devices(arguments, activity: Callable[[str], float]) -> GpuDevices:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    logging.basicConfig(
-        level=arguments.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(arguments.log_level, arguments.log_format)
     node_key = arguments.key_file.read_text().strip()
     if not node_key:
         log.error("the key file %s is empty", arguments.key_file)

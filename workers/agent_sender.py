@@ -69,7 +69,9 @@ class Sender:
         if not batch:
             return SendOutcome.IDLE
         try:
-            response = self.client.post_usage([record.wire for record in batch], retries=0)
+            response = self.client.post_usage(
+                [record.wire for record in batch], retries=0, spool_backlog=self._backlog() - len(batch)
+            )
         except PortalRejected as error:
             malformed = _malformed_records(error.body, len(batch))
             if error.status == 400 and malformed:
@@ -78,7 +80,12 @@ class Sender:
         except (PortalUnavailable, PortalAuthError, PortalError) as error:
             return self._failed(now, error)
         for rejection in response.rejected:
-            log.error("the portal rejected usage record %s for good: %s", rejection.id, rejection.reason)
+            log.error(
+                "the portal rejected usage record %s for good: %s",
+                rejection.id,
+                rejection.reason,
+                extra={"job_id": rejection.id.partition(":")[0]},
+            )
         self.spool.ack(record.id for record in batch)
         self.sent += len(batch)
         self.rejected += len(response.rejected)
@@ -112,7 +119,10 @@ class Sender:
             record_id = batch[index].id
             self.spool.bury([record_id], "; ".join(problems)[:2000])
             log.error(
-                "the portal finds usage record %s malformed (%s); set aside in the spool", record_id, problems
+                "the portal finds usage record %s malformed (%s); set aside in the spool",
+                record_id,
+                problems,
+                extra={"job_id": record_id.partition(":")[0]},
             )
         self.buried += len(malformed)
         return SendOutcome.SET_ASIDE

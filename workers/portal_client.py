@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "gpugrant-node-agent/1"
 MAX_RECORDS_PER_POST = 1000  # the portal's limit per request
+SPOOL_BACKLOG_HEADER = "Gpugrant-Spool-Backlog"
 
 
 class PortalError(Exception):
@@ -97,11 +98,18 @@ class PortalClient:
         self.sleep = sleep
         self.opener = opener or urllib.request.build_opener(_NoRedirect)
 
-    def post_usage(self, records: list[dict], *, retries: int | None = None) -> UsageResponse:
-        """Send 1–1000 wire records; the portal's answer per record."""
+    def post_usage(
+        self, records: list[dict], *, retries: int | None = None, spool_backlog: int | None = None
+    ) -> UsageResponse:
+        """Send 1–1000 wire records; the portal's answer per record.
+
+        ``spool_backlog``: records still waiting in the spool after these, for the portal's metrics. A
+        header rather than a body field, so that a portal which predates it simply ignores it.
+        """
         if not 1 <= len(records) <= MAX_RECORDS_PER_POST:
             raise ValueError(f"send 1 to {MAX_RECORDS_PER_POST} records at a time, not {len(records)}")
-        body = self._call("POST", "/api/v1/usage", {"records": records}, retries=retries)
+        headers = {} if spool_backlog is None else {SPOOL_BACKLOG_HEADER: str(max(0, spool_backlog))}
+        body = self._call("POST", "/api/v1/usage", {"records": records}, retries=retries, headers=headers)
         try:
             return UsageResponse(
                 accepted=int(body.get("accepted", 0)),
@@ -124,11 +132,13 @@ class PortalClient:
 
     # --- transport --------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, payload: object, *, retries: int | None) -> dict:
+    def _call(
+        self, method: str, path: str, payload: object, *, retries: int | None, headers: dict | None = None
+    ) -> dict:
         attempts_left = self.retries if retries is None else retries
         while True:
             try:
-                result = self._once(method, path, payload)
+                result = self._once(method, path, payload, headers or {})
                 self.backoff.success()
                 return result
             except PortalUnavailable as error:
@@ -139,9 +149,9 @@ class PortalClient:
                 log.info("%s %s failed (%s); retrying in %.1f s", method, path, error, delay)
                 self.sleep(delay)
 
-    def _once(self, method: str, path: str, payload: object) -> dict:
+    def _once(self, method: str, path: str, payload: object, headers: dict) -> dict:
         data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         request.add_header("Authorization", f"Node {self.node_key}")
         request.add_header("Accept", "application/json")
         request.add_header("User-Agent", USER_AGENT)

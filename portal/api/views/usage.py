@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from portal.api.common import get_visible
 from portal.api.serializers.strict import StrictInput
 from portal.errors import InvalidInput
+from portal.ops.stats import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
 from quotas.ledger import usage_ingest
 from quotas.models import UsageRecord
@@ -22,6 +23,7 @@ from scheduler.models import Job
 from scheduler.node_keys import IsNode, NodeKeyAuthentication
 from scheduler.selectors import jobs_visible_to
 from scheduler.states import ACTIVE
+from workers.portal_client import SPOOL_BACKLOG_HEADER
 
 
 class UsageRecordIn(StrictInput):
@@ -77,6 +79,11 @@ class UsageReport(APIView):
                 }
             )
         result = usage_ingest(node=request.user.node, records=records)
+        usage_report_received(
+            node=request.user.node,
+            interval_ends=[record["interval_end"] for record in data.validated_data["records"]],
+            spool_backlog_header=request.headers.get(SPOOL_BACKLOG_HEADER),
+        )
         return Response(
             {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
         )

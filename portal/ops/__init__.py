@@ -1,0 +1,1 @@
+"""Operating gpugrant: metrics, health checks, request ids in logs, and warnings for staff."""
