@@ -333,6 +333,7 @@ def _notify_threshold(budget: AllocationBudget, threshold: int) -> None:
     if threshold >= 100:
         subject = gettext_lazy("{title}: {gpu_type} GPU-hours used up; running jobs are being stopped")
     else:
+        # Translators: xgettext:no-python-format
         subject = gettext_lazy("{title}: {gpu_type} GPU-hours {threshold} % used")
     notify(
         recipients=owners_and_managers(allocation.organisation),
