@@ -12,6 +12,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.signals import request_finished
 
 from portal.ops import views
 from portal.ops.logs import request_id_for
@@ -31,18 +32,16 @@ class RequestContextMiddleware:
     def __call__(self, request):
         request_id = request_id_for(request.META.get("HTTP_X_REQUEST_ID"))
         request.request_id = request_id
-        token = logs.request_id.set(request_id)
+        # Cleared on request_finished, not here: Django logs 4xx answers after the middleware returns.
+        logs.request_id.set(request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            seconds = time.perf_counter() - started
-            response[REQUEST_ID_HEADER] = request_id
-            # Probes and scrapes would swamp the request series and the log.
-            if request.path_info not in OPS_ENDPOINTS:
-                self._observe(request, response, seconds)
-            return response
-        finally:
-            logs.request_id.reset(token)
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        response[REQUEST_ID_HEADER] = request_id
+        # Probes and scrapes would swamp the request series and the log.
+        if request.path_info not in OPS_ENDPOINTS:
+            self._observe(request, response, seconds)
+        return response
 
     @staticmethod
     def _observe(request, response, seconds: float) -> None:
@@ -64,6 +63,14 @@ class RequestContextMiddleware:
                     "duration_ms": round(seconds * 1000, 1),
                 },
             )
+
+
+def _request_finished(**_) -> None:
+    logs.request_id.set("")
+    logs.job_id.set("")
+
+
+request_finished.connect(_request_finished, dispatch_uid="gpugrant-clear-log-ids")
 
 
 class OpsEndpointsMiddleware:

@@ -1,5 +1,6 @@
 """Allocations with their balances; change requests; staff status changes."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -28,8 +29,12 @@ class AllocationList(APIView):
         if wanted is not None:  # given empty: report it rather than drop the filter
             if wanted not in AllocationStatus.values:
                 raise InvalidInput(
-                    "Invalid filter.",
-                    fields={"status": [f"Choose one of: {', '.join(AllocationStatus.values)}."]},
+                    _("Invalid filter."),
+                    fields={
+                        "status": [
+                            _("Choose one of: %(choices)s.") % {"choices": ", ".join(AllocationStatus.values)}
+                        ]
+                    },
                 )
             allocations = allocations.filter(status=wanted)
         return paginate(self, request, allocations, AllocationOut)

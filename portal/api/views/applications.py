@@ -1,5 +1,6 @@
 """Applications: create, edit, submit, withdraw; staff assignment and decisions; their reviews."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -56,9 +57,9 @@ class ApplicationListCreate(APIView):
 
                     applications = applications.filter(**{f"{name}__public_id": uuid.UUID(value)})
                 except ValueError:
-                    errors[name] = ["Not a valid id."]
+                    errors[name] = [_("Not a valid id.")]
         if errors:
-            raise InvalidInput("Invalid filter.", fields=errors)
+            raise InvalidInput(_("Invalid filter."), fields=errors)
         return paginate(self, request, applications, ApplicationOut)
 
     @extend_schema(
@@ -74,11 +75,11 @@ class ApplicationListCreate(APIView):
         )
         errors = {}
         if call is None:
-            errors["call"] = ["No such call."]
+            errors["call"] = [_("No such call.")]
         if organisation is None:
-            errors["organisation"] = ["No such organisation among yours."]
+            errors["organisation"] = [_("No such organisation among yours.")]
         if errors:
-            raise InvalidInput("Some fields are not valid.", fields=errors)
+            raise InvalidInput(_("Some fields are not valid."), fields=errors)
         application = services.application_create(
             user=request.user, organisation=organisation, call=call, **values
         )
@@ -146,7 +147,8 @@ class ApplicationAssign(APIView):
         unknown = sorted(set(emails) - {user.email for user in reviewers})
         if unknown:
             raise InvalidInput(
-                "Unknown reviewers.", fields={"reviewers": [f"No user {email}." for email in unknown]}
+                _("Unknown reviewers."),
+                fields={"reviewers": [_("No user %(email)s.") % {"email": email} for email in unknown]},
             )
         reviews = services.review_assign(application=application, staff=request.user, reviewers=reviewers)
         return Response(ReviewOut(reviews, many=True).data, status=status.HTTP_201_CREATED)

@@ -1,5 +1,6 @@
 """Calls for applications."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -20,7 +21,7 @@ class CallListCreate(APIView):
     @extend_schema(request=CallIn, responses={201: CallOut}, summary="Staff: open a call")
     def post(self, request):
         if not request.user.is_staff:
-            raise NotAllowed("Only programme staff open calls.")
+            raise NotAllowed(_("Only programme staff open calls."))
         data = CallIn(data=request.data)
         data.is_valid(raise_exception=True)
         call = services.call_create(staff=request.user, **data.validated_data)
@@ -38,7 +39,7 @@ class CallDetail(APIView):
     def put(self, request, public_id):
         call = get_visible(calls_visible_to(request.user), public_id)
         if not request.user.is_staff:
-            raise NotAllowed("Only programme staff edit calls.")
+            raise NotAllowed(_("Only programme staff edit calls."))
         data = CallIn(data=request.data)
         data.is_valid(raise_exception=True)
         call = services.call_update(call=call, staff=request.user, **data.validated_data)

@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -59,19 +60,23 @@ class JobListCreate(BatchedThrottles, APIView):
         # A parameter given empty is a mistake to report, not a filter to drop.
         if state is not None:
             if state not in JOB_STATES:
-                errors["state"] = [f"Choose one of: {', '.join(JOB_STATES)}."]
+                errors["state"] = [
+                    gettext("Choose one of: %(choices)s.") % {"choices": ", ".join(JOB_STATES)}
+                ]
             jobs = jobs.filter(state=state)
         if kind is not None:
             if kind not in JobKind.values:
-                errors["kind"] = [f"Choose one of: {', '.join(JobKind.values)}."]
+                errors["kind"] = [
+                    gettext("Choose one of: %(choices)s.") % {"choices": ", ".join(JobKind.values)}
+                ]
             jobs = jobs.filter(kind=kind)
         if allocation is not None:
             try:
                 jobs = jobs.filter(allocation__public_id=uuid.UUID(allocation))
             except ValueError:
-                errors["allocation"] = ["Not a valid id."]
+                errors["allocation"] = [gettext("Not a valid id.")]
         if errors:
-            raise InvalidInput("Invalid filter.", fields=errors)
+            raise InvalidInput(gettext("Invalid filter."), fields=errors)
         return paginate(self, request, jobs, JobOut)
 
     @extend_schema(
@@ -99,7 +104,8 @@ class JobListCreate(BatchedThrottles, APIView):
         allocation = allocation_to_submit_against(request.user, values.pop("allocation"))
         if allocation is None:
             raise InvalidInput(
-                "No such allocation.", fields={"allocation": ["No such allocation among yours."]}
+                gettext("No such allocation."),
+                fields={"allocation": [gettext("No such allocation among yours.")]},
             )
 
         def submit(record=None):
@@ -175,7 +181,8 @@ class JobLogs(APIView):
         if raw is not None:
             if not raw.isdigit() or not 1 <= int(raw) <= limit:
                 raise InvalidInput(
-                    "Invalid limit.", fields={"limit_bytes": [f"A whole number from 1 to {limit}."]}
+                    gettext("Invalid limit."),
+                    fields={"limit_bytes": [gettext("A whole number from 1 to %(most)s.") % {"most": limit}]},
                 )
             limit = int(raw)
         text = ""

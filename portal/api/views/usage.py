@@ -4,6 +4,7 @@ import csv
 import io
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -145,7 +146,7 @@ EXPORT = OpenApiParameter("export", str, enum=["csv"], description="csv: the mon
 def _export(request) -> bool:
     value = request.query_params.get("export")
     if value not in (None, "csv"):
-        raise InvalidInput("Invalid export.", fields={"export": ["Only csv is offered."]})
+        raise InvalidInput(_("Invalid export."), fields={"export": [_("Only csv is offered.")]})
     return value == "csv"
 
 
