@@ -79,7 +79,7 @@ def live_text(job: dict, now: datetime) -> str:
     """The one line ``watch`` keeps up to date."""
     state = job.get("state", "?")
     if state == "queued":
-        parts = [queue_text(job, now) or "waiting for the scheduler", job.get("wait_reason") or ""]
+        parts = [queue_text(job, now), job.get("wait_reason") or ""]
     elif state in ("scheduled", "running"):
         parts = [runtime_progress(job, now), placement(job)]
     else:
@@ -112,7 +112,7 @@ def status_fields(job: dict, now: datetime) -> list[tuple[str, str]]:
     queued = state == "queued"
     return [
         ("job", f"{job.get('id')}  {job.get('name')} ({job.get('kind')}, {job.get('priority')} priority)"),
-        ("state", f"{state}: {STATE_WORDS.get(state, state)}"),
+        ("state", state if STATE_WORDS.get(state, state) == state else f"{state}: {STATE_WORDS[state]}"),
         ("reason", job.get("state_reason") or ""),
         ("queue", queue_text(job, now) if queued else ""),
         ("waiting", (job.get("wait_reason") or "") if queued else ""),

@@ -96,9 +96,10 @@ class LiveLine:
     def done(self, text: str = "") -> None:
         """Leave the line as the final word and move on to a fresh one."""
         if self.interactive:
+            # The final word is written whole, even where the terminal wraps it.
             if text:
-                self.show(text)
-            if self._shown:
+                self.stream.write("\r" + text + " " * max(len(self._shown) - len(text), 0))
+            if text or self._shown:
                 self.stream.write("\n")
                 self.stream.flush()
             self._shown = ""

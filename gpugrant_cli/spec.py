@@ -22,9 +22,9 @@ OPTIONAL = ("kind", "pods", "priority", "env")
 # Spec keys whose API field has another name; the rest are the same on both sides.
 API_NAMES = {"env": "environment", "max_runtime": "max_runtime_minutes"}
 HINTS = {
-    "environment": "give the container as `image` and variables as `env`",
-    "max_runtime_minutes": "write `max_runtime: 90m`",
-    "gpus": "write `gpus_per_pod` (and `pods` for more than one pod)",
+    "environment": "give the container as `image` and variables as `env`.",
+    "max_runtime_minutes": "write `max_runtime: 90m`.",
+    "gpus": "write `gpus_per_pod` (and `pods` for more than one pod).",
 }
 RUNTIME = re.compile(r"^(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -126,7 +126,7 @@ def _check(source: str, values: dict, lines: dict[str, int]) -> JobSpec:
             guess = HINTS.get(key) or next(
                 (f"did you mean `{m}`?" for m in difflib.get_close_matches(key, REQUIRED + OPTIONAL, 1)), ""
             )
-            problem(key, f"Unknown key{'; ' + guess if guess else ''}.")
+            problem(key, f"Unknown key; {guess}" if guess else "Unknown key.")
     for key in REQUIRED:
         if values.get(key) is None:
             problems.add(None, key, "Required." if key not in values else "Required: give it a value.")

@@ -11,8 +11,6 @@ from gpugrant_cli.output import LiveLine
 from gpugrant_cli.polling import Backoff
 from gpugrant_cli.runtime import Runtime
 
-OVERLAP_ANCHOR_CHARS = 1024  # how much of the previous tail must reappear to tell what is new
-
 
 def watch(args, runtime: Runtime) -> int:
     client = runtime.client()
@@ -68,16 +66,15 @@ def _text(client, args) -> str:
 def _new_part(shown: str, text: str) -> str:
     """What ``text`` (the latest tail of the output) adds to ``shown`` (the previous tail).
 
-    The server keeps only the end of the output, so once it is long the window slides: the new text
-    is whatever follows the end of the previous tail. Output that outran a whole window in one poll
-    cannot be recovered, and is marked as skipped.
+    The server keeps only the end of the output, so once it is long the window slides and the latest
+    tail starts part-way through the previous one: the new text follows the longest end of ``shown``
+    that ``text`` starts with. Output that outran a whole window between two polls is marked skipped.
     """
     if text.startswith(shown):
         return text[len(shown) :]
-    anchor = shown[-OVERLAP_ANCHOR_CHARS:]
-    at = text.rfind(anchor)
-    if anchor and at >= 0:
-        return text[at + len(anchor) :]
+    for overlap in range(min(len(shown), len(text)), 0, -1):
+        if text.startswith(shown[-overlap:]):
+            return text[overlap:]
     return "\n[gpugrant] … earlier output skipped …\n" + text
 
 

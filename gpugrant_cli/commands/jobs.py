@@ -53,7 +53,8 @@ def submit(args, runtime: Runtime) -> int:
     out = runtime.stdout
     out.write(f"Submitted job {job['id']} ({job.get('name')}): {job.get('state')}.\n")
     if job.get("state") == "queued":
-        out.write(f"Queue: {queue_text(job, now) or 'placed at the next scheduling cycle'}.\n")
+        if queue_text(job, now):
+            out.write(f"Queue: {queue_text(job, now)}.\n")
         if job.get("wait_reason"):
             out.write(f"Waiting: {job['wait_reason']}\n")
     out.write(f"Follow it with: gpugrant watch {job['id']}\n")
