@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 MAX_GPU_HOURS = 100_000_000
@@ -13,8 +14,8 @@ class GpuHoursByType(serializers.DictField):
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
         if len(value) > 32:
-            raise serializers.ValidationError("At most 32 GPU types.")
+            raise serializers.ValidationError(_("At most 32 GPU types."))
         for key in value:
             if not isinstance(key, str) or not 1 <= len(key) <= 16:
-                raise serializers.ValidationError("GPU type names are 1–16 characters.")
+                raise serializers.ValidationError(_("GPU type names are 1–16 characters."))
         return value

@@ -8,6 +8,7 @@ OpenAPI schema says it will (the fuzz test's negative_data_rejection check holds
 
 from collections.abc import Mapping
 
+from django.utils.translation import gettext as _
 from rest_framework import fields, serializers
 
 STRINGS = (
@@ -25,28 +26,30 @@ def json_type_problem(field: fields.Field, value) -> str | None:
     if value is None:
         return None  # the field's own allow_null rule answers
     if isinstance(field, fields.BooleanField):
-        return None if isinstance(value, bool) else "Must be true or false."
+        return None if isinstance(value, bool) else _("Must be true or false.")
     if isinstance(field, fields.IntegerField):
         # JSON Schema counts 10.0 as an integer; so do we.
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        return None if whole and not isinstance(value, bool) else "Must be a whole number."
+        return None if whole and not isinstance(value, bool) else _("Must be a whole number.")
     if isinstance(field, fields.FloatField | fields.DecimalField):
-        return None if isinstance(value, int | float) and not isinstance(value, bool) else "Must be a number."
+        return (
+            None if isinstance(value, int | float) and not isinstance(value, bool) else _("Must be a number.")
+        )
     if isinstance(field, fields.MultipleChoiceField | fields.ListField):
         if not isinstance(value, list):
-            return "Must be a list."
+            return _("Must be a list.")
         child = getattr(field, "child", None)
         problems = [json_type_problem(child, item) for item in value] if child is not None else []
         return next((problem for problem in problems if problem), None)
     if isinstance(field, fields.DictField):
         if not isinstance(value, dict):
-            return "Must be an object."
+            return _("Must be an object.")
         problems = [json_type_problem(field.child, item) for item in value.values()]
         return next((problem for problem in problems if problem), None)
     if isinstance(field, fields.ChoiceField) and all(isinstance(key, str) for key in field.choices):
-        return None if isinstance(value, str) else "Must be a string."
+        return None if isinstance(value, str) else _("Must be a string.")
     if isinstance(field, STRINGS):
-        return None if isinstance(value, str) else "Must be a string."
+        return None if isinstance(value, str) else _("Must be a string.")
     return None
 
 
