@@ -40,26 +40,20 @@ def exposed_names(client) -> set[str]:
     return names
 
 
+def _client(authorization: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=authorization)
+    return client
+
+
 @pytest.fixture
 def api_client_for(db):
-    def build(user) -> APIClient:
-        client = APIClient()
-        _, plaintext = api_key_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-        return client
-
-    return build
+    return lambda user: _client(f"Bearer {api_key_create(user=user)[1]}")
 
 
 @pytest.fixture
 def node_client_for(db):
-    def build(node: str) -> APIClient:
-        client = APIClient()
-        _, key = node_key_create(node=node)
-        client.credentials(HTTP_AUTHORIZATION=f"Node {key}")
-        return client
-
-    return build
+    return lambda node: _client(f"Node {node_key_create(node=node)[1]}")
 
 
 @pytest.fixture
