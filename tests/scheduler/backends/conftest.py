@@ -1,4 +1,4 @@
-"""A fresh loopback API server per test, authorising requests with deploy/scheduler's ClusterRole."""
+"""A fresh loopback API server per test, authorising requests with the scheduler ClusterRole in deploy/base."""
 
 import pytest
 

@@ -4,7 +4,7 @@ Real HTTP on 127.0.0.1 (ThreadingHTTPServer, port 0), state in memory. Like a re
 every object created against the official schema (kubernetes_validate, strict, Kubernetes
 KUBERNETES_VERSION) plus the name and label rules the schema cannot express, answering 422 on invalid
 objects; it keeps one resourceVersion counter, serves watches as chunked newline-delimited JSON, and
-authorises each request against the ClusterRole in deploy/scheduler when given its rules (403 otherwise). Tests script it:
+authorises each request against the scheduler ClusterRole in deploy/base when given its rules (403 otherwise). Tests script it:
 failures on the next matching requests, dropped watch connections, 410 Gone, changes made by "the cluster".
 """
 
@@ -27,7 +27,7 @@ import kubernetes_validate
 import yaml
 
 KUBERNETES_VERSION = "1.33.0"
-CLUSTER_ROLE = Path(__file__).resolve().parents[3] / "deploy" / "scheduler" / "clusterrole.yaml"
+CLUSTER_ROLE = Path(__file__).resolve().parents[3] / "deploy" / "base" / "scheduler-clusterrole.yaml"
 CLUSTER_SCOPED = {"nodes": "Node", "namespaces": "Namespace"}
 NAMESPACED = {"pods": "Pod", "services": "Service"}
 KINDS = {**CLUSTER_SCOPED, **NAMESPACED}

@@ -1,4 +1,4 @@
-"""deploy/scheduler's ClusterRole grants exactly what the Kubernetes backend uses: no more, no less.
+"""The scheduler ClusterRole (deploy/base) grants exactly what the Kubernetes backend uses: no more, no less.
 
 "No more": here, one tour through every backend method (and the 409 and watch paths) must use every
 (verb, resource) the ClusterRole grants. "No less": the loopback API server answers 403 to anything

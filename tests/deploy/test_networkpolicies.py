@@ -1,0 +1,202 @@
+"""The NetworkPolicies allow exactly the flows gpugrant needs, evaluated the way the API defines them.
+
+A small evaluator: a flow is allowed when the source's egress and the destination's ingress both allow
+it (a side no policy selects for that direction is open). ipBlocks are taken to match addresses outside
+the cluster only, which is what the API promises for them.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.deploy.manifests import OVERLAYS, component, of_kind, rendered, selects, workloads
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class External:
+    address: str
+
+
+INGRESS_CONTROLLER = Pod("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
+OPERATOR_RUN_POSTGRESQL = Pod("databases", {"cnpg.io/cluster": "gpugrant"})
+A_JOB = Pod("gpugrant-3f2a9c1e-7b4d-4e8a-9c6f-1a2b3c4d5e6f", {"app.kubernetes.io/managed-by": "gpugrant"})
+MANAGED_SERVICE = External("10.200.0.15")
+API_SERVER = External("192.168.10.2")
+INTERNET = External("203.0.113.7")
+
+
+def _namespace_labels(namespace: str) -> dict:
+    return {"kubernetes.io/metadata.name": namespace}
+
+
+def _peer_matches(peer: dict, policy_namespace: str, other) -> bool:
+    if "ipBlock" in peer:
+        if not isinstance(other, External):
+            return False
+        block = peer["ipBlock"]
+        address = ipaddress.ip_address(other.address)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
+        )
+    if isinstance(other, External):
+        return False
+    if "namespaceSelector" in peer:
+        if not selects(peer["namespaceSelector"], _namespace_labels(other.namespace)):
+            return False
+    elif other.namespace != policy_namespace:
+        return False
+    return selects(peer.get("podSelector", {}), other.labels)
+
+
+def _port_matches(rule: dict, port: int, protocol: str) -> bool:
+    if not rule.get("ports"):
+        return True
+    return any(p.get("protocol", "TCP") == protocol and p.get("port") in (None, port) for p in rule["ports"])
+
+
+def _allowed_one_way(policies, pod: Pod, other, port: int, protocol: str, direction: str) -> bool:
+    key, peers = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    isolating = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == pod.namespace
+        and direction in p["spec"]["policyTypes"]
+        and selects(p["spec"]["podSelector"], pod.labels)
+    ]
+    if not isolating:
+        return True
+    return any(
+        _port_matches(rule, port, protocol)
+        and (
+            not rule.get(peers)
+            or any(_peer_matches(peer, p["metadata"]["namespace"], other) for peer in rule[peers])
+        )
+        for p in isolating
+        for rule in p["spec"].get(key, [])
+    )
+
+
+def allowed(policies, source, destination, port: int, protocol: str = "TCP") -> bool:
+    if isinstance(source, Pod) and not _allowed_one_way(
+        policies, source, destination, port, protocol, "Egress"
+    ):
+        return False
+    if isinstance(destination, Pod):
+        return _allowed_one_way(policies, destination, source, port, protocol, "Ingress")
+    return True
+
+
+def _gpugrant_pods(objects) -> dict[str, Pod]:
+    return {
+        component(obj): Pod(obj["metadata"]["namespace"], obj["spec"]["template"]["metadata"]["labels"])
+        for obj in workloads(objects)
+    }
+
+
+# (source, destination, port): what each component must be able to reach, and what it must not.
+REQUIRED = [
+    (INGRESS_CONTROLLER, "portal", 8000),
+    ("node-agent", "portal", 8000),
+    *[(name, MANAGED_SERVICE, 5432) for name in ("portal", "worker", "scheduler-watch", "migrate")],
+    ("worker", OPERATOR_RUN_POSTGRESQL, 5432),
+    *[(name, MANAGED_SERVICE, 5672) for name in ("portal", "worker", "beat", "scheduler-watch")],
+    *[(name, MANAGED_SERVICE, 6379) for name in ("portal", "worker", "scheduler-watch")],
+    ("worker", INTERNET, 587),
+    *[(name, API_SERVER, 6443) for name in ("portal", "worker", "scheduler-watch")],
+]
+FORBIDDEN = [
+    (A_JOB, "portal", 8000),  # jobs reach the portal only through the Ingress, like anyone
+    (A_JOB, "node-agent", 8000),
+    (INGRESS_CONTROLLER, "worker", 8000),
+    (INGRESS_CONTROLLER, "portal", 5432),
+    ("node-agent", MANAGED_SERVICE, 5432),
+    ("node-agent", INTERNET, 443),
+    ("node-agent", API_SERVER, 6443),
+    ("node-agent", "worker", 8000),
+    ("beat", MANAGED_SERVICE, 5432),
+    ("beat", API_SERVER, 6443),
+    ("migrate", API_SERVER, 6443),
+    ("migrate", MANAGED_SERVICE, 5672),
+    ("portal", INTERNET, 587),
+    ("portal", INTERNET, 80),
+    ("worker", "portal", 8000),
+]
+
+
+def _resolve(pods, end):
+    return pods[end] if isinstance(end, str) else end
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize(("source", "destination", "port"), REQUIRED, ids=str)
+def test_the_flows_gpugrant_needs_are_allowed(overlay, source, destination, port):
+    objects = rendered(overlay)
+    pods = _gpugrant_pods(objects)
+
+    assert allowed(
+        of_kind(objects, "NetworkPolicy"), _resolve(pods, source), _resolve(pods, destination), port
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize(("source", "destination", "port"), FORBIDDEN, ids=str)
+def test_other_flows_are_denied(overlay, source, destination, port):
+    objects = rendered(overlay)
+    pods = _gpugrant_pods(objects)
+
+    assert not allowed(
+        of_kind(objects, "NetworkPolicy"), _resolve(pods, source), _resolve(pods, destination), port
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_may_resolve_names(overlay):
+    objects = rendered(overlay)
+    for name, pod in _gpugrant_pods(objects).items():
+        assert allowed(of_kind(objects, "NetworkPolicy"), pod, DNS, 53, "UDP"), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_under_a_default_deny_in_both_directions(overlay):
+    objects = rendered(overlay)
+    policies = of_kind(objects, "NetworkPolicy")
+    deny_all = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+
+    assert {p["metadata"]["namespace"] for p in deny_all} == {"gpugrant", "gpugrant-node-agent"}
+    for obj in workloads(objects):
+        assert obj["metadata"]["namespace"] in {p["metadata"]["namespace"] for p in deny_all}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_portal_port_the_policies_open_is_the_one_it_listens_on(overlay):
+    objects = rendered(overlay)
+    (portal,) = [obj for obj in workloads(objects) if component(obj) == "portal"]
+    (container,) = portal["spec"]["template"]["spec"]["containers"]
+
+    assert [port["containerPort"] for port in container["ports"]] == [8000]
+
+
+def test_the_evaluator_finds_a_gap():
+    objects = rendered("production")
+    policies = [
+        p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"] != "gpugrant-node-agent-egress"
+    ]
+    pods = _gpugrant_pods(objects)
+
+    assert not allowed(policies, pods["node-agent"], pods["portal"], 8000)
+    assert allowed(of_kind(objects, "NetworkPolicy"), pods["node-agent"], pods["portal"], 8000)
