@@ -132,7 +132,9 @@ def _envelope(raw: bytes) -> dict:
 
 
 def _error_for(status: int, envelope: dict, server: str) -> CliError:
-    message = str(envelope.get("message") or f"The server answered HTTP {status}.")
+    message = str(
+        envelope.get("message") or ("Not found." if status == 404 else f"The server answered HTTP {status}.")
+    )
     extra = envelope.get("extra") if isinstance(envelope.get("extra"), dict) else {}
     fields = extra.get("fields") if isinstance(extra.get("fields"), dict) else {}
     fields = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in fields.items()}
@@ -141,7 +143,7 @@ def _error_for(status: int, envelope: dict, server: str) -> CliError:
     if status == 403:
         return AuthError(message, fields=fields)
     if status == 404:
-        return NotFoundError(message)
+        return NotFoundError(message, hint="It does not exist, or belongs to an organisation you are not in.")
     if status == 409:
         return Refused(message, fields=fields)
     if status == 429:

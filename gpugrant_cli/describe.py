@@ -95,8 +95,11 @@ def change_key(job: dict) -> tuple:
 def outcome_text(job: dict, now: datetime) -> str:
     state = job.get("state")
     summary = f"Job {job.get('id')} {STATE_WORDS.get(state, state)}"
-    if job.get("state_reason") and state != "succeeded":
-        summary += f": {job['state_reason']}"
+    reason = job.get("state_reason") or ""
+    if reason.startswith(state or "?"):  # "cancelled; its pods were stopped" after "cancelled"
+        reason = reason[len(state) :].lstrip(";:,. ")
+    if reason and state != "succeeded":
+        summary += f": {reason}"
     details = []
     elapsed = elapsed_s(job, now)
     if elapsed is not None:
@@ -135,5 +138,8 @@ def status_fields(job: dict, now: datetime) -> list[tuple[str, str]]:
             f"{format_hours(job.get('used_gpu_hours'))} GPU-hours, {job.get('energy_kwh') or 0:.3f} kWh",
         ),
         ("held", f"{format_hours(job.get('held_gpu_hours'))} GPU-hours" if job.get("held_gpu_hours") else ""),
-        ("idle since", format_time(parse_time(job.get("idle_since")), now)),
+        (
+            "idle since",
+            format_time(parse_time(job.get("idle_since")), now) if state in ("scheduled", "running") else "",
+        ),
     ]

@@ -26,7 +26,9 @@ HINTS = {
     "max_runtime_minutes": "write `max_runtime: 90m`.",
     "gpus": "write `gpus_per_pod` (and `pods` for more than one pod).",
 }
-RUNTIME = re.compile(r"^(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?$")
+RUNTIME = re.compile(
+    r"^(?:(?P<d>\d+)\s*d(?:ays?)?)?\s*(?:(?P<h>\d+)\s*h(?:ours?)?)?\s*(?:(?P<m>\d+)\s*m(?:in(?:utes?)?)?)?$"
+)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -70,4 +70,7 @@ def _ask_secret(runtime: Runtime, prompt: str) -> str:
     # A key piped in (``… | gpugrant login``) is read as a line; only a terminal gets the hidden prompt.
     if getattr(runtime.stdin, "isatty", lambda: False)():
         return getpass.getpass(prompt, stream=runtime.stderr)
-    return _ask(runtime, prompt)
+    line = runtime.stdin.readline()
+    if not line:
+        raise UsageError("No API key on standard input.", hint="Pass --key, or set GPUGRANT_API_KEY.")
+    return line

@@ -48,7 +48,7 @@ def logs(args, runtime: Runtime) -> int:
         if job.get("state") != state:
             state = job.get("state")
             where = f" on {placement(job)}" if state in ("scheduled", "running") and placement(job) else ""
-            runtime.stderr.write(f"[gpugrant] job is {state}{where}\n")
+            runtime.stderr.write(f"[gpugrant] job {state}{where}\n")
             runtime.stderr.flush()
         if state in TERMINAL:
             if shown and not shown.endswith("\n"):

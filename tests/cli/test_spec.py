@@ -41,7 +41,17 @@ def test_it_fills_in_the_defaults_and_splits_a_command_line():
 
 @pytest.mark.parametrize(
     ("written", "minutes"),
-    [("45", 45), ("90m", 90), ("2h", 120), ("1h30m", 90), ("1d", 1440), ("1d 2h", 1560)],
+    [
+        ("45", 45),
+        ("90m", 90),
+        ("2h", 120),
+        ("1h30m", 90),
+        ("1d", 1440),
+        ("1d 2h", 1560),
+        ("5 minutes", 5),
+        ("2 hours 5 min", 125),
+        ("1 day", 1440),
+    ],
 )
 def test_max_runtime_takes_minutes_or_a_duration(written, minutes):
     spec = spec_load("job.yaml", VALID.replace("max_runtime: 90", f"max_runtime: {written}"))

@@ -113,8 +113,8 @@ def test_logs_follow_prints_each_line_once_until_the_job_ends(cli, nodes, owner,
     result = cli("logs", job_id, "--follow", between_polls=more_output)
     assert result.code == 0
     assert result.stdout == "epoch 1\nepoch 2\nepoch 3\nsaved checkpoint\n"
-    assert "[gpugrant] job is running on node-a: GPU 0" in result.stderr
-    assert "[gpugrant] job is succeeded" in result.stderr and "finished successfully" in result.stderr
+    assert "[gpugrant] job running on node-a: GPU 0\n" in result.stderr
+    assert "[gpugrant] job succeeded\n" in result.stderr and "finished successfully" in result.stderr
 
 
 def test_logs_follow_keeps_up_when_the_window_slides(cli, nodes, owner, allocation, settings):
