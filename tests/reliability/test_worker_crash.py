@@ -72,7 +72,7 @@ def fault_loop(stack, backend, owner, allocation, kind: str) -> list[tuple]:
     statements = int(wait_until(stack.fault_outcome, "the probe cycle", process=worker).split()[1])
     run_to_the_end(stack, backend, worker)
     tried = []
-    for wave, point in enumerate(sample(list(range(1, statements + 1)), ci=4), start=1):
+    for wave, point in enumerate(sample(list(range(1, statements + 1)), ci=3), start=1):
         began = time.monotonic()
         submit_wave(owner, allocation, 3, wave)
         done_before = cycles_done(stack, worker)
