@@ -25,6 +25,7 @@ class External:
 
 
 INGRESS_CONTROLLER = Pod("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+PROMETHEUS = Pod("monitoring", {"app.kubernetes.io/name": "prometheus"})
 DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
 OPERATOR_RUN_POSTGRESQL = Pod("databases", {"cnpg.io/cluster": "gpugrant"})
 A_JOB = Pod("gpugrant-3f2a9c1e-7b4d-4e8a-9c6f-1a2b3c4d5e6f", {"app.kubernetes.io/managed-by": "gpugrant"})
@@ -105,6 +106,7 @@ def _gpugrant_pods(objects) -> dict[str, Pod]:
 REQUIRED = [
     (INGRESS_CONTROLLER, "portal", 8000),
     ("node-agent", "portal", 8000),
+    (PROMETHEUS, "portal", 8000),
     *[(name, MANAGED_SERVICE, 5432) for name in ("portal", "worker", "scheduler-watch", "migrate")],
     ("worker", OPERATOR_RUN_POSTGRESQL, 5432),
     *[(name, MANAGED_SERVICE, 5672) for name in ("portal", "worker", "beat", "scheduler-watch")],
@@ -116,6 +118,7 @@ FORBIDDEN = [
     (A_JOB, "portal", 8000),  # jobs reach the portal only through the Ingress, like anyone
     (A_JOB, "node-agent", 8000),
     (INGRESS_CONTROLLER, "worker", 8000),
+    (PROMETHEUS, "worker", 8000),
     (INGRESS_CONTROLLER, "portal", 5432),
     ("node-agent", MANAGED_SERVICE, 5432),
     ("node-agent", INTERNET, 443),

@@ -139,6 +139,17 @@ def test_the_portal_probes_the_health_endpoints_it_serves(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_portals_gunicorn_workers_share_their_metrics_through_a_fresh_directory(overlay):
+    spec = find(rendered(overlay), "Deployment", "gpugrant-portal")["spec"]["template"]["spec"]
+    (portal,) = spec["containers"]
+    env = {item["name"]: item["value"] for item in portal["env"]}
+    mounts = {mount["mountPath"]: mount["name"] for mount in portal["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+
+    assert "emptyDir" in volumes[mounts[env["PROMETHEUS_MULTIPROC_DIR"]]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_public_host_is_the_one_django_allows_and_links_to(overlay):
     objects = rendered(overlay)
     data = find(objects, "ConfigMap", "gpugrant")["data"]
