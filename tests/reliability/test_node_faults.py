@@ -92,7 +92,7 @@ def running_on(node: str | None = None):
     return lambda job: job.state == JobState.RUNNING and (node is None or node_of(job) == node)
 
 
-def test_a_job_whose_node_vanishes_is_requeued_onto_another_node_and_the_node_may_come_back(
+def test_it_requeues_a_job_whose_node_vanishes_onto_another_node_and_uses_the_node_again(
     cluster, owner, allocation
 ):
     fake_api, backend = cluster
@@ -119,7 +119,9 @@ def test_a_job_whose_node_vanishes_is_requeued_onto_another_node_and_the_node_ma
     assert_invariants()
 
 
-def test_a_flapping_node_requeues_its_job_until_the_policy_fails_it(cluster, owner, allocation, settings):
+def test_it_requeues_the_job_of_a_flapping_node_until_the_policy_fails_it(
+    cluster, owner, allocation, settings
+):
     fake_api, backend = cluster
     fake_api.remove("nodes", "gpu-b")  # one node only: the job always returns to the flapping one
     job = submit(owner, allocation, gpu_type="H100", gpus_per_pod=4)
@@ -144,7 +146,7 @@ def test_a_flapping_node_requeues_its_job_until_the_policy_fails_it(cluster, own
 
 
 @pytest.mark.parametrize("how", ["gone at once", "graceful deletion"])
-def test_a_pod_deleted_behind_gpugrants_back_is_lost_requeued_and_runs_again(cluster, owner, allocation, how):
+def test_it_requeues_a_job_whose_pod_was_deleted_behind_its_back(cluster, owner, allocation, how):
     fake_api, backend = cluster
     job = submit(owner, allocation, gpu_type="H100", gpus_per_pod=2)
     run_until(backend, fake_api, job, running_on(), "the job to run")
@@ -165,9 +167,7 @@ def test_a_pod_deleted_behind_gpugrants_back_is_lost_requeued_and_runs_again(clu
 
 
 @pytest.mark.parametrize("break_it", ["dropped", "expired"])
-def test_a_job_ending_while_the_watch_stream_is_broken_is_still_reconciled_by_the_watch(
-    cluster, owner, allocation, break_it
-):
+def test_it_reconciles_a_job_that_ends_while_the_watch_stream_is_broken(cluster, owner, allocation, break_it):
     fake_api, backend = cluster
     job = submit(owner, allocation, gpu_type="H100", gpus_per_pod=2)
     run_until(backend, fake_api, job, running_on(), "the job to run")

@@ -54,7 +54,7 @@ def test_it_answers_a_web_page_503_when_middleware_cannot_reach_the_database(own
     assert b"Temporarily unavailable" in response.content
 
 
-def test_other_errors_still_answer_500(owner):
+def test_it_still_answers_500_for_other_errors(owner):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 

@@ -68,7 +68,7 @@ def all_succeeded(backend, worker):
     assert set(Job.objects.values_list("state", flat=True)) == {JobState.SUCCEEDED}
 
 
-def test_submissions_are_accepted_during_a_broker_outage_and_run_once_it_is_back(
+def test_it_accepts_submissions_during_a_broker_outage_and_runs_them_once_it_is_back(
     proxies, stack, running, local_backend, allocation
 ):
     _, broker = proxies
@@ -90,7 +90,7 @@ def test_submissions_are_accepted_during_a_broker_outage_and_run_once_it_is_back
     assert_nothing_half_written_after_run(keys)
 
 
-def test_submissions_fail_cleanly_during_a_database_outage_and_the_system_catches_up(
+def test_it_fails_submissions_cleanly_during_a_database_outage_and_catches_up(
     proxies, stack, running, local_backend, allocation
 ):
     database, _ = proxies
