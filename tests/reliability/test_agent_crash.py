@@ -8,13 +8,11 @@ another without gap or overlap from the bind on, add up to its edges to the seco
 ledger equals the usage.
 """
 
-import io
 import sys
 import textwrap
 import threading
 
 import pytest
-from django.core.management import call_command
 from django.db import OperationalError
 
 from quotas.models import UsageRecord
@@ -24,7 +22,7 @@ from tests.reliability.conftest import sample
 from tests.reliability.invariants import assert_invariants
 from tests.reliability.stack import wait_until
 from tests.scheduler.helpers import submit
-from tests.workers.agent.helpers import start_module, stop_process
+from tests.workers.agent.helpers import local_agent_arguments, node_key_file, start_module, stop_process
 from workers.metering.meter import bound_gpu_seconds
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -76,15 +74,15 @@ def test_it_applies_every_record_once_when_the_agent_dies_mid_report(
 
     hook = KillOnReport(usage_view.usage_ingest)
     monkeypatch.setattr(usage_view, "usage_ingest", hook)
-    output = io.StringIO()
-    call_command("create_node_key", "--node", NODE, stdout=output, stderr=io.StringIO())
-    key_file = tmp_path / "node.key"
-    key_file.write_text(output.getvalue().strip().splitlines()[-1])
-    arguments = [
-        "--node", NODE, "--portal", live_server.url, "--key-file", str(key_file), "--spool", str(tmp_path / "spool"),
-        "--source", "local", "--local-state", str(local_backend.root), "--devices", "simulated",
-        "--sample-interval", "0.2", "--report-interval", "0.5",
-    ]  # fmt: skip
+    key_file = node_key_file(tmp_path, NODE)
+    arguments = local_agent_arguments(
+        node=NODE,
+        portal_url=live_server.url,
+        key_file=key_file,
+        spool=tmp_path / "spool",
+        local_state=local_backend.root,
+        report_interval=0.5,
+    )
     agents = []
 
     def start_agent():

@@ -48,3 +48,27 @@ def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
     process.wait(timeout=10)
+
+
+def node_key_file(directory: Path, node: str) -> Path:
+    """A node key from ``manage.py create_node_key`` (its last line), in a file as the agent reads it."""
+    import io
+
+    from django.core.management import call_command
+
+    output = io.StringIO()
+    call_command("create_node_key", "--node", node, stdout=output, stderr=io.StringIO())
+    key_file = directory / "node.key"
+    key_file.write_text(output.getvalue().strip().splitlines()[-1])
+    return key_file
+
+
+def local_agent_arguments(
+    *, node: str, portal_url: str, key_file: Path, spool: Path, local_state: Path, report_interval: float
+) -> list[str]:
+    """``python -m workers.agent`` metering the local backend's jobs on simulated GPUs."""
+    return [
+        "--node", node, "--portal", portal_url, "--key-file", str(key_file), "--spool", str(spool),
+        "--source", "local", "--local-state", str(local_state), "--devices", "simulated",
+        "--sample-interval", "0.2", "--report-interval", str(report_interval),
+    ]  # fmt: skip

@@ -8,14 +8,12 @@ portal's own scheduled_at → finished_at, which also contain the bind and the r
 no duplicate ids; and the allocation budget's used GPU-seconds equal the sum of the usage records.
 """
 
-import io
 import json
 import signal
 import sys
 import textwrap
 
 import pytest
-from django.core.management import call_command
 from django.db.models import Sum
 
 from quotas.models import AllocationBudget, UsageRecord
@@ -27,7 +25,13 @@ from scheduler.inventory import inventory_sync
 from scheduler.models import Job
 from scheduler.reconcile import reconcile_jobs
 from scheduler.services import job_submit
-from tests.workers.agent.helpers import start_module, stop_process, wait_for
+from tests.workers.agent.helpers import (
+    local_agent_arguments,
+    node_key_file,
+    start_module,
+    stop_process,
+    wait_for,
+)
 from workers.metering.meter import bound_gpu_seconds
 from workers.spool import Spool
 
@@ -59,15 +63,15 @@ def test_an_agent_killed_mid_run_reports_the_job_s_edges_exactly_once(
     # The cycles that submissions and reconciles trigger (eagerly, in tests) must use this backend too.
     settings.GPUGRANT_BACKEND = backend.name
     backends._instances[backend.name] = backend  # noqa: SLF001
-    output = io.StringIO()
-    call_command("create_node_key", "--node", NODE, stdout=output, stderr=io.StringIO())
-    key_file = tmp_path / "node.key"
-    key_file.write_text(output.getvalue().strip().splitlines()[-1])
-    arguments = [
-        "--node", NODE, "--portal", live_server.url, "--key-file", str(key_file), "--spool", str(tmp_path / "spool"),
-        "--source", "local", "--local-state", str(backend.root), "--devices", "simulated",
-        "--sample-interval", "0.2", "--report-interval", str(REPORT_INTERVAL),
-    ]  # fmt: skip
+    key_file = node_key_file(tmp_path, NODE)
+    arguments = local_agent_arguments(
+        node=NODE,
+        portal_url=live_server.url,
+        key_file=key_file,
+        spool=tmp_path / "spool",
+        local_state=backend.root,
+        report_interval=REPORT_INTERVAL,
+    )
     agents = []
 
     def start_agent():
