@@ -208,3 +208,23 @@ def test_it_answers_each_role_as_the_table_says(client, world, name):
         if role in ("anonymous", "node") and response.status_code == LOGIN_REDIRECT:
             assert response["Location"].startswith(reverse("web:login") + "?next="), name
     assert got == expected
+
+
+WRITES = sorted(name for name, (_, expected) in TABLE.items() if expected == POST_ONLY and name != "logout")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", WRITES)
+def test_it_refuses_every_write_from_outside_the_organisation(client, world, name):
+    """Each portal form an outsider or a node key posts to is refused and changes nothing."""
+    from portal.audit.models import AuditEvent
+
+    arguments, _ = TABLE[name]
+    url = reverse(f"web:{name}", kwargs=arguments(world))
+    before = AuditEvent.objects.count()
+    client.force_login(world["outsider"])
+    assert client.post(url, {"reason": "x", "email": world["outsider"].email}).status_code in (403, 404), name
+    client.logout()
+    refused = client.post(url, {"reason": "x"}, HTTP_AUTHORIZATION=f"Node {world['node_key']}")
+    assert refused.status_code == LOGIN_REDIRECT, name
+    assert AuditEvent.objects.count() == before, name
