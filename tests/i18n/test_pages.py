@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from portal.accounts.models import User
-from portal.web.templatetags.portal_tags import krw
+from portal.web.templatetags.portal_tags import action_label, audit_state_label, krw
 from tests.web.conftest import shows
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +93,13 @@ def test_it_records_the_sign_up_language_for_emails(client):
 def test_it_writes_won_the_same_way_in_both_languages(language):
     with translation.override(language):
         assert krw(1234567) == "₩1,234,567"
+
+
+def test_it_names_audit_actions_and_states_in_korean_and_leaves_english_as_it_was():
+    with translation.override("en"):
+        assert action_label("reviewer_assigned") == "Reviewer assigned"
+        assert audit_state_label("under_review") == "under_review"
+        assert action_label("something_new") == "Something new"
+    with translation.override("ko"):
+        assert action_label("reviewer_assigned") == "심사위원 배정"
+        assert audit_state_label("under_review") == "심사 중"

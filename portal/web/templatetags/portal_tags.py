@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
@@ -65,10 +66,62 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, str(status).replace("_", " ").capitalize())
 
 
+# English shows these as they always did; the table exists so that Korean can name them too.
+AUDIT_ACTION_LABELS = {
+    "created": pgettext_lazy("audit log action", "Created"),
+    "edited": pgettext_lazy("audit log action", "Edited"),
+    "submit": pgettext_lazy("audit log action", "Submit"),
+    "resubmit": pgettext_lazy("audit log action", "Resubmit"),
+    "withdraw": pgettext_lazy("audit log action", "Withdraw"),
+    "start_review": pgettext_lazy("audit log action", "Start review"),
+    "approve": pgettext_lazy("audit log action", "Approve"),
+    "reject": pgettext_lazy("audit log action", "Reject"),
+    "request_revision": pgettext_lazy("audit log action", "Request revision"),
+    "reviewer_assigned": pgettext_lazy("audit log action", "Reviewer assigned"),
+    "review_submitted": pgettext_lazy("audit log action", "Review submitted"),
+    "change_requested": pgettext_lazy("audit log action", "Change requested"),
+    "allocation_created": pgettext_lazy("audit log action", "Allocation created"),
+    "allocation_changed": pgettext_lazy("audit log action", "Allocation changed"),
+    "allocation_active": pgettext_lazy("audit log action", "Allocation active"),
+    "allocation_suspended": pgettext_lazy("audit log action", "Allocation suspended"),
+    "allocation_expired": pgettext_lazy("audit log action", "Allocation expired"),
+    "organisation_created": pgettext_lazy("audit log action", "Organisation created"),
+    "organisation_verified": pgettext_lazy("audit log action", "Organisation verified"),
+    "organisation_unverified": pgettext_lazy("audit log action", "Organisation unverified"),
+    "member_added": pgettext_lazy("audit log action", "Member added"),
+    "member_removed": pgettext_lazy("audit log action", "Member removed"),
+    "call_created": pgettext_lazy("audit log action", "Call created"),
+    "call_updated": pgettext_lazy("audit log action", "Call updated"),
+}
+
+# The audit log stores state codes; English shows the codes themselves, Korean their names.
+AUDIT_STATE_LABELS = {
+    "draft": pgettext_lazy("audit log state", "draft"),
+    "submitted": pgettext_lazy("audit log state", "submitted"),
+    "under_review": pgettext_lazy("audit log state", "under_review"),
+    "approved": pgettext_lazy("audit log state", "approved"),
+    "rejected": pgettext_lazy("audit log state", "rejected"),
+    "revision_requested": pgettext_lazy("audit log state", "revision_requested"),
+    "resubmitted": pgettext_lazy("audit log state", "resubmitted"),
+    "withdrawn": pgettext_lazy("audit log state", "withdrawn"),
+    "active": pgettext_lazy("audit log state", "active"),
+    "suspended": pgettext_lazy("audit log state", "suspended"),
+    "expired": pgettext_lazy("audit log state", "expired"),
+    "verified": pgettext_lazy("audit log state", "verified"),
+    "unverified": pgettext_lazy("audit log state", "unverified"),
+}
+
+
 @register.filter
 def action_label(action: str) -> str:
     """An audit event's action, e.g. ``reviewer_assigned`` → ``Reviewer assigned``."""
-    return str(action).replace("_", " ").capitalize()
+    return AUDIT_ACTION_LABELS.get(action) or str(action).replace("_", " ").capitalize()
+
+
+@register.filter
+def audit_state_label(state: str) -> str:
+    """A state code from the audit log, in the reader's language."""
+    return AUDIT_STATE_LABELS.get(state, state)
 
 
 @register.filter
