@@ -55,6 +55,7 @@ def test_it_switches_language_from_the_header_and_remembers_it(client, owner):
     assert response.status_code == 302 and response["Location"] == reverse("web:home")
     page = client.get(reverse("web:home")).content.decode()  # no Accept-Language: the cookie decides
     assert '<html lang="ko">' in page and "언어 변경" in page
+    assert ">English</option>" in page  # each language offered in its own name
     owner.refresh_from_db()
     assert owner.language == "ko"  # what their emails are written in from now on
 

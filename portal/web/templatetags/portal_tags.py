@@ -112,6 +112,21 @@ AUDIT_STATE_LABELS = {
 }
 
 
+# A job event stores state codes; English shows the codes themselves, Korean their names.
+JOB_EVENT_STATE_LABELS = {
+    "queued": pgettext_lazy("job event state", "queued"),
+    "scheduled": pgettext_lazy("job event state", "scheduled"),
+    "running": pgettext_lazy("job event state", "running"),
+    "succeeded": pgettext_lazy("job event state", "succeeded"),
+    "failed": pgettext_lazy("job event state", "failed"),
+    "cancelled": pgettext_lazy("job event state", "cancelled"),
+    "preempted": pgettext_lazy("job event state", "preempted"),
+    "timed_out": pgettext_lazy("job event state", "timed_out"),
+    "exhausted": pgettext_lazy("job event state", "exhausted"),
+    "lost": pgettext_lazy("job event state", "lost"),
+}
+
+
 @register.filter
 def action_label(action: str) -> str:
     """An audit event's action, e.g. ``reviewer_assigned`` → ``Reviewer assigned``."""
@@ -122,6 +137,12 @@ def action_label(action: str) -> str:
 def audit_state_label(state: str) -> str:
     """A state code from the audit log, in the reader's language."""
     return AUDIT_STATE_LABELS.get(state, state)
+
+
+@register.filter
+def job_event_state_label(state: str) -> str:
+    """A job state code from a job event, in the reader's language."""
+    return JOB_EVENT_STATE_LABELS.get(state, state)
 
 
 @register.filter
