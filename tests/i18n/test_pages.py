@@ -104,3 +104,8 @@ def test_it_names_audit_actions_and_states_in_korean_and_leaves_english_as_it_wa
     with translation.override("ko"):
         assert action_label("reviewer_assigned") == "심사위원 배정"
         assert audit_state_label("under_review") == "심사 중"
+
+
+def test_it_refuses_a_wrong_password_in_korean(client, owner):
+    response = client.post(reverse("web:login"), {"username": owner.email, "password": "wrong"}, **KOREAN)
+    assert response.status_code == 200 and "올바른 이메일" in response.content.decode()
