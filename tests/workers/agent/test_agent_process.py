@@ -153,8 +153,9 @@ def test_kill_9_and_restart_meters_the_job_to_the_second_exactly_once(tmp_path, 
         for r in gpu_records:
             by_epoch[r["epoch"]].append(r["sequence"])
         assert all(sequences == list(range(len(sequences))) for sequences in by_epoch.values())
-        # The busy loop shows as load: simulated power follows the job's real CPU use.
-        assert max(r["avg_utilisation_pct"] for r in gpu_records) > 50
+        # The busy loop shows as load: simulated power follows the job's real CPU use. An idle job reads
+        # about 0; on a loaded 2-core machine the loop may get only a third of a core, hence not 50.
+        assert max(r["avg_utilisation_pct"] for r in gpu_records) > 10
     with Spool(tmp_path / "spool") as spool:
         assert spool.backlog().count == 0
 
