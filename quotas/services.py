@@ -21,6 +21,7 @@ from portal.audit.services import audit_record
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.services import notify
 from portal.organisations.selectors import owners_and_managers
+from portal.state_names import state_name
 from quotas.models import Allocation, AllocationBudget, AllocationStatus, CallPool
 
 
@@ -165,7 +166,8 @@ def _apply_change(application: Application, amounts: dict[str, int], staff, reas
     allocation = Allocation.objects.select_for_update().get(pk=application.allocation_id)
     if allocation.status != AllocationStatus.ACTIVE:
         raise Conflict(
-            _("The allocation is %(status)s; it cannot be changed.") % {"status": allocation.status}
+            _("The allocation is %(status)s; it cannot be changed.")
+            % {"status": state_name(allocation.status)}
         )
     budgets = {
         budget.gpu_type: budget
@@ -226,7 +228,7 @@ def allocation_set_status(*, allocation: Allocation, staff, status: str, reason:
         if status not in STATUS_CHANGES[AllocationStatus(allocation.status)]:
             raise Conflict(
                 _("An allocation that is %(status)s cannot become %(target)s.")
-                % {"status": allocation.status, "target": status},
+                % {"status": state_name(allocation.status), "target": state_name(status)},
                 code="illegal_transition",
             )
         if status == AllocationStatus.ACTIVE and allocation.ends_on < timezone.localdate():

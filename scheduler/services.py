@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from portal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from portal.organisations.selectors import organisation_ids_of
+from portal.state_names import state_name
 from quotas.holds import hold_refusal, hold_try
 from quotas.models import Allocation, AllocationStatus
 from scheduler.admission import admit_in_one_statement
@@ -56,7 +57,9 @@ def _admission_errors(
     errors: dict[str, list[str]] = {}
     today = timezone.localdate()
     if allocation.status != AllocationStatus.ACTIVE:
-        errors["allocation"] = [_("The allocation is %(status)s.") % {"status": allocation.status}]
+        errors["allocation"] = [
+            _("The allocation is %(status)s.") % {"status": state_name(allocation.status)}
+        ]
     elif not allocation.starts_on <= today <= allocation.ends_on:
         errors["allocation"] = [
             _("The allocation runs %(start)s – %(end)s.")
@@ -242,7 +245,8 @@ def job_cancel(*, job: Job, user) -> Job:
         job = lock_job(job.pk)
         if JobState(job.state) in TERMINAL:
             raise Conflict(
-                _("The job already ended (%(state)s).") % {"state": job.state}, code="illegal_transition"
+                _("The job already ended (%(state)s).") % {"state": state_name(job.state)},
+                code="illegal_transition",
             )
         if job.state == JobState.QUEUED:
             job_move(job, JobState.CANCELLED, f"cancelled by {user.email} before it started", actor=user)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.errors import Conflict
+from portal.state_names import state_name
 from quotas.holds import hold_release, hold_top_up
 from quotas.ledger import apply_usage, edges_record
 from quotas.models import UsageSource
@@ -50,7 +51,7 @@ def job_move(
     if not can_move(source, target):
         raise Conflict(
             _("A job that is %(source)s cannot become %(target)s.")
-            % {"source": source.value, "target": target.value},
+            % {"source": state_name(source), "target": state_name(target)},
             code="illegal_transition",
         )
     data = dict(data or {})

@@ -19,6 +19,7 @@ from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.services import notify
 from portal.organisations.models import Organisation
 from portal.organisations.selectors import membership_of, organisation_ids_of, owners_and_managers
+from portal.state_names import STATE_NAMES, state_name
 from quotas.models import AllocationStatus
 
 CONTENT_FIELDS = (
@@ -79,7 +80,7 @@ def application_create(
     if not call.is_open():
         raise Conflict(
             _("The call '%(title)s' is %(status)s; applications are not accepted.")
-            % {"title": call.title, "status": call.status},
+            % {"title": call.title, "status": state_name(call.status)},
             code="call_closed",
         )
     if organisation.org_type not in call.eligible_org_types:
@@ -129,7 +130,7 @@ def change_request_create(
     if allocation.status != AllocationStatus.ACTIVE:
         raise Conflict(
             _("The allocation is %(status)s; only active allocations can be changed.")
-            % {"status": allocation.status}
+            % {"status": state_name(allocation.status)}
         )
     original = allocation.application
     content = dict(
@@ -195,7 +196,7 @@ def application_update(
         if application.state not in EDITABLE_STATES:
             raise Conflict(
                 _("An application that is %(state)s cannot be edited.")
-                % {"state": application.state.replace("_", " ")},
+                % {"state": state_name(application.state)},
                 code="not_editable",
             )
         merged = {name: content.get(name, getattr(application, name)) for name in CONTENT_FIELDS}
@@ -262,7 +263,7 @@ def application_submit(*, application: Application, user: User) -> Application:
             body=format_lazy(
                 gettext_lazy("Your application '{title}' was {state}.\n{link}"),
                 title=application.project_title,
-                state=application.state,
+                state=STATE_NAMES.get(application.state, application.state),
                 link=_link(application),
             ),
         )
@@ -274,7 +275,7 @@ def application_submit(*, application: Application, user: User) -> Application:
             body=format_lazy(
                 gettext_lazy("{organisation} {state} '{title}'.\n{link}"),
                 organisation=application.organisation.name,
-                state=application.state,
+                state=STATE_NAMES.get(application.state, application.state),
                 title=application.project_title,
                 link=_link(application),
             ),
@@ -330,7 +331,7 @@ def review_assign(*, application: Application, staff: User, reviewers: list[User
         elif application.state != State.UNDER_REVIEW:
             raise Conflict(
                 _("Reviewers cannot be assigned to an application that is %(state)s.")
-                % {"state": application.state.replace("_", " ")},
+                % {"state": state_name(application.state)},
                 code="illegal_transition",
             )
         already = set(current_round_reviews(application).values_list("reviewer_id", flat=True))

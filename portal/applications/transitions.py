@@ -7,6 +7,7 @@ from portal.applications.models import Application
 from portal.applications.states import Action, find_transition
 from portal.audit.services import audit_record
 from portal.errors import Conflict
+from portal.state_names import action_name, state_name
 
 
 def lock_application(application: Application) -> Application:
@@ -18,7 +19,7 @@ def ensure_transition(application: Application, action: Action) -> None:
     if find_transition(action, application.state) is None:
         raise Conflict(
             _("Cannot %(action)s an application that is %(state)s.")
-            % {"action": action.value.replace("_", " "), "state": application.state.replace("_", " ")},
+            % {"action": action_name(action), "state": state_name(application.state)},
             code="illegal_transition",
         )
 

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from portal.accounts.services import api_key_create
 from scheduler.inventory import inventory_sync
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +70,12 @@ def test_it_answers_authentication_and_not_found_in_korean():
     assert response.json()["message"] == "유효하지 않거나 폐기된 API 키입니다."
     response = client.get("/api/v1/no-such-thing", HTTP_ACCEPT_LANGUAGE="ko")
     assert response.status_code == 404 and response.json()["message"] == "찾을 수 없습니다."
+
+
+def test_it_names_states_in_korean_inside_messages(api, owner, allocation):
+    job = builders.queued_job(owner, allocation, "done job")
+    assert api.post(f"/api/v1/jobs/{job.public_id}/cancel").status_code == 200
+    again = api.post(f"/api/v1/jobs/{job.public_id}/cancel", HTTP_ACCEPT_LANGUAGE="ko")
+    assert again.status_code == 409 and again.json()["message"] == "작업이 이미 종료되었습니다(취소됨)."
+    english = api.post(f"/api/v1/jobs/{job.public_id}/cancel")
+    assert english.json()["message"] == "The job already ended (cancelled)."
