@@ -73,12 +73,17 @@ def usage_ingest(*, node: str, records: list[dict]) -> IngestResult:
     }
     valid = []
     seen = set()
+    earlier_nodes = _nodes_of_earlier_runs(node, records, jobs)
     for record in records:
         problem = record_problem(record)
         job = jobs.get(str(record["job_id"]))
         if problem is None and job is None:
             problem = "no such job"
-        if problem is None and node not in {pod.get("node") for pod in job["placement"] or []}:
+        if (
+            problem is None
+            and node not in {pod.get("node") for pod in job["placement"] or []}
+            and job["pk"] not in earlier_nodes
+        ):
             problem = "the job was not placed on this node"
         if problem is None and record["id"] in seen:
             result.duplicates += 1
@@ -92,6 +97,32 @@ def usage_ingest(*, node: str, records: list[dict]) -> IngestResult:
         result.accepted = apply_usage(node=node, items=valid, source=UsageSource.AGENT)
         result.duplicates += len(valid) - result.accepted
     return result
+
+
+def _nodes_of_earlier_runs(node: str, records: list[dict], jobs: dict[str, dict]) -> set[int]:
+    """Jobs (pk) whose earlier run was placed on ``node``, among those now placed elsewhere.
+
+    A preempted or requeued job may run on another node before the old node's agent delivers the last
+    records of the old run; those records are still owed, so they must not be refused.
+    """
+    from scheduler.models import JobEvent
+    from scheduler.states import JobState
+
+    elsewhere = {
+        job["pk"]
+        for record in records
+        if (job := jobs.get(str(record["job_id"]))) is not None
+        and node not in {pod.get("node") for pod in job["placement"] or []}
+    }
+    if not elsewhere:
+        return set()
+    return {
+        job_id
+        for job_id, data in JobEvent.objects.filter(
+            job_id__in=elsewhere, to_state=JobState.SCHEDULED
+        ).values_list("job_id", "data")
+        if node in {pod.get("node") for pod in (data or {}).get("placement", [])}
+    }
 
 
 def apply_usage(

@@ -108,6 +108,19 @@ def test_a_node_cannot_report_for_another_nodes_job(running_job):
     assert not UsageRecord.objects.exists()
 
 
+def test_records_of_an_earlier_run_count_after_the_job_moved_to_another_node(running_job, allocation):
+    # Preempted and placed again elsewhere before node-a's agent delivered the old run's last record.
+    Job.objects.filter(pk=running_job.pk).update(placement=[{"node": "node-b", "gpus": [0, 1]}])
+    late = record(running_job)
+    assert usage_ingest(node="node-a", records=[late]).accepted == 1
+    assert budget(allocation).used_gpu_seconds == 10
+    # a node that never ran it is still refused
+    stranger = usage_ingest(node="node-h", records=[record(running_job, sequence=1)])
+    assert stranger.rejected == [
+        {"id": record(running_job, sequence=1)["id"], "reason": "the job was not placed on this node"}
+    ]
+
+
 def test_it_stops_running_jobs_when_the_award_is_used_up_and_warns_at_80_and_100(
     running_job, allocation, backend, django_capture_on_commit_callbacks
 ):
