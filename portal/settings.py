@@ -114,6 +114,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if GPUGRANT_ENV == "production":
+    # Right after SecurityMiddleware: the image collects static files at build time and no other
+    # server sits in front of gunicorn for them (deploy/).
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 APPEND_SLASH = True
@@ -414,7 +422,11 @@ LOGGING = {
         "text": {"()": "workers.logs.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": GPUGRANT_LOG_FORMAT}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": GPUGRANT_LOG_FORMAT,
+        }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
