@@ -7,11 +7,13 @@ Everything else (queue, GPUs, scheduler cycles, budgets, agents) is read from th
 time, because Celery workers and other portal processes produce it (portal/ops/stats.py).
 """
 
+import logging
 import os
 from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -28,6 +30,8 @@ from portal.ops.models import CYCLE_BUCKETS, AgentReport
 from portal.ops.selectors import nodes_with_running_jobs, quiet_agents, service_stats
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.states import JobState
+
+logger = logging.getLogger(__name__)
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -68,10 +72,21 @@ class DatabaseCollector(Collector):
 
     def collect(self):
         now = timezone.now()
-        yield from _queue(now)
-        yield from _gpus(now)
-        yield from _scheduler()
-        yield from _agents(now)
+        healthy = 1
+        try:
+            yield from _queue(now)
+            yield from _gpus(now)
+            yield from _scheduler()
+            yield from _agents(now)
+        except DatabaseError:
+            # The per-process series still go out; this says why the database's are missing.
+            logger.warning("metrics: the database could not be read", exc_info=True)
+            healthy = 0
+        yield GaugeMetricFamily(
+            "gpugrant_metrics_database_up",
+            "1 if this scrape could read the database's series.",
+            value=healthy,
+        )
 
 
 def _queue(now):

@@ -5,9 +5,7 @@ from collections import defaultdict
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from portal.ops.metrics import usage_arrived
 from portal.ops.models import CYCLE_BUCKETS, AgentReport, ServiceStats
 
 STATS_PK = 1
@@ -71,17 +69,3 @@ def agent_report_recorded(*, node: str, now, spool_backlog: int | None) -> None:
         unique_fields=["node"],
         update_fields=fields,
     )
-
-
-def usage_report_received(*, node: str, interval_ends: list[float], spool_backlog_header: str | None) -> None:
-    """A node agent's usage POST: its lag per record, its report time and what it still has spooled."""
-    now = timezone.now()
-    usage_arrived(interval_ends=interval_ends, now=now.timestamp())
-    backlog = None
-    if (
-        spool_backlog_header is not None
-        and spool_backlog_header.strip().isascii()
-        and spool_backlog_header.strip().isdigit()
-    ):
-        backlog = min(int(spool_backlog_header), 2**62)
-    agent_report_recorded(node=node, now=now, spool_backlog=backlog)

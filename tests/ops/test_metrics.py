@@ -193,6 +193,25 @@ def test_unknown_methods_and_paths_open_no_new_series(client):
     assert all("not-a-uuid" not in label.get("route", "") for label in labels)
 
 
+def test_a_database_failure_still_serves_the_process_series(client, monkeypatch):
+    from django.db import DatabaseError
+
+    from portal.ops import metrics
+
+    assert sample(scrape(client), "gpugrant_metrics_database_up") == 1
+
+    def unreachable(now):
+        raise DatabaseError("connection refused")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(metrics, "_queue", unreachable)
+    client.get("/api/v1/jobs")
+    samples = scrape(client)
+    assert sample(samples, "gpugrant_metrics_database_up") == 0
+    assert any(name.startswith("gpugrant_http_request_duration_seconds") for name, _ in samples)
+    assert not any(name.startswith("gpugrant_gpus") for name, _ in samples)
+
+
 WORKER = """
 import django
 django.setup()

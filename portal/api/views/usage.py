@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from portal.api.common import get_visible
 from portal.api.serializers.strict import StrictInput
 from portal.errors import InvalidInput
-from portal.ops.stats import usage_report_received
+from portal.ops.agents import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
 from quotas.ledger import usage_ingest
 from quotas.models import UsageRecord
