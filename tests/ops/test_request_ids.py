@@ -98,3 +98,20 @@ def test_production_logs_json_and_the_demo_text():
             [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_a_celery_task_logs_under_its_task_id_and_gives_the_ids_back(json_lines):
+    from celery.signals import task_postrun, task_prerun
+
+    outer = logs.request_id.set("the-request")
+    try:
+        task_prerun.send(sender=None, task_id="task-1", task=None)
+        logging.getLogger("gpugrant.test").info("inside the task")
+        task_postrun.send(sender=None, task_id="task-1", task=None)
+        logging.getLogger("gpugrant.test").info("after the task")
+    finally:
+        logs.request_id.reset(outer)
+    lines = {
+        line["message"]: line.get("request_id") for line in json_lines() if line["logger"] == "gpugrant.test"
+    }
+    assert lines == {"inside the task": "task-1", "after the task": "the-request"}
