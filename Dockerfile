@@ -9,7 +9,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /app
 COPY . .
-# Editable, so that the code stays in /app: settings find locale/ and staticfiles/ beside manage.py
+# Editable, so that the code stays in /app: settings find portal/locale/ and staticfiles/ beside manage.py
 # (BASE_DIR). The agent extra (grpcio) is the node agent's kubelet client: one image for every process.
 # The constraints are the versions the tests ran with.
 RUN pip install --constraint constraints.txt --editable ".[agent]"

@@ -196,7 +196,7 @@ LANGUAGES = [("en", "English"), ("ko", "한국어")]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
 # The catalogue is committed compiled, so a checkout without GNU gettext still shows Korean (docs/i18n.md).
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
 # Dates shown with |date:"SHORT_DATE_FORMAT" and friends follow these per language (ISO in English).
 FORMAT_MODULE_PATH = ["portal.formats"]
 USE_TZ = True

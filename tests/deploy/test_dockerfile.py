@@ -109,6 +109,5 @@ def test_the_build_context_leaves_out_local_state_and_what_the_image_does_not_ru
         "manage.py",
         "constraints.txt",
         "pyproject.toml",
-        "locale",
     ):
         assert needed not in ignored

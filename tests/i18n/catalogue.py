@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 ROOT = Path(settings.BASE_DIR)
-KO_PO = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+KO_PO = ROOT / "portal" / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 KO_MO = KO_PO.with_suffix(".mo")
 # Never user-facing, or not ours: the same folders docs/i18n.md tells makemessages to ignore.
 IGNORED = {".venv", "tests", "bench", "var", "staticfiles", "build", "locale", "docs", "deploy"}

@@ -1,6 +1,6 @@
 """The Korean catalogue is complete and its compiled form is current.
 
-A user-facing string marked for translation but missing from locale/ko (or left empty or fuzzy) fails
+A user-facing string marked for translation but missing from portal/locale/ko (or left empty or fuzzy) fails
 here; docs/i18n.md says how to add it.
 """
 
@@ -34,7 +34,7 @@ def test_it_has_a_korean_translation_for_every_message_in_the_source(tmp_path, m
         entry for entry in extracted if entry.key in committed and not committed[entry.key].translated
     ]
     assert not missing, (
-        "messages in the source that locale/ko/LC_MESSAGES/django.po lacks (run makemessages and translate "
+        "messages in the source that portal/locale/ko/LC_MESSAGES/django.po lacks (run makemessages and translate "
         "them, docs/i18n.md):\n" + _describe(missing)
     )
     assert not untranslated, "messages with an empty or fuzzy Korean translation:\n" + _describe(untranslated)
@@ -42,7 +42,7 @@ def test_it_has_a_korean_translation_for_every_message_in_the_source(tmp_path, m
 
 def test_it_has_no_fuzzy_or_empty_entries_in_the_committed_catalogue():
     bad = [entry for entry in read_po(KO_PO) if not entry.obsolete and not entry.translated]
-    assert not bad, "fix these entries of locale/ko/LC_MESSAGES/django.po:\n" + _describe(bad)
+    assert not bad, "fix these entries of portal/locale/ko/LC_MESSAGES/django.po:\n" + _describe(bad)
 
 
 def test_it_ships_a_compiled_catalogue_that_matches_the_po():
@@ -60,5 +60,5 @@ def test_it_ships_a_compiled_catalogue_that_matches_the_po():
             expected.update({(msgid, index): text for index, text in entry.msgstr.items()})
     compiled = {key: value for key, value in compiled.items() if key != ""}
     assert compiled == expected, (
-        "locale/ko/LC_MESSAGES/django.mo is stale: run compilemessages (docs/i18n.md)"
+        "portal/locale/ko/LC_MESSAGES/django.mo is stale: run compilemessages (docs/i18n.md)"
     )
