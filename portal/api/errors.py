@@ -81,7 +81,12 @@ def exception_handler(exc, context):
         code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
         response.data = envelope(str(detail), code if isinstance(code, str) else "error")
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        logger.error("API error: %s", exc)
+        if getattr(exc, "default_code", "") == "overloaded":
+            # Deliberate load shedding, counted by /metrics: logging each of thousands of 503s as an
+            # error (here and in django.request) costs CPU exactly when there is none to spare.
+            response._has_been_logged = True
+        else:
+            logger.error("API error: %s", exc)
     return response
 
 
