@@ -20,6 +20,7 @@ from portal.api.throttling import (
 )
 from portal.errors import InvalidInput
 from portal.organisations.selectors import memberships_read_once
+from portal.shedding import SLOT_TAKEN
 from quotas.selectors import allocation_to_submit_against
 from scheduler import services
 from scheduler.backends import get_backend
@@ -34,8 +35,9 @@ class JobListCreate(BatchedThrottles, APIView):
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, OrganisationSubmitThrottle]
 
     def initial(self, request, *args, **kwargs):
-        # The overload guard comes first, before authentication, so shedding costs almost nothing.
-        if request.method == "POST":
+        # The overload guard comes first, before authentication; under portal.wsgi the WSGI-level guard
+        # (portal/shedding.py) has already taken this request's slot, or refused it before Django.
+        if request.method == "POST" and not request.META.get(SLOT_TAKEN):
             self._slot = submission_slot_take()
         super().initial(request, *args, **kwargs)
 

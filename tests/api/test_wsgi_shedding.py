@@ -1,0 +1,110 @@
+"""Shedding submissions in front of Django (portal/shedding.py), as gunicorn runs the portal."""
+
+import io
+import json
+
+import pytest
+
+from portal.api import throttling
+from portal.shedding import SLOT_TAKEN, ShedSubmissions
+from scheduler.inventory import inventory_sync
+from tests.api.test_jobs_api import body
+
+
+def environ(method="POST", path="/api/v1/jobs"):
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
+
+
+class Inner:
+    """Stands in for Django: records the calls that reached it and what it saw of the slot."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, env, start_response):
+        self.calls.append((env["PATH_INFO"], env.get(SLOT_TAKEN), throttling._slots["in_flight"]))
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+
+def call(app, env):
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    result = app(env, start_response)
+    body = b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    return seen["status"], seen["headers"], body
+
+
+@pytest.fixture
+def cap_one(settings):
+    settings.GPUGRANT_SUBMIT_CONCURRENCY = 1
+    settings.GPUGRANT_OVERLOAD_RETRY_AFTER_S = 3
+    assert throttling._slots["in_flight"] == 0
+
+
+def test_a_full_process_refuses_before_django_in_the_envelope(cap_one):
+    inner = Inner()
+    with throttling.submission_slot():  # another submission of this process holds the only slot
+        status, headers, body = call(ShedSubmissions(inner), environ())
+    assert status.startswith("503") and headers["Retry-After"] == "3"
+    assert json.loads(body) == {
+        "message": throttling.Overloaded.default_detail,
+        "code": "overloaded",
+        "extra": {"fields": {}},
+    }
+    assert inner.calls == []  # Django never saw it
+    assert throttling._slots["in_flight"] == 0
+
+
+def test_an_admitted_submission_holds_one_slot_until_its_response_is_closed(cap_one):
+    inner = Inner()
+    app = ShedSubmissions(inner)
+    status, _, _ = call(app, environ(path="/api/v1/jobs/"))
+    assert status.startswith("201")
+    # the view saw the slot taken for it (so it takes no second one), and it was freed on close
+    assert inner.calls == [("/api/v1/jobs/", True, 1)] and throttling._slots["in_flight"] == 0
+    assert call(app, environ())[0].startswith("201")  # so the next one is admitted
+
+
+def test_other_requests_and_an_unset_cap_pass_straight_through(cap_one, settings):
+    inner = Inner()
+    app = ShedSubmissions(inner)
+    with throttling.submission_slot():
+        assert call(app, environ(method="GET"))[0].startswith("201")
+        assert call(app, environ(path="/api/v1/jobs/x/cancel"))[0].startswith("201")
+    settings.GPUGRANT_SUBMIT_CONCURRENCY = 0
+    assert call(app, environ())[0].startswith("201")
+    assert [c[1] for c in inner.calls] == [None, None, None]
+
+
+def test_a_failing_app_still_frees_the_slot(cap_one):
+    def broken(env, start_response):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        ShedSubmissions(broken)(environ(), lambda *a: None)
+    assert throttling._slots["in_flight"] == 0
+
+
+@pytest.fixture
+def nodes(backend):
+    inventory_sync(backend=backend)
+    return backend
+
+
+@pytest.mark.django_db
+def test_the_view_takes_no_second_slot_when_the_wsgi_guard_holds_one(
+    client_for, owner, allocation, nodes, settings
+):
+    settings.GPUGRANT_SUBMIT_CONCURRENCY = 1
+    with throttling.submission_slot():  # as if ShedSubmissions had taken it for this request
+        admitted = client_for(owner).post(
+            "/api/v1/jobs", body(allocation), format="json", **{SLOT_TAKEN: True}
+        )
+        refused = client_for(owner).post("/api/v1/jobs", body(allocation, name="b"), format="json")
+    assert (admitted.status_code, refused.status_code) == (201, 503)
