@@ -70,10 +70,12 @@ def bar_chart(points: list[tuple[str, float]]) -> dict:
                 "show_label": index % label_every == 0,
             }
         )
-    gridlines = [
-        {"y": _coordinate(TOP + plot_height * (1 - fraction)), "value": _number(top_value * fraction)}
-        for fraction in (0, 0.5, 1)
-    ]
+    return {**chart_frame(top_value), "bars": bars}
+
+
+def chart_frame(top_value: float) -> dict:
+    """The box, baseline, label positions and value gridlines every chart here shares."""
+    plot_height = HEIGHT - TOP - BOTTOM
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -82,6 +84,8 @@ def bar_chart(points: list[tuple[str, float]]) -> dict:
         "baseline": _coordinate(TOP + plot_height),
         "label_y": _coordinate(HEIGHT - 8),
         "value_label_x": LEFT - 6,
-        "bars": bars,
-        "gridlines": gridlines,
+        "gridlines": [
+            {"y": _coordinate(TOP + plot_height * (1 - fraction)), "value": _number(top_value * fraction)}
+            for fraction in (0, 0.5, 1)
+        ],
     }

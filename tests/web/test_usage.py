@@ -241,7 +241,7 @@ def test_the_allocation_page_draws_gpu_hours_per_month_as_an_accessible_svg(
     client, april_and_march, owner, allocation
 ):
     content = page(client, owner, "allocation_detail", allocation)
-    svg = re.search(r"<svg[^>]*>.*?</svg>", content, flags=re.S).group(0)
+    svg = re.search(r'<svg class="bar-chart"[^>]*>.*?</svg>', content, flags=re.S).group(0)
     opening = svg.split(">", 1)[0]
     assert 'role="img"' in opening and 'aria-label="GPU-hours per month: 2026-03 1; 2026-04 3"' in opening
     assert "<title>" in svg and "<script" not in content
@@ -251,7 +251,7 @@ def test_the_allocation_page_draws_gpu_hours_per_month_as_an_accessible_svg(
 
 def test_an_allocation_without_usage_says_so(client, prices, owner, allocation):
     content = page(client, owner, "allocation_detail", allocation)
-    assert "No usage recorded yet." in content and "<svg" not in content
+    assert "No usage recorded yet." in content and 'class="bar-chart"' not in content
     assert "usage.csv" not in content
 
 

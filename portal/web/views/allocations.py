@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -13,6 +14,7 @@ from portal.audit.selectors import audit_events_for
 from portal.errors import ServiceError
 from portal.organisations.selectors import organisation_ids_of
 from portal.web.access import visible_or_404
+from portal.web.burn_selectors import allocation_burn
 from portal.web.forms.allocations import AllocationStatusForm
 from portal.web.forms.applications import ChangeRequestForm
 from portal.web.views.usage import idle_rules, usage_context
@@ -54,6 +56,7 @@ def _render_detail(request, allocation, *, status_form=None):
         .order_by("-submitted_at", "-pk")[:RECENT_JOBS],
         **usage_context(UsageRecord.objects.filter(allocation=allocation)),
         **idle_rules(),
+        "burns": allocation_burn(allocation, today=timezone.localdate()),
     }
     if context["can_request_change"]:
         context["change_form"] = ChangeRequestForm(allocation=allocation)

@@ -1,0 +1,91 @@
+"""An allocation's GPU-hours-over-time charts: the series from its usage records, the page that draws
+them with a table alternative, and that no other organisation's usage reaches them."""
+
+# ruff: noqa: F811 - the fixtures imported from test_usage are parameters by the same names
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.web.burn_selectors import allocation_burn
+from scheduler.inventory import inventory_sync
+from tests.web.test_usage import (  # noqa: F401 - fixtures used by name
+    APRIL,
+    MARCH,
+    allocation,
+    ingest,
+    page,
+    prices,
+    start_running,
+    table_rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def a100_job(prices, backend, owner, allocation):
+    inventory_sync(backend=backend)
+    return start_running(backend, owner, allocation, name="a100-job")
+
+
+def test_it_builds_a_running_total_per_gpu_type_and_projects_from_the_last_week(a100_job, allocation):
+    ingest(a100_job, MARCH, APRIL, APRIL + timedelta(hours=1), APRIL + timedelta(days=1))
+    burns = {
+        burn["gpu_type"]: burn for burn in allocation_burn(allocation, today=APRIL.date() + timedelta(days=1))
+    }
+    a100 = burns["A100"]
+    assert [hours for _, hours in a100["cumulative"]] == [1.0, 3.0, 4.0]
+    assert a100["used_hours"] == 4.0 and a100["awarded_hours"] == 2000
+    assert a100["rate_per_day"] == pytest.approx(3 / 7, abs=0.01)  # March is outside the last 7 days
+    assert a100["run_out_on"] == APRIL.date() + timedelta(days=1 + 4658)  # ceil(1996 / (3/7))
+    assert burns["H100"]["cumulative"] == [] and burns["H100"]["run_out_on"] is None  # zero rate
+
+
+def test_an_idle_week_does_not_run_out(a100_job, allocation):
+    ingest(a100_job, MARCH)
+    (a100, _h100) = allocation_burn(allocation, today=APRIL.date())
+    assert a100["rate_per_day"] == 0 and a100["run_out_on"] is None and a100["chart"]["projection"] is None
+
+
+def svgs(content: str) -> list[str]:
+    return re.findall(r'<svg class="line-chart".*?</svg>', content, flags=re.S)
+
+
+def test_the_allocation_page_draws_each_gpu_type_with_a_table_and_the_run_out_day(
+    client,
+    a100_job,
+    owner,
+    allocation,
+    other_allocation,
+    outsider,
+    backend,
+):
+    theirs = start_running(backend, outsider, other_allocation, name="their-job")
+    yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    ingest(theirs, yesterday - timedelta(hours=5), yesterday - timedelta(hours=4))
+    ingest(a100_job, yesterday, yesterday + timedelta(hours=1))
+    content = page(client, owner, "allocation_detail", allocation)
+    charts = svgs(content)
+    assert len(charts) == 2  # A100 and H100
+    assert "<title" in charts[0] and "<desc" in charts[0] and "style=" not in charts[0]
+    assert "<script" not in content.split("<main", 1)[-1]
+    assert 'class="projection"' in charts[0] and 'class="projection"' not in charts[1]
+    rows = table_rows(content, "burn-table")  # the first table: A100
+    assert [hours for _day, hours in rows] == ["2.00"]  # the outsider's hours are not here
+    caption = re.search(r'<figcaption class="help burn-projection">(.*?)</figcaption>', content, re.S).group(
+        1
+    )
+    assert "2.00 of 2" in caption and "0.29 GPU-hours a day" in caption
+    assert "At this rate it runs out on" in caption and "after the allocation ends" in caption
+    h100_caption = re.findall(r'<figcaption class="help burn-projection">(.*?)</figcaption>', content, re.S)[
+        1
+    ]
+    assert "At this rate the award does not run out." in h100_caption
+
+
+def test_the_page_of_an_allocation_without_usage_draws_flat_lines(client, prices, owner, allocation):
+    content = page(client, owner, "allocation_detail", allocation)
+    assert len(svgs(content)) == 2 and "No usage yet." in content
