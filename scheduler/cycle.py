@@ -265,7 +265,9 @@ def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> 
         except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
             result.bind_failures += 1
             logger.warning("bind of job %s failed: %s", spec.job_id, exc)
-            bind_failed(job_pk, str(exc) or type(exc).__name__)
+            bind_failed(
+                job_pk, str(exc) or type(exc).__name__, counts=getattr(exc, "counts_as_requeue", True)
+            )
             return False
     result.bound += 1
     return True
@@ -286,14 +288,17 @@ def _undo_binds_overtaken_by_stops(backend: Backend, public_ids: list[str]) -> N
         _stop(backend, str(public_id), stop or "cancelled")
 
 
-def bind_failed(job_pk: int, message: str) -> None:
-    """Undo a claim whose bind failed: free the GPUs, charge nothing, requeue (or fail after too many)."""
+def bind_failed(job_pk: int, message: str, *, counts: bool = True) -> None:
+    """Undo a claim whose bind failed: free the GPUs, charge nothing, requeue (or fail after too many).
+
+    ``counts``: False when the failure was not the job's (leftovers of its earlier run, now removed).
+    """
     with transaction.atomic():
         job = lock_job(job_pk)
         if job.state != JobState.SCHEDULED:
             return
         job.run_started_at = None  # the GPUs never ran it
-        job.requeues += 1
+        job.requeues += 1 if counts else 0
         if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
             job_move(
                 job,

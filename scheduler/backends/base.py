@@ -63,6 +63,18 @@ class JobStatus:
 class BindError(Exception):
     """The backend refused or failed to start the job; the scheduler undoes the claim and requeues."""
 
+    counts_as_requeue = True  # towards GPUGRANT_MAX_REQUEUES
+
+
+class LeftoverFromEarlierRun(BindError):
+    """Objects of the job's earlier run were in the way; they are removed and the next bind can succeed.
+
+    Not the job's fault, so it does not use up one of its requeues (a job lost with its node would
+    otherwise pay twice for one loss).
+    """
+
+    counts_as_requeue = False
+
 
 class Backend(ABC):
     name: str

@@ -18,7 +18,15 @@ from django.conf import settings
 from kubernetes.client.exceptions import ApiException
 
 from scheduler.backends import k8s_manifests as manifests
-from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
+from scheduler.backends.base import (
+    Backend,
+    BindError,
+    JobSpec,
+    JobStatus,
+    LeftoverFromEarlierRun,
+    NodeInfo,
+    Phase,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -374,20 +382,22 @@ class KubernetesBackend(Backend):
         """A pod of this name exists: fine if it is this job's, on the same node, and still live."""
         name = wanted["metadata"]["name"]
         existing = self._json("read_namespaced_pod", name, namespace)
-        problem = ""
         if (
             existing["metadata"].get("labels", {}).get(manifests.JOB_LABEL)
             != wanted["metadata"]["labels"][manifests.JOB_LABEL]
         ):
-            problem = "belongs to another job"
-        elif manifests.pinned_node(existing) != manifests.pinned_node(wanted):
+            raise BindError(f"pod {namespace}/{name} already exists and belongs to another job")
+        problem = ""
+        if manifests.pinned_node(existing) != manifests.pinned_node(wanted):
             problem = f"is pinned to node {manifests.pinned_node(existing)!r} from an earlier run"
         elif existing["metadata"].get("deletionTimestamp"):
             problem = "is still being deleted from an earlier run"
         elif _phase(existing) in ("Succeeded", "Failed"):
             problem = f"has already finished ({_phase(existing)}) in an earlier run"
         if problem:
-            raise BindError(f"pod {namespace}/{name} already exists and {problem}; removed, retry later")
+            raise LeftoverFromEarlierRun(
+                f"pod {namespace}/{name} already exists and {problem}; removed, retry later"
+            )
 
     def _delete_created(self, namespace: str, job: manifests.JobManifests) -> None:
         for pod in job.pods:

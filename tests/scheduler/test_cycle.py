@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from quotas.models import AllocationBudget
-from scheduler.backends.base import NodeInfo, Phase
+from scheduler.backends.base import LeftoverFromEarlierRun, NodeInfo, Phase
 from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, GpuNode, Job
@@ -288,3 +288,18 @@ def test_a_job_a_concurrent_reconcile_started_is_not_stopped_after_its_bind(back
     assert backend.stopped == []
     job.refresh_from_db()
     assert job.state == "running"
+
+
+def test_a_bind_failing_on_an_earlier_runs_leftovers_requeues_without_using_up_a_requeue(
+    nodes, owner, allocation, monkeypatch
+):
+    job = submit(owner, allocation, gpus_per_pod=2)
+
+    def leftover(spec):
+        raise LeftoverFromEarlierRun("pod of an earlier run in the way; removed, retry later")
+
+    monkeypatch.setattr(nodes, "bind", leftover)
+    assert run_cycle(backend=nodes).bind_failures == 1
+    job.refresh_from_db()
+    assert job.state == "queued" and job.requeues == 0 and "retry later" in job.state_reason
+    assert not Gpu.objects.filter(job__isnull=False).exists()

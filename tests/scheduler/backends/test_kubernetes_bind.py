@@ -87,8 +87,9 @@ def test_a_leftover_pod_from_an_earlier_run_on_another_node_fails_the_bind_and_i
 ):
     k8s_backend.bind(b.spec([("gpu-a", (0, 1))]))
 
-    with pytest.raises(BindError, match="pinned to node 'gpu-a' from an earlier run"):
+    with pytest.raises(BindError, match="pinned to node 'gpu-a' from an earlier run") as failure:
         k8s_backend.bind(b.spec([("gpu-b", (0, 1))]))  # requeued and placed elsewhere
+    assert failure.value.counts_as_requeue is False  # leftovers are not the job's fault
 
     assert fake_api.pods() == []  # the retry after requeue can succeed
     k8s_backend.bind(b.spec([("gpu-b", (0, 1))]))
