@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "portal.calls",
     "portal.applications",
     "portal.audit",
+    "portal.environments",
     "portal.notifications",
     "portal.web",
     "portal.ops",

@@ -68,6 +68,11 @@ class Allocation(models.Model):
         default="warn_then_stop",
         help_text="What happens to jobs whose GPUs sit idle.",
     )
+    # Jobs normally run a catalogue environment (portal/environments); staff may let an allocation run
+    # images of its own choosing.
+    allow_custom_images = models.BooleanField(
+        default=False, help_text="Whether jobs may give their own image instead of a catalogue environment."
+    )
 
     class Meta:
         ordering = ["-created_at"]

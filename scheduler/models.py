@@ -67,6 +67,8 @@ class Job(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     image = models.CharField(max_length=300)
+    # The catalogue environment the job chose (blank: its own image); ``image`` is what that name meant then.
+    environment_name = models.CharField(max_length=64, blank=True, default="")
     command = models.JSONField(default=list)
     environment = models.JSONField(default=dict, blank=True)
     gpu_type = models.CharField(max_length=16)

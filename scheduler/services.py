@@ -10,13 +10,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.environments.selectors import environment_to_run
 from portal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from portal.organisations.selectors import organisation_ids_of
 from portal.state_names import state_name
 from quotas.holds import hold_refusal, hold_try
 from quotas.models import Allocation, AllocationStatus
 from scheduler.admission import admit_in_one_statement
-from scheduler.models import GpuNode, Job, JobEvent, SubmissionKey
+from scheduler.models import GpuNode, Job, JobEvent, JobKind, SubmissionKey
 from scheduler.states import TERMINAL, JobState
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
 from scheduler.validation import job_content_errors
@@ -88,6 +89,43 @@ def _admission_errors(
     return errors
 
 
+def _image_to_run(
+    allocation: Allocation, *, kind: str, image: str, environment_name: str
+) -> tuple[str, dict[str, list[str]]]:
+    """The image a job runs, from its catalogue environment or its own image, and why it cannot."""
+    if environment_name and image:
+        return image, {"image": [_("Give an environment or an image, not both.")]}
+    if environment_name:
+        chosen = environment_to_run(environment_name)
+        if chosen is None:
+            return "", {
+                "environment_name": [
+                    _("No active environment is called %(name)s; see GET /api/v1/environments.")
+                    % {"name": environment_name}
+                ]
+            }
+        if kind not in chosen.kinds:
+            return chosen.image, {
+                "environment_name": [
+                    _("%(name)s is not offered for %(kind)s jobs.")
+                    % {"name": chosen.name, "kind": dict(JobKind.choices).get(kind, kind)}
+                ]
+            }
+        return chosen.image, {}
+    if not image:
+        return "", {"environment_name": [_("Choose an environment from the catalogue.")]}
+    if not allocation.allow_custom_images:
+        return image, {
+            "image": [
+                _(
+                    "This allocation runs catalogue environments only; choose one by name "
+                    "(programme staff can allow custom images)."
+                )
+            ]
+        }
+    return image, {}
+
+
 def _awarded_gpu_types(allocation: Allocation) -> set[str]:
     return {budget.gpu_type for budget in allocation.budgets.all()}
 
@@ -102,11 +140,12 @@ def job_submit(
     allocation: Allocation,
     name: str,
     kind: str,
-    image: str,
     command: list[str],
     gpu_type: str,
     gpus_per_pod: int,
     max_runtime_minutes: int,
+    image: str = "",
+    environment_name: str = "",
     environment: dict[str, str] | None = None,
     pods: int = 1,
     priority: str = "normal",
@@ -116,12 +155,15 @@ def job_submit(
 
     ``record(job)``, if given, is called with the job before it is written and returns the (unsaved)
     Idempotency-Key to write with it, atomically; a key already used raises IntegrityError, writing nothing.
+    The job runs the catalogue environment ``environment_name``, or ``image`` where the allocation
+    allows custom images.
     """
     if allocation.organisation_id not in organisation_ids_of(user):
         raise InvalidInput(
             _("No such allocation."), fields={"allocation": [_("No such allocation among yours.")]}
         )
     environment = {} if environment is None else environment
+    image, image_errors = _image_to_run(allocation, kind=kind, image=image, environment_name=environment_name)
     content = dict(
         name=name,
         kind=kind,
@@ -134,6 +176,9 @@ def job_submit(
         priority=priority,
     )
     errors = job_content_errors(**content)
+    if image_errors:
+        errors.pop("image", None)
+        errors.update(image_errors)
     if errors:
         raise InvalidInput(_("The job is not valid."), fields=errors)
     admission = dict(gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority)
@@ -144,6 +189,7 @@ def job_submit(
         raise InvalidInput(_("The job cannot be admitted."), fields=errors)
     hold = gpus_per_pod * pods * max_runtime_minutes * 60
     job = Job(
+        environment_name=environment_name,
         organisation_id=allocation.organisation_id,
         allocation=allocation,
         created_by=user,

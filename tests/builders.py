@@ -257,13 +257,20 @@ def change_request_ready(
     return application
 
 
+def allowing_custom_images(allocation):
+    """``allocation``, allowed to run jobs' own images (tests about scheduling, not the catalogue)."""
+    type(allocation).objects.filter(pk=allocation.pk).update(allow_custom_images=True)
+    allocation.allow_custom_images = True
+    return allocation
+
+
 def queued_job(user: User, allocation, name: str = "test job"):
     """A one-GPU A100 training job submitted against ``allocation`` (the inventory must be synced)."""
     from scheduler.services import job_submit
 
     return job_submit(
         user=user,
-        allocation=allocation,
+        allocation=allowing_custom_images(allocation),
         name=name,
         kind="training",
         image="python:3.11",

@@ -88,6 +88,14 @@ def _fresh_node_sizes():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_environments_catalogue():
+    """Submission trusts the catalogue it read for a few seconds; each test starts from its own."""
+    from portal.environments.selectors import environment_cache_forget
+
+    environment_cache_forget()
+
+
+@pytest.fixture(autouse=True)
 def ledger_balanced(request):
     """After every database test: usage records, ledger debits and budgets' used GPU-seconds agree."""
     yield
@@ -177,7 +185,10 @@ def backend(settings):
 
 @pytest.fixture
 def allocation(owner, organisation, call, staff, reviewer):
-    """An active allocation of the owner's organisation: 2000 A100 and 500 H100 GPU-hours, cap 16 GPUs."""
+    """An active allocation of the owner's organisation: 2000 A100 and 500 H100 GPU-hours, cap 16 GPUs.
+
+    It allows custom images, so that tests of everything but the catalogue can submit ``image``.
+    """
     application = builders.ready_for_decision(
         owner,
         organisation,
@@ -190,7 +201,7 @@ def allocation(owner, organisation, call, staff, reviewer):
     application_services.application_decide(
         application=application, staff=staff, decision="approve", reason="ok"
     )
-    return Allocation.objects.get(application=application)
+    return builders.allowing_custom_images(Allocation.objects.get(application=application))
 
 
 @pytest.fixture
@@ -201,4 +212,4 @@ def other_allocation(outsider, other_organisation, call, staff, reviewer):
     application_services.application_decide(
         application=application, staff=staff, decision="approve", reason="ok"
     )
-    return Allocation.objects.get(application=application)
+    return builders.allowing_custom_images(Allocation.objects.get(application=application))

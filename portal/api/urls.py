@@ -3,7 +3,17 @@
 from django.urls import path
 
 from portal.api import schema  # noqa: F401 - registers the OpenAPI auth description
-from portal.api.views import accounts, allocations, applications, calls, jobs, organisations, reviews, usage
+from portal.api.views import (
+    accounts,
+    allocations,
+    applications,
+    calls,
+    environments,
+    jobs,
+    organisations,
+    reviews,
+    usage,
+)
 
 app_name = "api"
 
@@ -47,6 +57,7 @@ urlpatterns = [
         allocations.AllocationChangeRequest,
         "allocation_change_request",
     ),
+    *route("environments", environments.EnvironmentList, "environments"),
     *route("jobs", jobs.JobListCreate, "jobs"),
     *route("jobs/<uuid:public_id>", jobs.JobDetail, "job"),
     *route("jobs/<uuid:public_id>/cancel", jobs.JobCancel, "job_cancel"),

@@ -13,6 +13,7 @@ TARGET_TYPES = {
     "ApiKey": "api_key",
     "User": "user",
     "Membership": "membership",
+    "Environment": "environment",
 }
 
 

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.api import throttling
+from portal.environments.models import Environment
 from portal.organisations.models import Membership
 from portal.organisations.selectors import memberships_read_once, organisation_ids_of
 from scheduler import services
@@ -43,6 +44,20 @@ def test_a_submission_takes_five_statements_on_postgresql(client_for, owner, all
     assert len(statements) <= STATEMENTS_PER_SUBMISSION, statements
     assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in statements)
     assert not any("FOR UPDATE" in sql for sql in statements)  # the hold is one conditional UPDATE
+
+
+@pytest.mark.postgres
+def test_a_submission_by_environment_name_takes_no_more(client_for, owner, allocation, nodes):
+    # The catalogue is read once per process every few seconds, like node sizes, not per submission.
+    Environment.objects.create(
+        name="pytorch-2.5", display_name="PyTorch 2.5", image="pytorch/pytorch:2.5.1", cuda_version="12.4"
+    )
+    api = client_for(owner)
+    by_name = body(allocation, name="first", environment_name="pytorch-2.5")
+    del by_name["image"]
+    statements_of(api, by_name)
+    statements = statements_of(api, {**by_name, "name": "counted"})
+    assert len(statements) <= STATEMENTS_PER_SUBMISSION, statements
 
 
 def test_the_throttles_read_and_write_their_counters_in_one_round_trip_each(

@@ -3,6 +3,7 @@
 from scheduler.models import Gpu, Job
 from scheduler.services import job_submit
 from scheduler.states import ACTIVE
+from tests.builders import allowing_custom_images
 
 
 def submit(
@@ -10,7 +11,7 @@ def submit(
 ):
     return job_submit(
         user=user,
-        allocation=allocation,
+        allocation=allowing_custom_images(allocation),
         name=name,
         kind="training",
         image="python:3.11",

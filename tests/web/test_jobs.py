@@ -40,7 +40,7 @@ def allocation(owner, organisation, call, staff, reviewer):
     application_services.application_decide(
         application=application, staff=staff, decision="approve", reason="ok"
     )
-    return Allocation.objects.get(application=application)
+    return builders.allowing_custom_images(Allocation.objects.get(application=application))
 
 
 @pytest.fixture
@@ -528,3 +528,37 @@ def test_it_lists_an_allocations_recent_jobs_with_a_submit_link(client, owner, s
     allocation.status = AllocationStatus.SUSPENDED
     allocation.save()
     assert submit_link not in login(client, owner).get(allocation_url).content.decode()
+
+
+def test_it_submits_a_job_by_catalogue_environment(client, owner, allocation, backend):
+    from portal.environments.models import Environment
+    from quotas.models import Allocation as Allocations
+    from scheduler.inventory import inventory_sync
+    from scheduler.models import Job
+
+    inventory_sync(backend=backend)
+    Allocations.objects.filter(pk=allocation.pk).update(allow_custom_images=False)
+    Environment.objects.create(
+        name="pytorch-2.5", display_name="PyTorch 2.5", image="pytorch/pytorch:2.5.1", cuda_version="12.4"
+    )
+    login(client, owner)
+    form = client.get("/jobs/new/")
+    assert shows(form, "PyTorch 2.5 — pytorch-2.5")
+    values = {
+        "allocation": str(allocation.public_id),
+        "name": "by environment",
+        "kind": "training",
+        "environment_name": "pytorch-2.5",
+        "command": "python\ntrain.py",
+        "gpu_type": "A100",
+        "gpus_per_pod": 1,
+        "pods": 1,
+        "max_runtime_minutes": 30,
+        "priority": "normal",
+    }
+    response = client.post("/jobs/new/", values)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.get()
+    assert (job.environment_name, job.image) == ("pytorch-2.5", "pytorch/pytorch:2.5.1")
+    refused = client.post("/jobs/new/", {**values, "environment_name": "", "image": "python:3.11"})
+    assert refused.status_code == 200 and shows(refused, "catalogue environments only")

@@ -15,7 +15,18 @@ class JobIn(StrictInput):
     allocation = serializers.UUIDField()
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=JobKind.choices)
-    image = serializers.CharField(max_length=300)
+    environment_name = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        help_text="a catalogue environment (GET /api/v1/environments)",
+    )
+    image = serializers.CharField(
+        max_length=300,
+        required=False,
+        default="",
+        help_text="your own image instead of an environment, where the allocation allows custom images",
+    )
     command = serializers.ListField(
         child=serializers.CharField(max_length=4096, trim_whitespace=False), min_length=1, max_length=100
     )
@@ -63,6 +74,7 @@ class JobOut(serializers.ModelSerializer):
             "allocation",
             "organisation",
             "submitted_by",
+            "environment_name",
             "image",
             "command",
             "environment",

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal.environments.selectors import environments_active
 from portal.errors import ServiceError
 from portal.web.forms.base import PortalForm
 from portal.web.templatetags.portal_tags import JOB_STATE_LABELS
@@ -24,6 +25,7 @@ FIELD_FOR_CODE = {"budget_exceeded": "max_runtime_minutes", "gpu_type_not_awarde
 JOB_FIELDS = (
     "name",
     "kind",
+    "environment_name",
     "image",
     "command",
     "environment",
@@ -95,8 +97,19 @@ class JobForm(PortalForm):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=JobKind.choices, initial=JobKind.TRAINING, widget=forms.RadioSelect
     )
+    environment_name = forms.CharField(
+        label=_("Software environment"),
+        required=False,
+        widget=forms.Select,
+        help_text=_("A container from the programme's catalogue, with its framework and CUDA version."),
+    )
     image = forms.CharField(
-        label=_("Container image"), help_text=_("For example registry.example.kr/team/train:1.2")
+        label=_("Your own container image"),
+        required=False,
+        help_text=_(
+            "Instead of an environment, only where the allocation allows custom images; "
+            "for example registry.example.kr/team/train:1.2"
+        ),
     )
     command = forms.CharField(
         label=_("Command"),
@@ -148,6 +161,11 @@ class JobForm(PortalForm):
         # the service checks the chosen type against the chosen allocation.
         types = sorted({gpu_type for allocation in listed for gpu_type in awarded_types(allocation)})
         self.fields["gpu_type"].widget.choices = [(gpu_type, gpu_type) for gpu_type in types]
+        # Any name parses; the service says whether it is active and suits the job's kind.
+        self.fields["environment_name"].widget.choices = [("", gettext("None: use my own image"))] + [
+            (e.name, f"{e.display_name} — {e.name} ({', '.join(str(JobKind(k).label) for k in e.kinds)})")
+            for e in environments_active()
+        ]
         # Any priority parses; the service refuses "high" from non-staff. Only staff are offered it.
         if not user.is_staff:
             self.fields["priority"].widget.choices = [

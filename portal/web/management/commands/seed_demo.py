@@ -19,6 +19,8 @@ from portal.applications import services as applications
 from portal.applications.models import Application, Review
 from portal.calls.models import Call
 from portal.calls.services import call_create
+from portal.environments.models import Environment
+from portal.environments.services import environment_create
 from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
 from quotas.models import Allocation
@@ -60,6 +62,62 @@ LOGINS = [
     ("carol@demo.test", "owner of a university with an active H100 allocation"),
 ]
 
+DEMO_ENVIRONMENTS = [
+    dict(
+        name="python-3.11",
+        display_name="Python 3.11",
+        image="python:3.11-slim",
+        cuda_version="none",
+        for_inference=True,
+        description="Plain Python (standard library only), for small scripts and the demo jobs.",
+        description_ko="표준 라이브러리만 있는 Python 환경으로, 간단한 스크립트와 데모 작업용입니다.",
+    ),
+    dict(
+        name="pytorch-2.5-cuda12.4",
+        display_name="PyTorch 2.5 (CUDA 12.4)",
+        image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+        cuda_version="12.4",
+        description="PyTorch 2.5.1 with cuDNN 9, for training and fine-tuning.",
+        description_ko="cuDNN 9가 포함된 PyTorch 2.5.1로, 학습과 미세 조정용입니다.",
+    ),
+    dict(
+        name="tensorflow-2.17-cuda12.3",
+        display_name="TensorFlow 2.17 (CUDA 12.3)",
+        image="tensorflow/tensorflow:2.17.0-gpu",
+        cuda_version="12.3",
+        description="TensorFlow 2.17 with GPU support, for training.",
+        description_ko="GPU를 지원하는 TensorFlow 2.17로, 학습용입니다.",
+    ),
+    dict(
+        name="jax-0.4-cuda12.6",
+        display_name="JAX 0.4.35 (CUDA 12.6)",
+        image="nvcr.io/nvidia/jax:24.10-py3",
+        cuda_version="12.6",
+        description="NVIDIA's JAX container, for training.",
+        description_ko="NVIDIA의 JAX 컨테이너로, 학습용입니다.",
+    ),
+    dict(
+        name="vllm-0.6-cuda12.4",
+        display_name="vLLM 0.6.3 (CUDA 12.4)",
+        image="vllm/vllm-openai:v0.6.3",
+        cuda_version="12.4",
+        for_training=False,
+        for_inference=True,
+        description="vLLM's OpenAI-compatible server, for serving large language models.",
+        description_ko="OpenAI 호환 vLLM 서버로, 대규모 언어 모델 서빙용입니다.",
+    ),
+    dict(
+        name="triton-24.10",
+        display_name="Triton Inference Server 24.10",
+        image="nvcr.io/nvidia/tritonserver:24.10-py3",
+        cuda_version="12.6",
+        for_training=False,
+        for_inference=True,
+        description="NVIDIA Triton, for serving models from PyTorch, TensorFlow, ONNX and TensorRT.",
+        description_ko="PyTorch, TensorFlow, ONNX, TensorRT 모델을 서빙하는 NVIDIA Triton입니다.",
+    ),
+]
+
 
 def demo_password() -> str:
     return os.environ.get("DEMO_PASSWORD") or "demo"
@@ -74,6 +132,7 @@ class Command(BaseCommand):
             orgs = self._organisations(users)
             call = self._call(users["staff@demo.test"])
             self._applications(users, orgs, call)
+            self._environments(users["staff@demo.test"])
             self._jobs(users)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
@@ -265,6 +324,12 @@ class Command(BaseCommand):
                 reason="Out of the programme's scope: surveillance uses are not supported.",
             )
 
+    def _environments(self, staff) -> None:
+        """The catalogue users pick from; the demo's own jobs run the plain Python one."""
+        for values in DEMO_ENVIRONMENTS:
+            if not Environment.objects.filter(name=values["name"]).exists():
+                environment_create(staff=staff, **values)
+
     def _jobs(self, users) -> None:
         """Example jobs per demo allocation (workers/examples) that really run on the local backend."""
         inventory_sync(backend=get_backend())
@@ -343,7 +408,7 @@ class Command(BaseCommand):
                 allocation=allocation,
                 name=name,
                 kind=kind,
-                image="python:3.11-slim",
+                environment_name="python-3.11",
                 command=command,
                 gpu_type=gpu_type,
                 gpus_per_pod=gpus,
