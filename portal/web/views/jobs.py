@@ -20,6 +20,7 @@ from portal.errors import ServiceError
 from portal.web import selectors
 from portal.web.access import visible_or_404
 from portal.web.forms.jobs import JobFilterForm, JobForm
+from portal.web.run_selectors import job_run_series
 from quotas.reports import job_usage
 from quotas.selectors import allocations_visible_to
 from scheduler import services
@@ -93,6 +94,7 @@ def job_detail(request, public_id):
         "logs": _log_tail(job),
         "can_cancel": JobState(job.state) not in TERMINAL,
         "usage": job_usage(job),
+        "run": job_run_series(job),
         "idle": _idle_notice(job),
     }
     return render(request, "web/jobs/detail.html", context)
