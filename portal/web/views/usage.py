@@ -1,4 +1,4 @@
-"""Usage in the portal: the figures and chart that job, allocation and organisation pages show, and
+"""Usage in the portal: the figures and charts that job, allocation and organisation pages show, and
 CSV downloads of the monthly rows (the columns of quotas.reports.CSV_COLUMNS, as the API exports them).
 
 All figures come from quotas.reports; nothing is recomputed here. A download is open to whoever may open
@@ -28,6 +28,17 @@ def usage_context(records) -> dict:
         "usage": usage_summary(records),
         "usage_months": months,
         "usage_chart": bar_chart(per_month(months)) if months else None,
+        **energy_and_cost_charts(months),
+    }
+
+
+def energy_and_cost_charts(months: list[dict]) -> dict:
+    """kWh and KRW per month (all GPU types together) from ``monthly_usage`` rows; None without rows."""
+    if not months:
+        return {"energy_chart": None, "cost_chart": None}
+    return {
+        "energy_chart": bar_chart(per_month(months, "energy_kwh")),
+        "cost_chart": bar_chart(per_month(months, "cost_krw")),
     }
 
 
@@ -50,6 +61,7 @@ def organisation_usage_context(organisation) -> dict:
     )
     return {
         "usage": usage_summary(records),
+        **energy_and_cost_charts(monthly_usage(records)),
         "usage_by_allocation": [
             {"allocation": allocation, "usage": usage_summary(records.filter(allocation=allocation))}
             for allocation in allocations
