@@ -3,7 +3,7 @@
 import argparse
 
 from gpugrant_cli import __version__
-from gpugrant_cli.commands import account, follow, jobs, usage
+from gpugrant_cli.commands import account, environments, follow, jobs, usage
 from gpugrant_cli.describe import STATES
 from gpugrant_cli.errors import CliError, ExitCode, UsageError
 from gpugrant_cli.runtime import Runtime
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logs.add_argument("--limit-bytes", type=_positive, help="at most this many bytes from the end")
     logs.add_argument("--max-interval", type=_positive, default=15, help="longest wait between polls, s")
+
+    catalogue = command("environments", environments.environments, "The environments a job spec may name.")
+    catalogue.add_argument("--json", action="store_true")
 
     cancel = command("cancel", jobs.cancel, "Cancel a job (queued: at once; running: stopped).")
     cancel.add_argument("job_id", metavar="ID")

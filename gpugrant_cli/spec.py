@@ -17,12 +17,14 @@ from gpugrant_cli.errors import UsageError
 
 KINDS = ("training", "inference")
 PRIORITIES = ("low", "normal", "high")
-REQUIRED = ("name", "allocation", "image", "command", "gpu_type", "gpus_per_pod", "max_runtime")
-OPTIONAL = ("kind", "pods", "priority", "env")
+REQUIRED = ("name", "allocation", "command", "gpu_type", "gpus_per_pod", "max_runtime")
+# One of `environment` (a catalogue name) or `image` (where the allocation allows custom images).
+OPTIONAL = ("environment", "image", "kind", "pods", "priority", "env")
 # Spec keys whose API field has another name; the rest are the same on both sides.
-API_NAMES = {"env": "environment", "max_runtime": "max_runtime_minutes"}
+API_NAMES = {"env": "environment", "environment": "environment_name", "max_runtime": "max_runtime_minutes"}
 HINTS = {
-    "environment": "give the container as `image` and variables as `env`.",
+    "environment_name": "write `environment` (variables go under `env`).",
+    "variables": "write `env`.",
     "max_runtime_minutes": "write `max_runtime: 90m`.",
     "gpus": "write `gpus_per_pod` (and `pods` for more than one pod).",
 }
@@ -144,6 +146,17 @@ def _check(source: str, values: dict, lines: dict[str, int]) -> JobSpec:
         if image and any(c.isspace() for c in image):
             problem("image", "An image reference has no spaces, e.g. registry.example.kr/team/train:1.2.")
         request["image"] = image
+    if "environment" in values:
+        request["environment_name"] = _text(values["environment"], "environment", problem, limit=64)
+    if "environment" in values and "image" in values:
+        problem("image", "Give `environment` (a catalogue name) or `image`, not both.")
+    elif "environment" not in values and "image" not in values:
+        problems.add(
+            None,
+            "environment",
+            "Required: a catalogue environment such as pytorch-2.5-cuda12.4 (`gpugrant environments` lists "
+            "them), or `image` where your allocation allows custom images.",
+        )
     if "command" in values:
         request["command"] = _command(values["command"], problem)
     if "gpu_type" in values:

@@ -12,7 +12,7 @@ class BudgetInline(admin.TabularInline):
 @admin.register(Allocation)
 class AllocationAdmin(admin.ModelAdmin):
     list_display = ["project_title", "organisation", "status", "starts_on", "ends_on", "max_concurrent_gpus"]
-    list_filter = ["status", "call"]
+    list_filter = ["status", "call", "allow_custom_images"]
     search_fields = ["project_title", "organisation__name"]
     readonly_fields = ["public_id", "application"]
     inlines = [BudgetInline]

@@ -79,7 +79,7 @@ def test_every_problem_is_reported_at_once_with_its_line():
     )
     assert set(found) == {
         "job.yaml: allocation",
-        "job.yaml: image",
+        "job.yaml: environment",
         "job.yaml: gpu_type",
         "job.yaml: max_runtime",
         "job.yaml:1: name",
@@ -92,7 +92,7 @@ def test_every_problem_is_reported_at_once_with_its_line():
         "job.yaml:9: env.9LIVES",
     }
     assert found["job.yaml:7: imgae"] == ["Unknown key; did you mean `image`?"]
-    assert found["job.yaml: image"] == ["Required."]
+    assert found["job.yaml: environment"][0].startswith("Required: a catalogue environment")
     assert "put it in quotes" in found["job.yaml:1: name"][0]
 
 
@@ -133,3 +133,20 @@ def test_the_example_specs_in_the_docs_are_valid():
     for path in examples:
         spec = spec_load(str(path))
         assert spec.request["command"] and spec.allocation
+
+
+def test_it_sends_a_catalogue_environment_by_name():
+    spec = spec_load(
+        "job.yaml",
+        VALID.replace("image: registry.example.kr/team/train:1.2", "environment: pytorch-2.5-cuda12.4"),
+    )
+    assert spec.request["environment_name"] == "pytorch-2.5-cuda12.4"
+    assert "image" not in spec.request
+    assert spec.locate("environment_name") == "job.yaml:3: environment"
+
+
+def test_it_wants_an_environment_or_an_image_but_not_both():
+    neither = problems(VALID.replace("image: registry.example.kr/team/train:1.2\n", ""))
+    assert any("a catalogue environment" in message for message in neither["job.yaml: environment"])
+    both = problems(VALID + "environment: pytorch-2.5-cuda12.4\n")
+    assert both["job.yaml:3: image"] == ["Give `environment` (a catalogue name) or `image`, not both."]

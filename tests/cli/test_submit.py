@@ -191,3 +191,19 @@ def test_a_retry_after_a_lost_response_does_not_submit_twice(cli, signed_in, spe
     assert losing_proxy.submissions[0].startswith("cli-")
     assert Job.objects.count() == 1 and submitted_id(result) == str(Job.objects.get().public_id)
     assert len(result.waits) == 1  # it backed off once before the retry
+
+
+def test_it_submits_by_environment_and_lists_the_catalogue(cli, spec_file, nodes, allocation):
+    from portal.environments.models import Environment
+
+    Environment.objects.create(
+        name="pytorch-2.5", display_name="PyTorch 2.5", image="pytorch/pytorch:2.5.1", cuda_version="12.4"
+    )
+    listed = cli("environments")
+    assert listed.code == 0 and "pytorch-2.5" in listed.stdout and "pytorch/pytorch:2.5.1" in listed.stdout
+    result = cli("submit", spec_file(image=None, environment="pytorch-2.5"))
+    assert result.code == 0, result.stderr
+    job = Job.objects.get(public_id=submitted_id(result))
+    assert (job.environment_name, job.image) == ("pytorch-2.5", "pytorch/pytorch:2.5.1")
+    unknown = cli("submit", spec_file(image=None, environment="no-such"))
+    assert unknown.code == 2 and "job.yaml:8: environment: No active environment" in unknown.stderr
