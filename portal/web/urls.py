@@ -8,6 +8,7 @@ from portal.web.views import (
     api_keys,
     applications,
     calls,
+    environments,
     home,
     jobs,
     language,
@@ -92,4 +93,16 @@ urlpatterns = [
     path("staff/calls/new/", staff.staff_call_create, name="staff_call_create"),
     path("staff/calls/<uuid:public_id>/edit/", staff.staff_call_edit, name="staff_call_edit"),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
+    path("staff/environments/", environments.staff_environment_list, name="staff_environment_list"),
+    path("staff/environments/new/", environments.staff_environment_create, name="staff_environment_create"),
+    path(
+        "staff/environments/<uuid:public_id>/edit/",
+        environments.staff_environment_edit,
+        name="staff_environment_edit",
+    ),
+    path(
+        "staff/environments/<uuid:public_id>/active/",
+        environments.staff_environment_set_active,
+        name="staff_environment_set_active",
+    ),
 ]

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from portal.accounts.services import api_key_create
 from portal.applications.models import Review
+from portal.environments.models import Environment
 from portal.web.urls import urlpatterns
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
@@ -71,6 +72,10 @@ def job(world):
     return {"public_id": world["job"].public_id}
 
 
+def environment(world):
+    return {"public_id": world["environment"].public_id}
+
+
 # name → (URL arguments, expected status of a GET for each role).
 # "owner" registered the organisation; "manager" and "member" (the teammate) have those roles in it;
 # "outsider" belongs to another organisation; "reviewer" is assigned to the reviewed application only;
@@ -122,6 +127,10 @@ TABLE = {
     "staff_call_create": (no_arguments, STAFF_ONLY),
     "staff_call_edit": (call, STAFF_ONLY),
     "staff_organisation_list": (no_arguments, STAFF_ONLY),
+    "staff_environment_list": (no_arguments, STAFF_ONLY),
+    "staff_environment_create": (no_arguments, STAFF_ONLY),
+    "staff_environment_edit": (environment, STAFF_ONLY),
+    "staff_environment_set_active": (environment, POST_ONLY),
 }
 
 
@@ -184,6 +193,9 @@ def world(
         "reviewed": reviewed,
         "allocation": allocation,
         "job": queued,
+        "environment": Environment.objects.create(
+            name="pytorch-2.5", display_name="PyTorch 2.5", image="pytorch/pytorch:2.5.1", cuda_version="12.4"
+        ),
     }
 
 
