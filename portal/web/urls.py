@@ -9,6 +9,7 @@ from portal.web.views import (
     applications,
     calls,
     environments,
+    fleet,
     home,
     jobs,
     language,
@@ -105,4 +106,5 @@ urlpatterns = [
         environments.staff_environment_set_active,
         name="staff_environment_set_active",
     ),
+    path("staff/fleet/", fleet.staff_fleet, name="staff_fleet"),
 ]
