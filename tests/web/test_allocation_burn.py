@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.web.burn_selectors import allocation_burn
@@ -89,3 +90,13 @@ def test_the_allocation_page_draws_each_gpu_type_with_a_table_and_the_run_out_da
 def test_the_page_of_an_allocation_without_usage_draws_flat_lines(client, prices, owner, allocation):
     content = page(client, owner, "allocation_detail", allocation)
     assert len(svgs(content)) == 2 and "No usage yet." in content
+
+
+def test_the_projection_reads_in_korean(client, a100_job, owner, allocation):
+    yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    ingest(a100_job, yesterday)
+    client.force_login(owner)
+    url = reverse("web:allocation_detail", kwargs={"public_id": allocation.public_id})
+    content = client.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9").content.decode()
+    assert '<html lang="ko">' in content and "시간에 따른 GPU 시간 사용량" in content
+    assert "에 소진됩니다." in content and "이 속도라면 배정량이 소진되지 않습니다." in content  # A100, H100
