@@ -10,6 +10,9 @@ from datetime import date, timedelta
 from portal.web.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, _coordinate, _nice_ceiling, chart_frame
 
 RECENT_DAYS = 7  # the rate a projection extends is the mean over this many days up to today
+# Further out than this a date means nothing (and a tiny rate would overflow the calendar): read as
+# "does not run out at this rate".
+HORIZON_DAYS = 3650
 
 
 def recent_rate(daily_hours: list[tuple[date, float]], *, today: date, days: int = RECENT_DAYS) -> float:
@@ -19,10 +22,11 @@ def recent_rate(daily_hours: list[tuple[date, float]], *, today: date, days: int
 
 
 def run_out_date(*, remaining_hours: float, rate_per_day: float, today: date) -> date | None:
-    """The day the remaining hours are gone at ``rate_per_day``; None when the rate is zero."""
+    """The day the remaining hours are gone at ``rate_per_day``; None when the rate is zero or the day
+    lies more than HORIZON_DAYS away."""
     if remaining_hours <= 0:
         return today
-    if rate_per_day <= 0:
+    if rate_per_day <= 0 or remaining_hours / rate_per_day > HORIZON_DAYS:
         return None
     return today + timedelta(days=math.ceil(remaining_hours / rate_per_day))
 

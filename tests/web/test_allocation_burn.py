@@ -33,15 +33,16 @@ def a100_job(prices, backend, owner, allocation):
 
 
 def test_it_builds_a_running_total_per_gpu_type_and_projects_from_the_last_week(a100_job, allocation):
-    ingest(a100_job, MARCH, APRIL, APRIL + timedelta(hours=1), APRIL + timedelta(days=1))
+    april = [APRIL + timedelta(hours=hour) for hour in range(4)]
+    ingest(a100_job, MARCH, *april, APRIL + timedelta(days=1))
     burns = {
         burn["gpu_type"]: burn for burn in allocation_burn(allocation, today=APRIL.date() + timedelta(days=1))
     }
     a100 = burns["A100"]
-    assert [hours for _, hours in a100["cumulative"]] == [1.0, 3.0, 4.0]
-    assert a100["used_hours"] == 4.0 and a100["awarded_hours"] == 2000
-    assert a100["rate_per_day"] == pytest.approx(3 / 7, abs=0.01)  # March is outside the last 7 days
-    assert a100["run_out_on"] == APRIL.date() + timedelta(days=1 + 4658)  # ceil(1996 / (3/7))
+    assert [hours for _, hours in a100["cumulative"]] == [1.0, 5.0, 6.0]
+    assert a100["used_hours"] == 6.0 and a100["awarded_hours"] == 2000
+    assert a100["rate_per_day"] == pytest.approx(5 / 7, abs=0.01)  # March is outside the last 7 days
+    assert a100["run_out_on"] == APRIL.date() + timedelta(days=1 + 2792)  # ceil(1994 / (5/7))
     assert burns["H100"]["cumulative"] == [] and burns["H100"]["run_out_on"] is None  # zero rate
 
 
@@ -67,7 +68,7 @@ def test_the_allocation_page_draws_each_gpu_type_with_a_table_and_the_run_out_da
     theirs = start_running(backend, outsider, other_allocation, name="their-job")
     yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     ingest(theirs, yesterday - timedelta(hours=5), yesterday - timedelta(hours=4))
-    ingest(a100_job, yesterday, yesterday + timedelta(hours=1))
+    ingest(a100_job, *(yesterday + timedelta(hours=hour) for hour in range(5)))
     content = page(client, owner, "allocation_detail", allocation)
     charts = svgs(content)
     assert len(charts) == 2  # A100 and H100
@@ -75,11 +76,11 @@ def test_the_allocation_page_draws_each_gpu_type_with_a_table_and_the_run_out_da
     assert "<script" not in content.split("<main", 1)[-1]
     assert 'class="projection"' in charts[0] and 'class="projection"' not in charts[1]
     rows = table_rows(content, "burn-table")  # the first table: A100
-    assert [hours for _day, hours in rows] == ["2.00"]  # the outsider's hours are not here
+    assert [hours for _day, hours in rows] == ["5.00"]  # the outsider's hours are not here
     caption = re.search(r'<figcaption class="help burn-projection">(.*?)</figcaption>', content, re.S).group(
         1
     )
-    assert "2.00 of 2" in caption and "0.29 GPU-hours a day" in caption
+    assert "5.00 of 2" in caption and "0.71 GPU-hours a day" in caption
     assert "At this rate it runs out on" in caption and "after the allocation ends" in caption
     h100_caption = re.findall(r'<figcaption class="help burn-projection">(.*?)</figcaption>', content, re.S)[
         1
@@ -94,7 +95,7 @@ def test_the_page_of_an_allocation_without_usage_draws_flat_lines(client, prices
 
 def test_the_projection_reads_in_korean(client, a100_job, owner, allocation):
     yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
-    ingest(a100_job, yesterday)
+    ingest(a100_job, *(yesterday + timedelta(hours=hour) for hour in range(5)))
     client.force_login(owner)
     url = reverse("web:allocation_detail", kwargs={"public_id": allocation.public_id})
     content = client.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9").content.decode()

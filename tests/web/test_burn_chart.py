@@ -20,6 +20,9 @@ PLOT_RIGHT = chart.WIDTH - chart.RIGHT
         (100.0, 0.0, None),  # zero rate: it does not run out
         (0.0, 0.0, TODAY),  # already used up
         (-5.0, 3.0, TODAY),
+        (3650.0, 1.0, date(2036, 4, 7)),  # ten years: still a date
+        (3651.0, 1.0, None),  # beyond the horizon: does not run out at this rate
+        (1000.0, 1e-12, None),  # a tiny rate would overflow the calendar
     ],
 )
 def test_it_projects_the_run_out_day(remaining, rate, wanted):
