@@ -47,7 +47,7 @@ def _install_chromium() -> str | None:
         ["apt-get", "install", "-y", "-q", "chromium"],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=300,
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
     )
     if not CHROMIUM.exists():
