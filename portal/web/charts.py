@@ -27,9 +27,12 @@ def _nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    """Whole numbers as they are; others to one decimal, or two below 1."""
+    """Whole numbers as they are; others to one decimal, two below 1, and two significant digits below
+    0.01 (a short demo job's kWh would otherwise read 0.00)."""
     if value == int(value):
         return f"{int(value):,}"
+    if value < 0.01:
+        return f"{value:.{1 - math.floor(math.log10(value))}f}"
     return f"{value:,.1f}" if value >= 1 else f"{value:,.2f}"
 
 

@@ -126,3 +126,20 @@ def test_a_projection_past_the_end_stops_at_the_end_short_of_the_award():
     assert float(projection["x2"]) == pytest.approx(PLOT_RIGHT)
     plot_height = PLOT_BOTTOM - chart.TOP
     assert float(projection["y2"]) == pytest.approx(chart.TOP + plot_height * 0.25, abs=0.05)  # 75 of 100
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [
+        (1200.0, "1,200"),
+        (2.5, "2.5"),
+        (0.25, "0.25"),
+        (0.0042, "0.0042"),
+        (0.005, "0.0050"),
+        (0.00004, "0.000040"),
+    ],
+)
+def test_chart_numbers_keep_small_values_readable(value, wanted):
+    from portal.web.charts import _number
+
+    assert _number(value) == wanted
