@@ -21,10 +21,6 @@ AXE_CACHE = ROOT / ".cache" / "browser-tests"
 AXE_SCRIPT = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
 AXE_VERSION = "4"
 
-# Playwright's sync API keeps an event loop on the test's thread; Django would then refuse the ORM
-# calls the tests make between page actions, though nothing here runs concurrently on that thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 # The closed network refuses Chromium's background connections, many at a time; these keep it quiet.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -74,7 +70,7 @@ def _install_axe() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     try:
         from playwright.sync_api import sync_playwright
@@ -83,13 +79,26 @@ def browser():
     reason = _install_chromium()
     if reason:
         pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Playwright's sync API marks an event loop as running on the test's thread while it is started;
+    # Django would then refuse the ORM calls the tests make between page actions, though nothing runs
+    # concurrently there. Package scope stops it, and this allowance ends, before any other tests run.
+    allowed = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if allowed is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = allowed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def axe_source() -> str:
     reason = _install_axe()
     if reason:

@@ -1,10 +1,11 @@
 """The key pages in Korean, reached through the header's language switcher, and checked by axe-core."""
 
 import pytest
-from playwright.sync_api import expect
 
 from scheduler.inventory import inventory_sync
 from tests import builders
+
+expect = pytest.importorskip("playwright.sync_api", reason="needs playwright: the [dev] extra").expect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

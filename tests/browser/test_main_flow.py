@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect
 
 from portal.environments.services import environment_create
 from scheduler.backends.base import Phase
@@ -19,6 +18,8 @@ from scheduler.inventory import inventory_sync
 from scheduler.models import Job
 from scheduler.reconcile import reconcile_jobs
 from tests import builders
+
+expect = pytest.importorskip("playwright.sync_api", reason="needs playwright: the [dev] extra").expect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
