@@ -169,3 +169,18 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     page.get_by_text("A100: GPU-hours used by day, as a table").click()
     expect(page.get_by_role("table").filter(has_text="GPU-hours used").first).to_be_visible()
     applicant.assert_accessible("allocation")
+
+    # Staff see the fleet the job ran on.
+    page = staff.goto("/staff/")
+    page.get_by_role("link", name="Fleet").click()
+    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="GPUs by node")).to_be_visible()
+    expect(page.get_by_text("node-a").first).to_be_visible()
+    used = (
+        page.get_by_role("row")
+        .filter(has_text="Mina's AI Startup")
+        .filter(has_text="2.00")
+        .filter(visible=True)
+    )
+    expect(used).to_have_count(1)
+    staff.assert_accessible("staff fleet")
