@@ -290,3 +290,21 @@ def allocations_expire_due(*, today: date | None = None) -> int:
             )
             expired += 1
     return expired
+
+
+@transaction.atomic
+def allocation_set_custom_images(*, allocation: Allocation, staff, allowed: bool) -> Allocation:
+    """Let an allocation's jobs give their own image instead of a catalogue environment (staff), or stop it."""
+    if not staff.is_staff:
+        raise NotAllowed(_("Only staff decide whether an allocation may run its own images."))
+    before = allocation.allow_custom_images
+    Allocation.objects.filter(pk=allocation.pk).update(allow_custom_images=allowed)
+    allocation.allow_custom_images = allowed
+    if before != allowed:
+        audit_record(
+            actor=staff,
+            target=allocation,
+            action="allocation_custom_images_allowed" if allowed else "allocation_custom_images_refused",
+            data={"allow_custom_images": [before, allowed]},
+        )
+    return allocation

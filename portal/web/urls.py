@@ -83,6 +83,11 @@ urlpatterns = [
         allocations.allocation_set_status,
         name="allocation_set_status",
     ),
+    path(
+        "allocations/<uuid:public_id>/custom-images/",
+        allocations.allocation_set_custom_images,
+        name="allocation_set_custom_images",
+    ),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/new/", jobs.job_submit, name="job_submit"),
     path("jobs/<uuid:public_id>/", jobs.job_detail, name="job_detail"),

@@ -113,6 +113,7 @@ TABLE = {
     "allocation_usage_csv": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "change_request_create": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
     "allocation_set_status": (allocation, POST_ONLY),
+    "allocation_set_custom_images": (allocation, POST_ONLY),
     "job_list": (no_arguments, EVERYONE_SIGNED_IN),
     "job_submit": (no_arguments, EVERYONE_SIGNED_IN),
     "job_detail": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),

@@ -39,6 +39,21 @@ def allocation_list(request):
     return render(request, "web/allocations/list.html", {"rows": rows})
 
 
+@login_required
+@require_POST
+def allocation_set_custom_images(request, public_id):
+    if not request.user.is_staff:
+        raise PermissionDenied
+    allocation = visible_or_404(allocations_visible_to(request.user), public_id)
+    allowed = request.POST.get("allowed") == "1"
+    quota_services.allocation_set_custom_images(allocation=allocation, staff=request.user, allowed=allowed)
+    if allowed:
+        messages.success(request, _("Jobs of this allocation may now give their own image."))
+    else:
+        messages.success(request, _("Jobs of this allocation now run catalogue environments only."))
+    return redirect("web:allocation_detail", public_id=allocation.public_id)
+
+
 def _render_detail(request, allocation, *, status_form=None):
     user = request.user
     is_member = _is_member(user, allocation)
