@@ -45,3 +45,19 @@ def test_it_switches_to_korean_and_shows_the_key_pages_in_it(visitors, owner, al
     # The switcher also keeps the choice on the account, for the emails the applicant is sent.
     owner.refresh_from_db()
     assert owner.language == "ko"
+
+
+def test_it_shows_the_staff_pages_in_korean(visitors, staff, allocation, backend):
+    inventory_sync(backend=backend)
+    visitor = visitors("staff")
+    visitor.log_in(staff.email, builders.PASSWORD)
+    page = visitor.goto("/staff/")
+    page.get_by_label("Language").select_option("ko")
+    page.get_by_role("button", name="Change language").click()
+    expect(page.locator("html")).to_have_attribute("lang", "ko")
+    expect(page.get_by_role("heading", name="담당자", exact=True)).to_be_visible()
+    visitor.assert_accessible("staff home ko")
+
+    page.get_by_role("link", name="GPU 현황").click()
+    expect(page.get_by_role("heading", name="노드별 GPU")).to_be_visible()
+    visitor.assert_accessible("staff fleet ko")
