@@ -91,8 +91,9 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     page.get_by_label("A100 GPU-hours").fill("1000")
     applicant.assert_accessible("application form")
     page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("status")).to_contain_text("Your draft is saved")
     page.get_by_role("button", name="Submit for review").click()
-    expect(page.get_by_text("Submitted", exact=False).first).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your application is submitted")
     application_url = page.url
     applicant.shot("application submitted")
 
@@ -100,7 +101,7 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     page = staff.goto(application_url.removeprefix(staff.base_url))
     page.get_by_label(re.compile("Reviewer Lee")).check()
     page.get_by_role("button", name="Assign").click()
-    expect(page.get_by_text("Under review", exact=False).first).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("1 reviewer(s) assigned")
     staff.shot("reviewer assigned")
 
     # The reviewer scores.
@@ -122,7 +123,8 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     page.get_by_label("A100 GPU-hours to award").fill("800")
     staff.shot("decision form")
     page.get_by_role("button", name="Record decision").click()
-    expect(page.get_by_text("Approved", exact=False).first).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("The decision is recorded")
+    expect(page.get_by_text("Approved", exact=True)).to_be_visible()
     staff.shot("approved")
     staff.goto("/staff/")
     staff.assert_accessible("staff home")
@@ -138,7 +140,7 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     applicant.assert_accessible("job form")
     page.get_by_role("button", name="Submit job").click()
     expect(page.get_by_role("heading", name="legal-llm finetune")).to_be_visible()
-    expect(page.get_by_text("Queued", exact=False).first).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("The job is queued")
     applicant.assert_accessible("job queued")
 
     # Watch it run: the scheduler places it, the backend reports it running, then finished.
@@ -151,14 +153,14 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     backend.set_phase(str(job.public_id), Phase.RUNNING)
     reconcile_jobs(backend=backend)
     page.reload()
-    expect(page.get_by_text("Running", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Running", exact=True)).to_be_visible()
     applicant.shot("job running")
 
     backend.set_phase(str(job.public_id), Phase.SUCCEEDED, exit_code=0)
     Job.objects.filter(pk=job.pk).update(run_started_at=started - timedelta(minutes=30))  # it ran 30 min
     reconcile_jobs(backend=backend)
     page.reload()
-    expect(page.get_by_text("Succeeded", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Finished successfully", exact=True)).to_be_visible()
     applicant.assert_accessible("job succeeded")
 
     # Usage and charts on the allocation page: 4 GPUs × 30 min = 2 GPU-hours used of 800.
