@@ -73,9 +73,11 @@ def _install_axe() -> str | None:
 @pytest.fixture(scope="package")
 def browser():
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         pytest.skip("needs playwright: pip install -c constraints.txt -e '.[dev]'")
+    # Pages answer in well under a second, but CI runs the whole suite on two busy cores.
+    expect.set_options(timeout=15_000)
     reason = _install_chromium()
     if reason:
         pytest.skip(reason)
