@@ -88,6 +88,16 @@ def _fresh_node_sizes():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A test that leaves Korean active (a request in Korean, an override not undone) must not make the
+    next test's messages Korean: messages asserted in English failed depending on the order tests ran in."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_environments_catalogue():
     """Submission trusts the catalogue it read for a few seconds; each test starts from its own."""
     from portal.environments.selectors import environment_cache_forget
