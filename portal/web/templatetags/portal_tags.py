@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
 from quotas.models import SECONDS_PER_HOUR, AllocationStatus
+from scheduler.reason_text import reason_text as translated_reason
 from scheduler.states import JobState
 
 register = template.Library()
@@ -52,6 +53,12 @@ STATUS_LABELS = {
 def state_label(state: str) -> str:
     """An application's state in plain words."""
     return STATE_LABELS.get(state, str(state).replace("_", " ").capitalize())
+
+
+@register.filter
+def reason_text(reason: str) -> str:
+    """A job's state or event reason in the reader's language, where gpugrant wrote it."""
+    return translated_reason(reason)
 
 
 @register.filter
