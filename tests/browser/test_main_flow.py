@@ -201,14 +201,15 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     backend.set_phase(str(job.public_id), Phase.RUNNING)
     reconcile_jobs(backend=backend)
     page.reload()
-    expect(page.get_by_text(_("Running"), exact=True)).to_be_visible()
+    # The state badge: in Korean the event list's "running" reason reads the same as the state.
+    expect(page.locator(".badge.job-running")).to_have_text(_("Running"))
     applicant.shot(f"job running {language}")
 
     backend.set_phase(str(job.public_id), Phase.SUCCEEDED, exit_code=0)
     Job.objects.filter(pk=job.pk).update(run_started_at=started - timedelta(minutes=30))  # it ran 30 min
     reconcile_jobs(backend=backend)
     page.reload()
-    expect(page.get_by_text(_("Finished successfully"), exact=True)).to_be_visible()
+    expect(page.locator(".badge.job-succeeded")).to_have_text(_("Finished successfully"))
     applicant.assert_accessible(f"job succeeded {language}")
 
     # Usage and charts on the allocation page: 4 GPUs × 30 min = 2 GPU-hours used of 800.
