@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
 from quotas.models import SECONDS_PER_HOUR, AllocationStatus
-from scheduler.reason_text import reason_text as translated_reason
+from scheduler.job_reasons import job_reason_text
 from scheduler.states import JobState
 
 register = template.Library()
@@ -58,7 +58,7 @@ def state_label(state: str) -> str:
 @register.filter
 def reason_text(reason: str) -> str:
     """A job's state or event reason in the reader's language, where gpugrant wrote it."""
-    return translated_reason(reason)
+    return job_reason_text(reason)
 
 
 @register.filter

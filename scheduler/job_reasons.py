@@ -90,13 +90,13 @@ _COMPILED = [(re.compile(pattern), text) for pattern, text in FORMATS]
 _NESTED = {"detail"}  # parts that may themselves be one of gpugrant's reasons
 
 
-def reason_text(reason: str) -> str:
+def job_reason_text(reason: str) -> str:
     """``reason`` in the active language where gpugrant wrote it in one of its formats, else as stored."""
     for pattern, text in _COMPILED:
         match = pattern.fullmatch(reason or "")
         if match:
             parts = {
-                name: (reason_text(value) if name in _NESTED else value) if value is not None else ""
+                name: (job_reason_text(value) if name in _NESTED else value) if value is not None else ""
                 for name, value in match.groupdict().items()
             }
             if "stopping" in parts and parts["stopping"]:

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import translation
 
-from scheduler.reason_text import reason_text
+from scheduler.job_reasons import job_reason_text
 
 CASES = {
     "a fixed reason": ("accepted; waiting for GPUs", "접수됨, GPU를 기다리는 중"),
@@ -28,9 +28,9 @@ CASES = {
 def test_it_translates_gpugrants_own_reasons_only(name):
     stored, korean = CASES[name]
     with translation.override("ko"):
-        assert reason_text(stored) == korean
+        assert job_reason_text(stored) == korean
     with translation.override("en"):
-        assert reason_text(stored) == stored  # English is what is stored
+        assert job_reason_text(stored) == stored  # English is what is stored
 
 
 @pytest.mark.django_db
