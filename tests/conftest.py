@@ -1,7 +1,9 @@
 """Shared fixtures: a cast of users (owner, teammate, outsider, reviewer, staff) around one call.
 
 Tests that need a real server are marked (postgres, rabbitmq, redis, gpu) and skip, with the reason,
-where that server is not configured; CI (.ci/run) configures all three.
+where that server is not configured; CI (.ci/run) configures all three. Tests marked ``cluster`` run
+against the local Kubernetes control plane (tests/cluster) and skip where it is not built; CI builds it
+and sets GPUGRANT_REQUIRE_CLUSTER=1, which turns those skips into failures.
 """
 
 import os
@@ -13,7 +15,10 @@ from django.db import connection
 from portal.applications import services as application_services
 from quotas.models import Allocation
 from tests import builders
+from tests.cluster.controlplane import missing_reason as cluster_missing_reason
 from tests.scheduler.fakes import ScriptedBackend
+
+pytest_plugins = ["tests.cluster.fixtures"]
 
 
 def _skip_reasons() -> dict[str, str | None]:
@@ -32,10 +37,12 @@ def _skip_reasons() -> dict[str, str | None]:
         "k8s": None
         if os.environ.get("KUBECONFIG")
         else "needs a real Kubernetes cluster: set KUBECONFIG=... (docs/kubernetes.md)",
+        "cluster": cluster_missing_reason(),
     }
 
 
-# What GPUGRANT_REQUIRE_SERVICES=1 insists on. A real Kubernetes cluster (k8s) never is: CI has none.
+# What GPUGRANT_REQUIRE_SERVICES=1 insists on. An operator's own cluster (k8s) never is: CI has none;
+# CI's real cluster is the local control plane (cluster), which GPUGRANT_REQUIRE_CLUSTER=1 insists on.
 REQUIRED_SERVICES = ("postgres", "rabbitmq", "redis")
 
 
@@ -45,6 +52,8 @@ def pytest_collection_modifyitems(config, items):
         missing = {marker: reasons[marker] for marker in REQUIRED_SERVICES if reasons[marker]}
         if missing:
             raise pytest.UsageError(f"GPUGRANT_REQUIRE_SERVICES=1 but: {missing}")
+    if os.environ.get("GPUGRANT_REQUIRE_CLUSTER") == "1" and reasons["cluster"]:
+        raise pytest.UsageError(f"GPUGRANT_REQUIRE_CLUSTER=1 but: {reasons['cluster']}")
     for item in items:
         for marker, reason in reasons.items():
             if reason and item.get_closest_marker(marker):
