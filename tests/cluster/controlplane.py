@@ -63,7 +63,9 @@ def missing_reason(names: Iterable[str] = BINARIES) -> str | None:
         return None
     if not shutil.which("go"):
         return "needs Go 1.26 to build the test control plane (tests/cluster/build); none on PATH"
-    return f"the test control plane is not built ({', '.join(missing)} missing in {folder}): run `make cluster`"
+    return (
+        f"the test control plane is not built ({', '.join(missing)} missing in {folder}): run `make cluster`"
+    )
 
 
 def free_port() -> int:
@@ -140,8 +142,9 @@ class Pki:
     pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)  # file stem → (certificate, key)
 
     @classmethod
-    def make(cls, folder: Path, clients: dict[str, tuple[str, str | None]],
-             servers: dict[str, tuple[str, ...]]) -> Pki:
+    def make(
+        cls, folder: Path, clients: dict[str, tuple[str, str | None]], servers: dict[str, tuple[str, ...]]
+    ) -> Pki:
         """``clients``: file stem → (CN, O); ``servers``: file stem → the names it serves."""
         from cryptography.hazmat.primitives import serialization
 
@@ -184,8 +187,16 @@ class Pki:
         return self.folder / "sa.pub"
 
 
-def write_kubeconfig(path: Path, server: str, ca: Path, *, cert: Path | None = None, key: Path | None = None,
-                     token: str | None = None, user: str = "user") -> Path:
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    ca: Path,
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    token: str | None = None,
+    user: str = "user",
+) -> Path:
     """A kubeconfig for one user; JSON is valid YAML, so no YAML writer is needed."""
     credentials: dict = {}
     if cert and key:
@@ -195,7 +206,9 @@ def write_kubeconfig(path: Path, server: str, ca: Path, *, cert: Path | None = N
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "gpugrant-test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "clusters": [
+            {"name": "gpugrant-test", "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
         "users": [{"name": user, "user": credentials}],
         "contexts": [{"name": user, "context": {"cluster": "gpugrant-test", "user": user}}],
         "current-context": user,
@@ -296,8 +309,14 @@ class ControlPlane:
                     "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", None),
                 },
                 servers={
-                    "apiserver": ("127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
-                                  "kubernetes.default.svc", "10.96.0.1"),
+                    "apiserver": (
+                        "127.0.0.1",
+                        "localhost",
+                        "kubernetes",
+                        "kubernetes.default",
+                        "kubernetes.default.svc",
+                        "10.96.0.1",
+                    ),
                     "kwok-kubelet": ("127.0.0.1",),  # kwok answers the kubelet API (pod logs) here
                 },
             )
@@ -305,8 +324,14 @@ class ControlPlane:
             self._start_apiserver()
             for client in ("admin", "controller-manager", "scheduler", "kwok"):
                 cert, key = self.pki.pairs[client]
-                write_kubeconfig(self.folder / f"{client}.kubeconfig", self.server, self.pki.ca,
-                                 cert=cert, key=key, user=client)
+                write_kubeconfig(
+                    self.folder / f"{client}.kubeconfig",
+                    self.server,
+                    self.pki.ca,
+                    cert=cert,
+                    key=key,
+                    user=client,
+                )
             self._wait_ready()
             if self.with_controller_manager:
                 self._start_controller_manager()
@@ -358,7 +383,9 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.popen.poll() is not None:
-                raise ControlPlaneError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+                raise ControlPlaneError(
+                    f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}"
+                )
             if check():
                 return
             time.sleep(0.1)
@@ -544,13 +571,23 @@ class ControlPlane:
         )
         if self.with_controller_manager:
             # Pods need their namespace's "default" service account, which the controller manager makes.
-            self.wait_for(lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"),
-                          "the default service account", timeout=60)
+            self.wait_for(
+                lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"),
+                "the default service account",
+                timeout=60,
+            )
 
     # -- talking to it --------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: dict | None = None, *, content_type: str = "application/json",
-                timeout: float = 30.0) -> tuple[int, dict]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        content_type: str = "application/json",
+        timeout: float = 30.0,
+    ) -> tuple[int, dict]:
         """One API request as the cluster admin; returns (status, JSON body)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.server}{path}", data=data, method=method)
@@ -574,11 +611,19 @@ class ControlPlane:
         path = _object_path(obj) + f"?fieldManager={field_manager}&force=true"
         status, body = self.request("PATCH", path, obj, content_type="application/apply-patch+yaml")
         if status >= 300:
-            raise ControlPlaneError(f"apply {obj['kind']}/{obj['metadata']['name']}: {status} {body.get('message')}")
+            raise ControlPlaneError(
+                f"apply {obj['kind']}/{obj['metadata']['name']}: {status} {body.get('message')}"
+            )
         return body
 
-    def kubectl(self, *args: str, kubeconfig: Path | None = None, input: str | None = None,
-                check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def kubectl(
+        self,
+        *args: str,
+        kubeconfig: Path | None = None,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(self.bin_dir / "kubectl"), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}", *args],
             input=input,
@@ -606,14 +651,20 @@ class ControlPlane:
         """Raise, with the end of its log, if a component has exited."""
         for process in self.processes.values():
             if process.popen.poll() is not None:
-                raise ControlPlaneError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+                raise ControlPlaneError(
+                    f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}"
+                )
 
     def service_account_token(self, namespace: str, name: str, seconds: int = 3600) -> str:
         """A bound token for a service account (the TokenRequest API, what a pod would be given)."""
         status, body = self.request(
             "POST",
             f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}},
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": seconds},
+            },
         )
         if status != 201:
             raise ControlPlaneError(f"token for {namespace}/{name}: {status} {body.get('message')}")
@@ -622,11 +673,23 @@ class ControlPlane:
     def kubeconfig_for_service_account(self, namespace: str, name: str) -> Path:
         assert self.pki
         token = self.service_account_token(namespace, name)
-        return write_kubeconfig(self.folder / f"sa-{namespace}-{name}.kubeconfig", self.server, self.pki.ca,
-                                token=token, user=f"{namespace}-{name}")
+        return write_kubeconfig(
+            self.folder / f"sa-{namespace}-{name}.kubeconfig",
+            self.server,
+            self.pki.ca,
+            token=token,
+            user=f"{namespace}-{name}",
+        )
 
-    def add_gpu_nodes(self, names: Iterable[str], *, gpus: int = 8, product: str = H100_PRODUCT,
-                      labels: dict | None = None, taints: Iterable[dict] = (GPU_TAINT,)) -> list[str]:
+    def add_gpu_nodes(
+        self,
+        names: Iterable[str],
+        *,
+        gpus: int = 8,
+        product: str = H100_PRODUCT,
+        labels: dict | None = None,
+        taints: Iterable[dict] = (GPU_TAINT,),
+    ) -> list[str]:
         """Nodes as a GPU node looks once the NVIDIA GPU Operator has labelled it; kwok keeps them Ready."""
         names = list(names)
         for name in names:
@@ -646,7 +709,10 @@ class ControlPlane:
             ready = {
                 node["metadata"]["name"]
                 for node in body.get("items", [])
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in node["status"].get("conditions", [])
+                )
             }
             return wanted <= ready
 
@@ -671,8 +737,14 @@ class ControlPlane:
         return revision
 
 
-def gpu_node(name: str, *, gpus: int = 8, product: str = H100_PRODUCT, labels: dict | None = None,
-             taints: Iterable[dict] = (GPU_TAINT,)) -> dict:
+def gpu_node(
+    name: str,
+    *,
+    gpus: int = 8,
+    product: str = H100_PRODUCT,
+    labels: dict | None = None,
+    taints: Iterable[dict] = (GPU_TAINT,),
+) -> dict:
     """A Node object as GPU Feature Discovery and the NVIDIA device plugin leave it."""
     all_labels = {
         "kubernetes.io/hostname": name,
@@ -739,15 +811,19 @@ def _etcd_post(url: str, path: str, body: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=4, help="kwok GPU nodes (8 GPUs each)")
-    parser.add_argument("--folder", type=Path, help="keep certificates, logs and data here (default: a temp folder)")
+    parser.add_argument(
+        "--folder", type=Path, help="keep certificates, logs and data here (default: a temp folder)"
+    )
     options = parser.parse_args()
     plane = ControlPlane(folder=options.folder)
     plane.start()
     try:
         names = plane.add_gpu_nodes(f"gpu-{i}" for i in range(options.nodes))
         plane.wait_nodes_ready(names)
-        print(f"control plane {KUBERNETES_VERSION} up in {plane.start_seconds:.1f} s at {plane.server}, "
-              f"{len(names)} kwok GPU nodes; logs in {plane.folder / 'logs'}")
+        print(
+            f"control plane {KUBERNETES_VERSION} up in {plane.start_seconds:.1f} s at {plane.server}, "
+            f"{len(names)} kwok GPU nodes; logs in {plane.folder / 'logs'}"
+        )
         print(f"export KUBECONFIG={plane.admin_kubeconfig}")
         print("Ctrl-C stops it and removes its folder.", flush=True)
         signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -96,9 +96,13 @@ class Cluster:
         assert status == 200, body
         return body
 
-    def exit_pod(self, namespace: str, name: str, code: int = 0) -> None:
-        """The pod's containers exit with ``code``: kwok then reports it Succeeded or Failed."""
-        self.annotate_pod(namespace, name, {"gpugrant.test/exit-code": str(code)})
+    def exit_pod(self, namespace: str, name: str, code: int = 0, *, after: str = "") -> None:
+        """The pod's containers exit with ``code`` (``after`` a duration such as "3s"): kwok then reports
+        it Succeeded or Failed."""
+        annotations = {"gpugrant.test/exit-code": str(code)}
+        if after:
+            annotations["gpugrant.test/exit-delay"] = after
+        self.annotate_pod(namespace, name, annotations)
 
     def wait_pod_phase(self, namespace: str, name: str, phase: str, timeout: float = 30.0) -> dict:
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"

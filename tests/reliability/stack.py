@@ -163,6 +163,14 @@ class Stack:
         wait_until(lambda: _answers(port), "gunicorn to answer", PROCESS_START_S, process=process)
         return process, url
 
+    def start_manage(self, command: str, *, ready: str, **env: str) -> subprocess.Popen:
+        """``manage.py <command>`` as its own process; returns once its log shows ``ready``."""
+        process = self._start(command, [sys.executable, "manage.py", command], self.env(**env))
+        wait_until(
+            lambda: ready in self.log(process), f"{command} to start", PROCESS_START_S, process=process
+        )
+        return process
+
     def stop(self, process: subprocess.Popen, *, graceful: bool = True) -> None:
         if process.poll() is None:
             try:
