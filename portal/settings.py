@@ -371,6 +371,8 @@ GPUGRANT_K8S_PRODUCT_MAP = {
 GPUGRANT_K8S_NAMESPACE_PREFIX = os.environ.get("GPUGRANT_K8S_NAMESPACE_PREFIX", "gpugrant-")
 GPUGRANT_K8S_QPS = float(os.environ.get("GPUGRANT_K8S_QPS", "100"))
 GPUGRANT_K8S_BURST = env_int("GPUGRANT_K8S_BURST", 200)
+# Binds a cycle runs at once on Kubernetes (docs/kubernetes.md, "Binding a job").
+GPUGRANT_K8S_BIND_CONCURRENCY = env_int("GPUGRANT_K8S_BIND_CONCURRENCY", 8)
 # Metering: "agent" = node agents report usage records per interval (production); "edges" = no agents,
 # each run is charged from its bind/release edges when it ends (demo without agents, benchmarks).
 GPUGRANT_METERING = os.environ.get("GPUGRANT_METERING", "agent" if PRODUCTION else "edges")

@@ -6,14 +6,15 @@
 4. in ONE transaction, claim each start with conditional UPDATEs — the job WHERE state = 'queued',
    its GPUs WHERE job IS NULL — and roll back that job's savepoint if any row was taken meanwhile,
    so concurrent cycles can never double-book; mark preemption victims for stopping;
-5. after commit, bind each claimed job through the backend; a failed bind releases the claim and
-   requeues the job (or fails it after GPUGRANT_MAX_REQUEUES);
+5. after commit, bind each claimed job through the backend (up to ``backend.bind_concurrency`` at once);
+   a failed bind releases the claim and requeues the job (or fails it after GPUGRANT_MAX_REQUEUES);
 6. ask the backend to stop the victims; store the queue view (positions, estimates, reasons).
 """
 
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -74,7 +75,7 @@ def run_cycle(
     claimed = _claim(decision, index, backend.name, now, result)
     store_preemption_holds(snapshot, decision)
     lap("claim")
-    bound = [spec.job_id for job_pk, spec in claimed if _bind(backend, job_pk, spec, result)]
+    bound = _bind_all(backend, claimed, result)
     _undo_binds_overtaken_by_stops(backend, bound)
     lap("bind")
     for victim in decision.preemptions:
@@ -258,19 +259,44 @@ def spec_for(job: Job) -> JobSpec:
     )
 
 
-def _bind(backend: Backend, job_pk: int, spec: JobSpec, result: CycleResult) -> bool:
+def _bind_all(backend: Backend, claimed: list[tuple[int, JobSpec]], result: CycleResult) -> list[str]:
+    """Bind every claimed job; returns the public ids bound.
+
+    Only ``backend.bind`` runs in the worker threads: undoing a failed claim touches the database, and is
+    done afterwards in this thread, inside whatever connection and transaction the cycle runs in.
+    """
+    workers = min(max(1, backend.bind_concurrency), len(claimed))
+    specs = [spec for _, spec in claimed]
+    if workers <= 1:
+        failures = [_bind(backend, spec) for spec in specs]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="bind") as pool:
+            failures = list(pool.map(lambda spec: _bind(backend, spec), specs))
+    bound = []
+    for (job_pk, spec), failure in zip(claimed, failures, strict=True):
+        if failure is None:
+            result.bound += 1
+            bound.append(spec.job_id)
+            continue
+        result.bind_failures += 1
+        with job_context(spec.job_id):
+            bind_failed(
+                job_pk,
+                str(failure) or type(failure).__name__,
+                counts=getattr(failure, "counts_as_requeue", True),
+            )
+    return bound
+
+
+def _bind(backend: Backend, spec: JobSpec) -> Exception | None:
+    """Bind one job; the exception it failed with, or None."""
     with job_context(spec.job_id):
         try:
             backend.bind(spec)
         except Exception as exc:  # noqa: BLE001 - any failure to start must release the claim
-            result.bind_failures += 1
             logger.warning("bind of job %s failed: %s", spec.job_id, exc)
-            bind_failed(
-                job_pk, str(exc) or type(exc).__name__, counts=getattr(exc, "counts_as_requeue", True)
-            )
-            return False
-    result.bound += 1
-    return True
+            return exc
+    return None
 
 
 def _undo_binds_overtaken_by_stops(backend: Backend, public_ids: list[str]) -> None:

@@ -78,6 +78,9 @@ class LeftoverFromEarlierRun(BindError):
 
 class Backend(ABC):
     name: str
+    # How many bind() calls the cycle may run at once. A backend raises it where binds are independent
+    # network calls and the backend is thread-safe (Kubernetes); one at a time otherwise.
+    bind_concurrency: int = 1
 
     @abstractmethod
     def inventory(self) -> list[NodeInfo]:

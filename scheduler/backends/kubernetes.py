@@ -114,6 +114,9 @@ class KubernetesBackend(Backend):
         self._watch_timeout_seconds = watch_timeout_seconds
         self._product_map: dict[str, str] = dict(settings.GPUGRANT_K8S_PRODUCT_MAP)
         self._prefix: str = settings.GPUGRANT_K8S_NAMESPACE_PREFIX
+        # Binds are independent HTTP calls through one thread-safe client and bucket: the cycle may run
+        # several at once (each still waits for its tokens).
+        self.bind_concurrency = settings.GPUGRANT_K8S_BIND_CONCURRENCY
 
     # --- the Backend interface --------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The scheduling cycle against the database: claims, binds, failures, preemption, reconciliation."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -227,6 +228,29 @@ def test_a_running_job_whose_pods_vanish_is_lost(nodes, owner, allocation):
     reconcile_jobs(backend=nodes)
     job.refresh_from_db()
     assert job.state == "queued" and ("running", "lost") in events(job)
+
+
+def test_a_backend_that_allows_it_gets_its_binds_at_once_and_failures_are_still_undone(
+    nodes, owner, allocation, monkeypatch
+):
+    jobs = [submit(owner, allocation, name=f"job-{i}") for i in range(3)]
+    nodes.fail_binds.add(str(jobs[1].public_id))
+    nodes.bind_concurrency = 3
+    all_in_flight = threading.Barrier(3, timeout=10)  # passes only if the three binds overlap
+    original_bind = nodes.bind
+
+    def bind_when_all_are_in_flight(spec):
+        all_in_flight.wait()
+        original_bind(spec)
+
+    monkeypatch.setattr(nodes, "bind", bind_when_all_are_in_flight)
+    result = run_cycle(backend=nodes)
+
+    assert (result.claimed, result.bound, result.bind_failures) == (3, 2, 1)
+    states = {job.name: Job.objects.get(pk=job.pk).state for job in jobs}
+    assert states == {"job-0": "scheduled", "job-1": "queued", "job-2": "scheduled"}
+    assert not Gpu.objects.filter(job=jobs[1]).exists()  # the failed claim was released
+    assert_no_gpu_double_booked()
 
 
 def test_a_scheduled_job_unknown_to_the_backend_is_left_to_the_sweep(nodes, owner, allocation):
