@@ -1,6 +1,6 @@
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-replay bench-burst services cluster cluster-up
+.PHONY: bench bench-replay bench-burst bench-placement services cluster cluster-up
 
 # The trace replay and the burst side by side; JSON in bench-results/, tables in docs/benchmarks.md.
 bench:
@@ -11,6 +11,10 @@ bench-replay:
 
 bench-burst:
 	$(PYTHON) -m bench.report --only burst
+
+# gpugrant, kube-scheduler and Kueue placing the same jobs on one real control plane (needs `make cluster`).
+bench-placement:
+	$(PYTHON) -m bench.report --only placement
 
 # PostgreSQL, RabbitMQ and Redis on loopback, installed from Debian's packages when missing (as root).
 # Prints the settings to export; `eval "$$(.ci/services)"` sets them in your shell.
