@@ -3,7 +3,8 @@
 Only what deploy/ uses: ``resources`` (files and directories), ``patches`` given by ``path``
 (strategic merge), ``images`` (newName/newTag) and ``labels`` without selectors. Anything else in a
 kustomization, or a patch list whose merge key is not known here, raises instead of being rendered
-wrongly; test_render.py compares the result with ``kubectl kustomize`` wherever kubectl exists.
+wrongly; test_render.py compares the result with ``kubectl kustomize`` (the kubectl tests/cluster
+builds) wherever the test control plane is built.
 """
 
 import copy

@@ -2,8 +2,14 @@
 
 import copy
 import functools
+import secrets
+import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
+import yaml
+
+from tests.cluster.controlplane import binaries_folder
 from tests.deploy.kustomize import documents, pod_specs, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +32,37 @@ def rendered(overlay: str) -> list[dict]:
 
 def templates() -> list[dict]:
     return [obj for path in sorted(TEMPLATES.glob("*.yaml")) for obj in documents(path)]
+
+
+def filled_templates(gpu_nodes: Iterable[str] = ("gpu-node-001",)) -> list[dict]:
+    """The Secret templates as an operator fills them in, with throwaway values: one node key per GPU node."""
+    filled = templates()
+    for secret in filled:
+        if secret["metadata"]["name"] == "gpugrant-node-keys":
+            secret["stringData"] = {node: f"ggnode_{secrets.token_urlsafe(24)}" for node in gpu_nodes}
+        else:
+            secret["stringData"] = {
+                key: value.replace("REPLACE-ME", secrets.token_urlsafe(24))
+                for key, value in secret["stringData"].items()
+            }
+    return filled
+
+
+@functools.cache
+def kubectl_kustomize(overlay: str) -> str:
+    """The overlay as real kustomize renders it: the kubectl that tests/cluster/build builds (marker
+    ``cluster``), so the version is the control plane's and not whatever kubectl is on PATH."""
+    return subprocess.run(
+        [str(binaries_folder() / "kubectl"), "kustomize", str(DEPLOY / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+
+
+def kustomized(overlay: str) -> list[dict]:
+    return [obj for obj in yaml.safe_load_all(kubectl_kustomize(overlay)) if obj]
 
 
 def find(objects: list[dict], kind: str, name: str) -> dict:

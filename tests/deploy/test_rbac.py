@@ -1,20 +1,25 @@
 """RBAC grants each identity no more than the Kubernetes backend uses from it, and nothing else has a token.
 
 The scheduler's ClusterRole is checked call by call in tests/scheduler/backends/test_rbac.py. Here: the
-portal's narrower role, against the same loopback API server, and the wiring of roles to pods.
+portal's narrower role against the real API server of the test control plane (tests/cluster): the account
+gpugrant-portal authenticates with a bound token of its own, RBAC decides, and the API server's audit log
+says which (verb, resource) pairs it asked for. Then the wiring of roles to pods, read from the manifests.
 """
 
 import json
 
+import kubernetes
 import pytest
-import yaml
+from kubernetes.client.exceptions import ApiException
 
+from scheduler.backends import k8s_manifests
+from scheduler.backends.base import BindError, Phase
 from scheduler.backends.kubernetes import KubernetesBackend
-from tests.deploy.manifests import BASE, OVERLAYS, find, of_kind, rendered, workloads
+from tests.cluster.fixtures import PORTAL_ACCOUNT, SCHEDULER_ACCOUNT
+from tests.deploy.manifests import OVERLAYS, find, of_kind, rendered, workloads
 from tests.scheduler.backends import k8s_builders as b
-from tests.scheduler.backends.fake_apiserver import FakeApiServer, cluster_role_rules
 
-PORTAL_ROLE = BASE / "portal-rbac.yaml"
+PORTAL_USER = "system:serviceaccount:{}:{}".format(*PORTAL_ACCOUNT)
 # Which pods may hold an API token, and as whom.
 ACCOUNTS = {
     "portal": "gpugrant-portal",
@@ -23,46 +28,92 @@ ACCOUNTS = {
 }
 
 
-def _portal_rules() -> set[tuple[str, str]]:
-    (role,) = [doc for doc in yaml.safe_load_all(PORTAL_ROLE.read_text()) if doc["kind"] == "ClusterRole"]
-    return {
-        (verb, resource) for rule in role["rules"] for verb in rule["verbs"] for resource in rule["resources"]
-    }
+def _rules(role: str) -> set[tuple[str, str]]:
+    """A ClusterRole's (verb, resource) pairs, as the overlays render it."""
+    rules = find(rendered("production"), "ClusterRole", role)["rules"]
+    return {(verb, resource) for rule in rules for verb in rule["verbs"] for resource in rule["resources"]}
+
+
+def _asked_for(plane, user: str, offset: int) -> set[tuple[str, str]]:
+    """The (verb, resource) pairs ``user`` requested since ``offset`` in the audit log, each one allowed."""
+    events, _ = plane.audit_events(offset)
+    asked = set()
+    for event in events:
+        if event["user"]["username"] != user or event["stage"] != "ResponseComplete":
+            continue
+        assert event["annotations"]["authorization.k8s.io/decision"] == "allow", event["requestURI"]
+        ref = event["objectRef"]
+        asked.add((event["verb"], "/".join(filter(None, (ref["resource"], ref.get("subresource"))))))
+    return asked
 
 
 @pytest.fixture
-def cluster_with_a_running_job(settings):
-    settings.GPUGRANT_K8S_NAMESPACE_PREFIX = "gpugrant-"
-    server = FakeApiServer(rbac=None).start()
-    backend = KubernetesBackend(host=server.url, qps=0, burst=10, request_timeout=(2.0, 10.0))
-    server.put(b.node("gpu-a"))
-    server.put(b.node("gpu-b"))
-    backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
-    server.requests.clear()
-    yield server, backend
-    server.stop()
+def running_job(cluster):
+    """A two-pod job on two kwok GPU nodes, started with the scheduler's account; its pods once Running."""
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    scheduler = KubernetesBackend(api_client=cluster.api_client(SCHEDULER_ACCOUNT), qps=0, burst=10)
+    scheduler.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+    selector = f"{k8s_manifests.JOB_LABEL}={b.JOB_ID}"
+    return cluster.wait_for(
+        lambda: (
+            len(pods := cluster.pods(selector)) == 2
+            and all(pod["status"].get("phase") == "Running" for pod in pods)
+            and pods
+        ),
+        "the job's two pods Running",
+    )
 
 
-def test_the_portal_role_is_exactly_what_logs_stop_and_statuses_use(cluster_with_a_running_job):
-    server, backend = cluster_with_a_running_job
-    server.rbac = _portal_rules()
-
-    backend.logs(b.JOB_ID, 1024)
-    backend.statuses([b.JOB_ID])
-    backend.stop(b.JOB_ID, "cancelled")
-
-    assert server.recorded == _portal_rules()
-    assert server.requests_for("delete", "pods") and server.requests_for("delete", "services")
+@pytest.fixture
+def portal_client(cluster):
+    """An API client with a fresh bound token of the portal's own account."""
+    return cluster.api_client(PORTAL_ACCOUNT)
 
 
-def test_the_portal_role_cannot_start_anything(cluster_with_a_running_job):
-    server, backend = cluster_with_a_running_job
-    server.rbac = _portal_rules()
+@pytest.mark.cluster
+def test_logs_statuses_and_stop_use_exactly_the_portal_role(cluster, running_job, portal_client):
+    portal = KubernetesBackend(api_client=portal_client, qps=0, burst=10)
+    cluster.write_pod_log(["epoch 1: loss 0.42"])
+    offset = cluster.audit_offset()
 
-    with pytest.raises(Exception, match="403|[Ff]orbidden"):
-        backend.bind(b.spec([("gpu-a", (2,))], job_id="00000000-0000-0000-0000-00000000beef"))
-    assert not {("create", "pods"), ("create", "namespaces"), ("watch", "pods")} & _portal_rules()
-    assert _portal_rules() < cluster_role_rules()
+    log = portal.logs(b.JOB_ID, 1024)
+    (status,) = portal.statuses([b.JOB_ID])
+    portal.stop(b.JOB_ID, "cancelled")
+
+    assert "epoch 1: loss 0.42" in log
+    assert status.phase == Phase.RUNNING
+    assert _asked_for(cluster, PORTAL_USER, offset) == _rules("gpugrant-portal")
+    selector = f"{k8s_manifests.JOB_LABEL}={b.JOB_ID}"
+    cluster.wait_for(lambda: cluster.pods(selector) == [], "the stopped job's pods gone")
+
+
+@pytest.mark.cluster
+def test_the_portal_account_cannot_start_anything(cluster, running_job, portal_client):
+    portal = KubernetesBackend(api_client=portal_client, qps=0, burst=10)
+    other_job = b.other_job_id()
+    (pod, *_) = k8s_manifests.job_manifests(
+        b.spec([("gpu-a", (2, 3))], job_id=other_job), cluster.prefix
+    ).pods
+    namespace = running_job[0]["metadata"][
+        "namespace"
+    ]  # exists: the refusal is RBAC's, not a missing namespace
+
+    with pytest.raises(ApiException) as refused:
+        kubernetes.client.CoreV1Api(portal_client).create_namespaced_pod(namespace, pod)
+    with pytest.raises(BindError, match="403"):
+        portal.bind(b.spec([("gpu-a", (2, 3))], job_id=other_job))
+
+    assert refused.value.status == 403
+    assert cluster.pods(f"{k8s_manifests.JOB_LABEL}={other_job}") == []
+
+
+def test_the_portal_role_is_a_narrower_subset_of_the_schedulers():
+    portal, scheduler = _rules("gpugrant-portal"), _rules("gpugrant-scheduler")
+
+    assert portal < scheduler
+    assert (
+        not {("create", "pods"), ("create", "namespaces"), ("create", "services"), ("watch", "pods")} & portal
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
