@@ -37,6 +37,18 @@ NON_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
 PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 SELECTOR_CHUNK = 50  # job ids per `gpugrant.io/job in (…)` selector, to keep request URLs short
 LOG_LINE_GUESS = 64  # bytes per log line assumed when asking for the log's tail; narrowed if wrong
+# Pod admission's 403 while the namespace has no "default" ServiceAccount yet (NamespaceNotReady).
+NO_SERVICE_ACCOUNT_YET = "error looking up service account"
+
+
+class NamespaceNotReady(BindError):
+    """The namespace has no "default" ServiceAccount yet, which pod admission needs: the controller manager
+    adds it a moment after the namespace is made, later while it is catching up (an apiserver restart).
+
+    The cluster's moment, not the job's fault, so it does not use up one of the job's requeues.
+    """
+
+    counts_as_requeue = False
 
 
 class TokenBucket:
@@ -171,8 +183,15 @@ class KubernetesBackend(Backend):
         except ValueError as error:
             raise BindError(str(error)) from error
         namespace = job.namespace["metadata"]["name"]
+        refused: ApiException | None = None
         try:
             self._create("create_namespace", job.namespace)
+        except ApiException as error:
+            if error.status != 403:
+                raise BindError(_failure("create namespace", namespace, error)) from error
+            # RBAC answers 403 before looking whether the namespace exists, so an account without
+            # `create namespaces` (the cluster makes them) carries on; a create in a missing one answers 404.
+            refused = error
         except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
             raise BindError(_failure("create namespace", namespace, error)) from error
         try:
@@ -185,7 +204,12 @@ class KubernetesBackend(Backend):
             self._delete_created(namespace, job)
             if isinstance(error, BindError):
                 raise
-            raise BindError(_failure("bind", spec.job_id, error)) from error
+            if refused is not None and isinstance(error, ApiException) and error.status == 404:
+                raise BindError(_failure("create namespace", namespace, refused)) from refused
+            message = _failure("bind", spec.job_id, error)
+            if isinstance(error, ApiException) and error.status == 403 and NO_SERVICE_ACCOUNT_YET in message:
+                raise NamespaceNotReady(message) from error
+            raise BindError(message) from error
 
     def stop(self, job_id: str, reason: str) -> None:
         logger.info("stopping job %s (%s)", job_id, reason)

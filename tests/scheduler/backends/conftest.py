@@ -1,9 +1,43 @@
-"""A fresh loopback API server per test, authorising requests with the scheduler ClusterRole in deploy/base."""
+"""Kubernetes backend fixtures.
+
+Against the real control plane (tests/cluster): ``cluster_backend`` (the backend as the gpugrant-scheduler
+service account, whose ClusterRole is deploy/base's), ``org_namespace``, ``audit`` and ``admission``
+(tests/scheduler/backends/k8s_cluster.py).
+
+On the loopback stand-in (fake_apiserver.py), for the tests that still use it: ``fake_api``, a fresh
+server per test authorising requests with the scheduler ClusterRole, and ``k8s_backend`` on it.
+"""
 
 import pytest
 
 from scheduler.backends.kubernetes import KubernetesBackend
+from tests.scheduler.backends import k8s_builders as b
 from tests.scheduler.backends.fake_apiserver import FakeApiServer, cluster_role_rules
+from tests.scheduler.backends.k8s_cluster import Admission, AuditTrail
+
+
+@pytest.fixture
+def cluster_backend(cluster):
+    return KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10)
+
+
+@pytest.fixture
+def org_namespace(cluster):
+    """The namespace bind() makes for k8s_builders' organisation."""
+    return f"{cluster.prefix}{b.ORGANISATION_ID}"
+
+
+@pytest.fixture
+def audit(cluster):
+    """The requests gpugrant-scheduler makes from now on, as the apiserver's audit log has them."""
+    return AuditTrail(cluster.plane)
+
+
+@pytest.fixture
+def admission(cluster):
+    made = Admission(cluster)
+    yield made
+    made.restore()
 
 
 @pytest.fixture

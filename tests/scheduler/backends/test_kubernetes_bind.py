@@ -1,172 +1,328 @@
-"""KubernetesBackend.bind() over real HTTP: what it creates, in which order, and how it cleans up on failure."""
+"""KubernetesBackend.bind() against the real control plane: what it creates and in which order (the audit
+log), and how it cleans up when the server refuses or fails a request."""
+
+import dataclasses
+from pathlib import Path
 
 import pytest
+import yaml
 
 from scheduler.backends import k8s_manifests as m
 from scheduler.backends.base import BindError
 from scheduler.backends.kubernetes import KubernetesBackend
+from tests.cluster.controlplane import free_port
 from tests.scheduler.backends import k8s_builders as b
+from tests.scheduler.backends.k8s_cluster import (
+    AuditTrail,
+    ensure_namespace,
+    missing_from,
+    wait_gone,
+    wait_scheduled,
+)
 
-NAMESPACE = f"gpugrant-{b.ORGANISATION_ID}"
-SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp")
+pytestmark = pytest.mark.cluster
+
+RANK0, RANK1 = "job-3f2a9c1e7b4d-0", "job-3f2a9c1e7b4d-1"
+SERVICE = "job-3f2a9c1e7b4d"
+SCHEDULER_ROLE = Path(__file__).resolve().parents[3] / "deploy" / "base" / "scheduler-clusterrole.yaml"
 
 
-def _as_sent(obj: dict) -> dict:
-    """A stored object without what the server adds (metadata stamps, status)."""
-    metadata = {key: value for key, value in obj["metadata"].items() if key not in SERVER_FIELDS}
-    return {**{key: value for key, value in obj.items() if key != "status"}, "metadata": metadata}
+def _pod_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
 
 
-def _creates(fake_api) -> list[tuple[str, str]]:
-    return [(r.resource, r.name or "") for r in fake_api.requests if r.verb == "create"]
+def _service(cluster, namespace: str) -> dict | None:
+    return cluster.get(f"/api/v1/namespaces/{namespace}/services/{SERVICE}")
 
 
-def test_it_creates_the_namespace_then_pods_exactly_as_built(fake_api, k8s_backend):
+def _creates(audit) -> list[tuple[str, int]]:
+    return [(call.resource, call.code) for call in audit.calls("create")]
+
+
+def test_it_creates_the_namespace_then_pods_exactly_as_built(cluster, cluster_backend, org_namespace, audit):
     spec = b.spec([("gpu-a", (0, 1))])
 
-    k8s_backend.bind(spec)
+    cluster_backend.bind(spec)
 
-    expected = m.job_manifests(spec, "gpugrant-")
-    (pod,) = fake_api.pods()
-    assert _as_sent(pod) == expected.pods[0]
-    assert _as_sent(fake_api.get("namespaces", NAMESPACE)) == expected.namespace
-    assert pod["status"] == {"phase": "Pending"}
-    assert "nodeName" not in pod["spec"]
-    assert pod["spec"]["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "2"}
-    assert [(r.resource, r.namespace) for r in fake_api.requests if r.verb == "create"] == [
-        ("namespaces", ""),
-        ("pods", NAMESPACE),
+    expected = m.job_manifests(spec, cluster.prefix)
+    pod = cluster.get(_pod_path(org_namespace, RANK0))
+    assert missing_from(pod, expected.pods[0]) == []  # the server kept every field as sent
+    assert missing_from(cluster.get(f"/api/v1/namespaces/{org_namespace}"), expected.namespace) == []
+    # No node exists, so kube-scheduler cannot have placed it: bind itself never sets nodeName.
+    assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
+    assert [(call.resource, call.namespace, call.code) for call in audit.calls("create")] == [
+        ("namespaces", "", 201),
+        ("pods", org_namespace, 201),
     ]
 
 
-def test_a_multi_pod_job_gets_its_headless_service_before_its_pods(fake_api, k8s_backend):
-    spec = b.spec([("gpu-a", (0, 1)), ("gpu-b", (4, 5))])
+def test_a_multi_pod_job_gets_its_headless_service_before_its_pods(
+    cluster, cluster_backend, org_namespace, audit
+):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
 
-    k8s_backend.bind(spec)
+    cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (4, 5))]))
 
-    service = fake_api.get("services", "job-3f2a9c1e7b4d", NAMESPACE)
+    service = _service(cluster, org_namespace)
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == {"gpugrant.io/job": b.JOB_ID}
-    assert [(r.resource) for r in fake_api.requests if r.verb == "create"] == [
-        "namespaces",
-        "services",
-        "pods",
-        "pods",
-    ]
-    pods = fake_api.pods()
-    assert [m.pinned_node(pod) for pod in pods] == ["gpu-a", "gpu-b"]
-    assert all(
-        pod["metadata"]["labels"]["gpugrant.io/job"] == b.JOB_ID for pod in pods
-    )  # what the Service selects
+    assert _creates(audit) == [("namespaces", 201), ("services", 201), ("pods", 201), ("pods", 201)]
+    # kube-scheduler places each pod on the node its affinity names.
+    assert [wait_scheduled(cluster, org_namespace, name) for name in (RANK0, RANK1)] == ["gpu-a", "gpu-b"]
     masters = {
         env["value"]
-        for pod in pods
+        for pod in cluster.pods()
         for env in pod["spec"]["containers"][0]["env"]
         if env["name"] == "MASTER_ADDR"
     }
-    assert masters == {f"job-3f2a9c1e7b4d-0.job-3f2a9c1e7b4d.{NAMESPACE}.svc"}
+    assert masters == {f"{RANK0}.{SERVICE}.{org_namespace}.svc"}
+
+    # Cluster DNS answers MASTER_ADDR from the Service's endpoints, which must name each pod by its hostname.
+    def endpoint_hostnames():
+        slices = cluster.get(
+            f"/apis/discovery.k8s.io/v1/namespaces/{org_namespace}/endpointslices"
+            f"?labelSelector=kubernetes.io/service-name%3D{SERVICE}"
+        )
+        return {e.get("hostname") for s in slices["items"] for e in s.get("endpoints") or []}
+
+    cluster.wait_for(lambda: endpoint_hostnames() == {RANK0, RANK1}, "both ranks in the Service's endpoints")
 
 
-def test_binding_the_same_job_again_is_a_no_op(fake_api, k8s_backend):
+def test_binding_the_same_job_again_is_a_no_op(cluster, cluster_backend, org_namespace, audit):
     spec = b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))])
-    k8s_backend.bind(spec)
-    before = fake_api.pods()
+    cluster_backend.bind(spec)
+    before = [pod["metadata"]["uid"] for pod in cluster.pods()]
+    audit.restart()
 
-    k8s_backend.bind(spec)  # every create answers 409: already there
+    cluster_backend.bind(spec)
 
-    assert fake_api.pods() == before
-    assert len(fake_api.requests_for("create", "pods")) == 4
-    assert [r.name for r in fake_api.requests_for("get", "pods")] == [
-        "job-3f2a9c1e7b4d-0",
-        "job-3f2a9c1e7b4d-1",
+    assert [pod["metadata"]["uid"] for pod in cluster.pods()] == before
+    # Every create answers 409; each existing pod is read back to check it is this job's.
+    assert [(call.verb, call.resource, call.name, call.code) for call in audit.calls()] == [
+        ("create", "namespaces", org_namespace, 409),
+        ("create", "services", SERVICE, 409),
+        ("create", "pods", RANK0, 409),
+        ("get", "pods", RANK0, 200),
+        ("create", "pods", RANK1, 409),
+        ("get", "pods", RANK1, 200),
     ]
 
 
 def test_a_leftover_pod_from_an_earlier_run_on_another_node_fails_the_bind_and_is_removed(
-    fake_api, k8s_backend
+    cluster, cluster_backend, org_namespace
 ):
-    k8s_backend.bind(b.spec([("gpu-a", (0, 1))]))
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    cluster_backend.bind(b.spec([("gpu-a", (0, 1))]))
+    cluster.wait_pod_phase(org_namespace, RANK0, "Running")
 
     with pytest.raises(BindError, match="pinned to node 'gpu-a' from an earlier run") as failure:
-        k8s_backend.bind(b.spec([("gpu-b", (0, 1))]))  # requeued and placed elsewhere
+        cluster_backend.bind(b.spec([("gpu-b", (0, 1))]))  # requeued and placed elsewhere
     assert failure.value.counts_as_requeue is False  # leftovers are not the job's fault
 
-    assert fake_api.pods() == []  # the retry after requeue can succeed
-    k8s_backend.bind(b.spec([("gpu-b", (0, 1))]))
-    assert [m.pinned_node(pod) for pod in fake_api.pods()] == ["gpu-b"]
+    wait_gone(cluster, _pod_path(org_namespace, RANK0))  # deleted; gone once its kubelet has stopped it
+    cluster_backend.bind(b.spec([("gpu-b", (0, 1))]))  # so the retry after requeue succeeds
+    assert wait_scheduled(cluster, org_namespace, RANK0) == "gpu-b"
 
 
-def test_a_finished_pod_of_the_same_name_is_not_taken_for_a_running_one(fake_api, k8s_backend):
-    k8s_backend.bind(b.spec())
-    fake_api.set_pod_status(NAMESPACE, "job-3f2a9c1e7b4d-0", phase="Failed", node_name="gpu-a")
+def test_a_finished_pod_of_the_same_name_is_not_taken_for_a_running_one(
+    cluster, cluster_backend, org_namespace
+):
+    cluster.add_gpu_nodes("gpu-a")
+    cluster_backend.bind(b.spec())
+    cluster.wait_pod_phase(org_namespace, RANK0, "Running")
+    cluster.exit_pod(org_namespace, RANK0, 1)
+    cluster.wait_pod_phase(org_namespace, RANK0, "Failed")
 
     with pytest.raises(BindError, match=r"already finished \(Failed\)"):
-        k8s_backend.bind(b.spec())
+        cluster_backend.bind(b.spec())
 
 
-def test_an_object_the_server_finds_invalid_gives_bind_error_with_its_message(fake_api, k8s_backend):
-    spec = b.spec([("gpu-a", (0,)), ("gpu-b", (0,))])
-    spec = spec.__class__(**{**spec.__dict__, "allocation_id": "a" * 70})  # too long for a label value
+def test_an_object_the_server_finds_invalid_gives_bind_error_with_its_message(
+    cluster, cluster_backend, org_namespace
+):
+    spec = dataclasses.replace(b.spec([("gpu-a", (0,)), ("gpu-b", (0,))]), allocation_id="a" * 70)
 
     with pytest.raises(BindError) as raised:
-        k8s_backend.bind(spec)
+        cluster_backend.bind(spec)  # a label value longer than 63 characters
 
-    assert "422" in str(raised.value)
-    assert 'Service "job-3f2a9c1e7b4d" is invalid: metadata.labels: invalid value' in str(raised.value)
-    assert fake_api.pods() == [] and fake_api.get("services", "job-3f2a9c1e7b4d", NAMESPACE) is None
-
-
-def test_a_422_on_a_later_pod_deletes_what_the_bind_created(fake_api, k8s_backend):
-    fake_api.fail(
-        "create", "pods", 422, name="job-3f2a9c1e7b4d-1", message='Pod "job-3f2a9c1e7b4d-1" is invalid'
+    assert f'422 Service "{SERVICE}" is invalid: metadata.labels: Invalid value: "{"a" * 70}"' in str(
+        raised.value
     )
-
-    with pytest.raises(BindError, match='422 Pod "job-3f2a9c1e7b4d-1" is invalid'):
-        k8s_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
-
-    assert fake_api.pods() == []
-    assert fake_api.get("services", "job-3f2a9c1e7b4d", NAMESPACE) is None
-    assert fake_api.get("namespaces", NAMESPACE) is not None  # shared by the organisation's jobs: kept
-    assert {r.name for r in fake_api.requests_for("delete", "pods")} == {
-        "job-3f2a9c1e7b4d-0",
-        "job-3f2a9c1e7b4d-1",
-    }
+    assert cluster.pods() == [] and _service(cluster, org_namespace) is None
 
 
-@pytest.mark.parametrize(
-    ("verb_resource", "status"), [(("create", "services"), 403), (("create", "pods"), 500)]
-)
-def test_a_refused_or_failed_create_gives_bind_error_and_leaves_nothing(
-    fake_api, k8s_backend, verb_resource, status
+def test_a_422_on_a_later_pod_deletes_what_the_bind_created(
+    cluster, cluster_backend, org_namespace, admission, audit
 ):
-    fake_api.fail(*verb_resource, status, message="quota says no")
+    admission.refuse_create("pods", RANK1, "rank 1 may not run here")
 
-    with pytest.raises(BindError, match=f"{status} quota says no"):
-        k8s_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+    with pytest.raises(
+        BindError, match=f'422 pods "{RANK1}" is forbidden: .* denied request: rank 1 may not'
+    ):
+        cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
 
-    assert fake_api.pods() == []
-    assert fake_api.get("services", "job-3f2a9c1e7b4d", NAMESPACE) is None
-
-
-def test_a_forbidden_namespace_gives_bind_error_before_anything_else(fake_api, k8s_backend):
-    fake_api.fail("create", "namespaces", 403, message='namespaces is forbidden: User "x" cannot create')
-
-    with pytest.raises(BindError, match="create namespace .*: 403 namespaces is forbidden"):
-        k8s_backend.bind(b.spec())
-
-    assert _creates(fake_api) == [("namespaces", "")]
-
-
-def test_an_unreachable_server_gives_bind_error(fake_api, settings):
-    fake_api.stop()
-    k8s_backend = KubernetesBackend(host=fake_api.url, qps=0, burst=1, request_timeout=(1.0, 1.0))
-
-    with pytest.raises(BindError):
-        k8s_backend.bind(b.spec())
+    assert cluster.pods() == [] and _service(cluster, org_namespace) is None
+    assert cluster.get(f"/api/v1/namespaces/{org_namespace}") is not None  # shared by the organisation's jobs
+    # Every object of the job is deleted by name, whether or not this attempt got to create it.
+    assert [(call.resource, call.name, call.code) for call in audit.calls("delete")] == [
+        ("pods", RANK0, 200),
+        ("pods", RANK1, 404),
+        ("services", SERVICE, 200),
+    ]
 
 
-def test_an_unusable_spec_gives_bind_error_without_calling_the_server(fake_api, k8s_backend):
+def test_a_quota_that_refuses_the_service_gives_bind_error_and_leaves_nothing(
+    cluster, cluster_backend, org_namespace, audit
+):
+    ensure_namespace(cluster, org_namespace)  # as an administrator prepared it, with a quota of no Services
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-services", "namespace": org_namespace},
+        "spec": {"hard": {"services": "0"}},
+    }
+    cluster.apply(quota)
+    # Quota admission refuses everything in the namespace until the quota controller has counted usage.
+    quota_path = f"/api/v1/namespaces/{org_namespace}/resourcequotas/no-services"
+    cluster.wait_for(lambda: cluster.get(quota_path).get("status", {}).get("used"), "the quota to be counted")
+
+    with pytest.raises(
+        BindError, match=f'403 services "{SERVICE}" is forbidden: exceeded quota: no-services'
+    ):
+        cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+
+    assert _creates(audit) == [("namespaces", 409), ("services", 403)]
+    assert cluster.pods() == [] and _service(cluster, org_namespace) is None
+
+
+def test_a_failing_admission_webhook_gives_bind_error_and_leaves_nothing(
+    cluster, cluster_backend, org_namespace, admission
+):
+    admission.fail_pods("CREATE")
+
+    with pytest.raises(
+        BindError, match='500 Internal error occurred: failed calling webhook "down.gpugrant.test"'
+    ):
+        cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+
+    assert (
+        cluster.pods() == [] and _service(cluster, org_namespace) is None
+    )  # the Service was created, then deleted
+
+
+def test_a_namespace_too_new_for_pods_fails_the_bind_without_using_up_a_requeue(
+    cluster, cluster_backend, org_namespace, admission
+):
+    # Pod admission needs the namespace's "default" ServiceAccount, which the controller manager adds a
+    # moment after the namespace is made; admission waits a second or two for it, not longer (an apiserver
+    # restart or a busy controller manager takes longer). Here the account is held back.
+    admission.refuse_create("serviceaccounts", "default", "held back by the test")
+
+    with pytest.raises(
+        BindError, match=f'403 pods "{RANK0}" is forbidden: error looking up service account'
+    ) as failure:
+        cluster_backend.bind(b.spec())
+    assert failure.value.counts_as_requeue is False  # the cluster's moment, not the job's fault
+    assert cluster.pods() == []
+
+    admission.restore()
+    cluster.wait_for(
+        lambda: cluster.get(f"/api/v1/namespaces/{org_namespace}/serviceaccounts/default"),
+        "the controller manager to add the ServiceAccount",
+    )
+    cluster_backend.bind(b.spec())  # the next attempt, once the namespace is ready
+    assert [pod["metadata"]["name"] for pod in cluster.pods()] == [RANK0]
+
+
+@pytest.fixture
+def account_without_namespaces(cluster):
+    """A service account with the scheduler's ClusterRole less `create namespaces`, for clusters whose own
+    tooling makes the organisations' namespaces (docs/kubernetes.md)."""
+    name = f"{cluster.prefix}no-namespaces"
+    role = yaml.safe_load(SCHEDULER_ROLE.read_text())
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    made = {
+        "/api/v1/namespaces/gpugrant/serviceaccounts": {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": "gpugrant"},
+        },
+        f"{rbac}/clusterroles": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [rule for rule in role["rules"] if rule["resources"] != ["namespaces"]],
+        },
+        f"{rbac}/clusterrolebindings": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "gpugrant"}],
+        },
+    }
+    for obj in made.values():
+        cluster.apply(obj)
+    user = f"system:serviceaccount:gpugrant:{name}"
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "resourceAttributes": {"verb": "create", "resource": "pods"}},
+    }
+    # RBAC applies a new binding a moment after it is stored.
+    cluster.wait_for(
+        lambda: (
+            cluster.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)[1]
+            .get("status", {})
+            .get("allowed")
+        ),
+        "the binding to apply",
+    )
+    yield ("gpugrant", name), user
+    for collection, obj in reversed(made.items()):
+        cluster.request("DELETE", f"{collection}/{obj['metadata']['name']}")
+
+
+def test_a_namespace_the_account_may_not_create_gives_bind_error_with_the_403(
+    cluster, org_namespace, account_without_namespaces
+):
+    account, user = account_without_namespaces
+    backend = KubernetesBackend(api_client=cluster.api_client(account), qps=0, burst=10)
+    audit = AuditTrail(cluster.plane, user)
+
+    with pytest.raises(BindError, match="create namespace .*: 403 namespaces is forbidden: User"):
+        backend.bind(b.spec())
+
+    # RBAC says 403 before looking whether the namespace exists; creating the pod in it says it does not.
+    assert _creates(audit) == [("namespaces", 403), ("pods", 404)]
+    assert cluster.get(f"/api/v1/namespaces/{org_namespace}") is None and cluster.pods() == []
+
+
+def test_a_namespace_made_by_someone_else_is_used_when_the_account_may_not_create_namespaces(
+    cluster, org_namespace, account_without_namespaces
+):
+    account, user = account_without_namespaces
+    backend = KubernetesBackend(api_client=cluster.api_client(account), qps=0, burst=10)
+    audit = AuditTrail(cluster.plane, user)
+    ensure_namespace(cluster, org_namespace)
+
+    backend.bind(b.spec())
+
+    assert _creates(audit) == [("namespaces", 403), ("pods", 201)]
+    assert [pod["metadata"]["name"] for pod in cluster.pods()] == [RANK0]
+
+
+def test_an_unreachable_server_gives_bind_error():
+    backend = KubernetesBackend(
+        host=f"https://127.0.0.1:{free_port()}", qps=0, burst=1, request_timeout=(1.0, 1.0)
+    )  # a loopback port nobody listens on
+
+    with pytest.raises(BindError, match="Connection refused"):
+        backend.bind(b.spec())
+
+
+def test_an_unusable_spec_gives_bind_error_without_calling_the_server(cluster_backend, audit):
     with pytest.raises(BindError, match="badly formed"):
-        k8s_backend.bind(b.spec(job_id="not-a-uuid"))
+        cluster_backend.bind(b.spec(job_id="not-a-uuid"))
 
-    assert fake_api.requests == []
+    assert audit.calls() == []

@@ -1,31 +1,19 @@
 """How KubernetesBackend finds its cluster: KUBECONFIG when set, else in-cluster; a host or client for tests."""
 
-import json
-
 import pytest
 from kubernetes.config.config_exception import ConfigException
 
 from scheduler.backends import get_backend, reset_backends
 from scheduler.backends.kubernetes import KubernetesBackend
-from tests.scheduler.backends import k8s_builders as b
+from tests.cluster.fixtures import SCHEDULER_ACCOUNT
 
 
-def test_it_reads_kubeconfig_when_it_is_set(fake_api, tmp_path, monkeypatch):
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "loopback",
-                "clusters": [{"name": "loopback", "cluster": {"server": fake_api.url}}],
-                "users": [{"name": "scheduler", "user": {"token": "not-a-secret"}}],
-                "contexts": [{"name": "loopback", "context": {"cluster": "loopback", "user": "scheduler"}}],
-            }
-        )
-    )
+@pytest.mark.cluster
+def test_it_reads_kubeconfig_when_it_is_set(cluster, monkeypatch):
+    # The scheduler service account's token and the cluster's CA, as an operator's kubeconfig has them.
+    kubeconfig = cluster.kubeconfig_for_service_account(*SCHEDULER_ACCOUNT)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    fake_api.put(b.node("gpu-a"))
+    cluster.add_gpu_nodes("gpu-a")
 
     assert [info.name for info in KubernetesBackend(qps=0).inventory()] == ["gpu-a"]
 
@@ -38,7 +26,7 @@ def test_without_kubeconfig_it_expects_to_run_inside_the_cluster(monkeypatch):
         KubernetesBackend()
 
 
-def test_the_backend_registry_builds_it_by_name(fake_api, settings, monkeypatch):
+def test_the_backend_registry_builds_it_by_name(settings, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", "")
     settings.GPUGRANT_BACKEND = "kubernetes"
     reset_backends()
@@ -51,10 +39,10 @@ def test_the_backend_registry_builds_it_by_name(fake_api, settings, monkeypatch)
         reset_backends()
 
 
-def test_the_connection_pool_is_sized_to_the_burst(fake_api, settings):
+def test_the_connection_pool_is_sized_to_the_burst(settings):
     settings.GPUGRANT_K8S_BURST = 37
 
-    backend = KubernetesBackend(host=fake_api.url)
+    backend = KubernetesBackend(host="https://127.0.0.1:6443")  # nothing is asked of it
 
     api_client = backend._core.api_client
     assert api_client.configuration.connection_pool_maxsize == 39  # the burst, plus the two watches

@@ -1,6 +1,7 @@
 """The token bucket in front of every Kubernetes API call (GPUGRANT_K8S_QPS / GPUGRANT_K8S_BURST).
 
-Time is an injected clock whose sleep advances it: no test here waits on the real clock.
+Time is an injected clock whose sleep advances it: no test here waits on the real clock. Which requests
+the backend made is read from the real control plane's audit log.
 """
 
 import threading
@@ -91,10 +92,11 @@ class CountingBucket(TokenBucket):
         return 0.0
 
 
-def test_every_api_call_of_the_backend_takes_a_token(fake_api):
+@pytest.mark.cluster
+def test_every_api_call_of_the_backend_takes_a_token(cluster, audit):
     bucket = CountingBucket()
-    backend = KubernetesBackend(host=fake_api.url, bucket=bucket, burst=10)
-    fake_api.put(b.node("gpu-a"))
+    backend = KubernetesBackend(api_client=cluster.api_client(), bucket=bucket, burst=10)
+    cluster.add_gpu_nodes("gpu-a")
 
     backend.inventory()
     backend.bind(b.spec([("gpu-a", (0,)), ("gpu-a", (1,))]))
@@ -103,4 +105,4 @@ def test_every_api_call_of_the_backend_takes_a_token(fake_api):
     backend.logs(b.JOB_ID, 100)
     backend.stop(b.JOB_ID, "cancelled")
 
-    assert bucket.taken == len(fake_api.requests) > 10
+    assert bucket.taken == len(audit.calls()) > 10  # every request the apiserver saw
