@@ -371,8 +371,15 @@ GPUGRANT_K8S_PRODUCT_MAP = {
 GPUGRANT_K8S_NAMESPACE_PREFIX = os.environ.get("GPUGRANT_K8S_NAMESPACE_PREFIX", "gpugrant-")
 GPUGRANT_K8S_QPS = float(os.environ.get("GPUGRANT_K8S_QPS", "100"))
 GPUGRANT_K8S_BURST = env_int("GPUGRANT_K8S_BURST", 200)
-# Binds a cycle runs at once on Kubernetes (docs/kubernetes.md, "Binding a job").
+# Binds a cycle runs at once on Kubernetes, and who binds the pods to their nodes: gpugrant itself
+# (spec.nodeName at creation) or kube-scheduler, to the one node their affinity allows
+# (docs/kubernetes.md, "Binding a job").
 GPUGRANT_K8S_BIND_CONCURRENCY = env_int("GPUGRANT_K8S_BIND_CONCURRENCY", 8)
+GPUGRANT_K8S_BINDING = os.environ.get("GPUGRANT_K8S_BINDING", "gpugrant")
+if GPUGRANT_K8S_BINDING not in ("gpugrant", "kube-scheduler"):
+    raise ImproperlyConfigured(
+        f"GPUGRANT_K8S_BINDING must be 'gpugrant' or 'kube-scheduler', not {GPUGRANT_K8S_BINDING!r}"
+    )
 # Metering: "agent" = node agents report usage records per interval (production); "edges" = no agents,
 # each run is charged from its bind/release edges when it ends (demo without agents, benchmarks).
 GPUGRANT_METERING = os.environ.get("GPUGRANT_METERING", "agent" if PRODUCTION else "edges")

@@ -1,8 +1,10 @@
 """Kubernetes objects for one gpugrant job, as plain dicts: pure functions of a JobSpec (no client, no I/O).
 
-Placement is gpugrant's: each pod is pinned to its node with required node affinity on
-``kubernetes.io/hostname`` and asks for its GPUs in ``resources.limits`` — never ``spec.nodeName``,
-which would bypass the kubelet's admission and the device plugin's accounting (docs/kubernetes.md).
+Placement is gpugrant's: each pod asks for its GPUs in ``resources.limits`` and is pinned to its node
+by required node affinity on ``kubernetes.io/hostname``. By default gpugrant also binds it, by creating it
+with ``spec.nodeName``; with ``bind_to_node=False`` kube-scheduler binds it, to the one node the affinity
+allows. Either way the kubelet still admits the pod (resources, node affinity) and the device plugin picks
+its devices (docs/kubernetes.md, "Binding a job").
 """
 
 import hashlib
@@ -114,18 +116,20 @@ def service_manifest(spec: JobSpec, prefix: str) -> dict | None:
     }
 
 
-def pod_manifests(spec: JobSpec, prefix: str) -> tuple[dict, ...]:
+def pod_manifests(spec: JobSpec, prefix: str, *, bind_to_node: bool = True) -> tuple[dict, ...]:
     ranks = sorted(pod.rank for pod in spec.pods)
     if ranks != list(range(len(spec.pods))):
         raise ValueError(f"job {spec.job_id}: pod ranks must be 0..{len(spec.pods) - 1}, got {ranks}")
-    return tuple(_pod_manifest(spec, pod, prefix) for pod in sorted(spec.pods, key=lambda pod: pod.rank))
+    return tuple(
+        _pod_manifest(spec, pod, prefix, bind_to_node) for pod in sorted(spec.pods, key=lambda pod: pod.rank)
+    )
 
 
-def job_manifests(spec: JobSpec, prefix: str) -> JobManifests:
+def job_manifests(spec: JobSpec, prefix: str, *, bind_to_node: bool = True) -> JobManifests:
     return JobManifests(
         namespace=namespace_manifest(spec.organisation_id, prefix),
         service=service_manifest(spec, prefix),
-        pods=pod_manifests(spec, prefix),
+        pods=pod_manifests(spec, prefix, bind_to_node=bind_to_node),
     )
 
 
@@ -139,7 +143,7 @@ def _job_labels(spec: JobSpec) -> dict[str, str]:
     }
 
 
-def _pod_manifest(spec: JobSpec, pod, prefix: str) -> dict:
+def _pod_manifest(spec: JobSpec, pod, prefix: str, bind_to_node: bool) -> dict:
     name = pod_name(spec.job_id, pod.rank)
     gpus = str(spec.gpus_per_pod)
     environment = {key: value for key, value in spec.environment.items() if key not in RESERVED_ENV}
@@ -183,6 +187,9 @@ def _pod_manifest(spec: JobSpec, pod, prefix: str) -> dict:
             }
         ],
     }
+    if bind_to_node:
+        # Bound at creation, as a scheduler's Binding would: one request per pod, no scheduler in between.
+        pod_spec["nodeName"] = pod.node
     if len(spec.pods) > 1:
         pod_spec["hostname"] = name
         pod_spec["subdomain"] = service_name(spec.job_id)

@@ -37,6 +37,8 @@ NON_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
 PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 SELECTOR_CHUNK = 50  # job ids per `gpugrant.io/job in (…)` selector, to keep request URLs short
 LOG_LINE_GUESS = 64  # bytes per log line assumed when asking for the log's tail; narrowed if wrong
+# How the kubelet's status message begins when it refuses a pod at admission (its resources, affinity).
+KUBELET_REJECTED = "Pod was rejected"
 # Pod admission's 403 while the namespace has no "default" ServiceAccount yet (NamespaceNotReady).
 NO_SERVICE_ACCOUNT_YET = "error looking up service account"
 
@@ -129,6 +131,9 @@ class KubernetesBackend(Backend):
         # Binds are independent HTTP calls through one thread-safe client and bucket: the cycle may run
         # several at once (each still waits for its tokens).
         self.bind_concurrency = settings.GPUGRANT_K8S_BIND_CONCURRENCY
+        # gpugrant binds its pods itself (spec.nodeName at creation) unless kube-scheduler is to bind them.
+        self._bind_to_node = settings.GPUGRANT_K8S_BINDING == "gpugrant"
+        self._namespaces_seen: set[str] = set()  # organisations' namespaces this process knows exist
 
     # --- the Backend interface --------------------------------------------------------------------
 
@@ -179,21 +184,22 @@ class KubernetesBackend(Backend):
         for the same job — because the scheduler undoes the GPU claim on BindError and no pod may outlive it.
         """
         try:
-            job = manifests.job_manifests(spec, self._prefix)
+            job = manifests.job_manifests(spec, self._prefix, bind_to_node=self._bind_to_node)
         except ValueError as error:
             raise BindError(str(error)) from error
         namespace = job.namespace["metadata"]["name"]
         refused: ApiException | None = None
-        try:
-            self._create("create_namespace", job.namespace)
-        except ApiException as error:
-            if error.status != 403:
+        if namespace not in self._namespaces_seen:
+            try:
+                self._create("create_namespace", job.namespace)
+            except ApiException as error:
+                if error.status != 403:
+                    raise BindError(_failure("create namespace", namespace, error)) from error
+                # RBAC answers 403 before looking whether the namespace exists, so an account without
+                # `create namespaces` (the cluster makes them) carries on; a create in a missing one answers 404.
+                refused = error
+            except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
                 raise BindError(_failure("create namespace", namespace, error)) from error
-            # RBAC answers 403 before looking whether the namespace exists, so an account without
-            # `create namespaces` (the cluster makes them) carries on; a create in a missing one answers 404.
-            refused = error
-        except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
-            raise BindError(_failure("create namespace", namespace, error)) from error
         try:
             if job.service is not None:
                 self._create("create_namespaced_service", job.service, namespace=namespace)
@@ -204,12 +210,17 @@ class KubernetesBackend(Backend):
             self._delete_created(namespace, job)
             if isinstance(error, BindError):
                 raise
-            if refused is not None and isinstance(error, ApiException) and error.status == 404:
-                raise BindError(_failure("create namespace", namespace, refused)) from refused
+            if isinstance(error, ApiException) and error.status == 404:
+                # The namespace is gone (or never was): the next bind asks for it again.
+                self._namespaces_seen.discard(namespace)
+                if refused is not None:
+                    raise BindError(_failure("create namespace", namespace, refused)) from refused
             message = _failure("bind", spec.job_id, error)
             if isinstance(error, ApiException) and error.status == 403 and NO_SERVICE_ACCOUNT_YET in message:
                 raise NamespaceNotReady(message) from error
             raise BindError(message) from error
+        # Pods were made in it, so it exists: later binds skip the create (a 409 each) until a 404 says otherwise.
+        self._namespaces_seen.add(namespace)
 
     def stop(self, job_id: str, reason: str) -> None:
         logger.info("stopping job %s (%s)", job_id, reason)
@@ -634,6 +645,17 @@ def _job_status(job_id: str, pods: list[dict], existing_nodes: set[str]) -> JobS
         if (pod.get("status") or {}).get("reason") == "DeadlineExceeded":
             return JobStatus(
                 job_id, Phase.TIMED_OUT, f"pod {pod['metadata']['name']} ran past its activeDeadlineSeconds"
+            )
+    for pod in failed:
+        status = pod.get("status") or {}
+        if (status.get("message") or "").startswith(KUBELET_REJECTED):
+            # The kubelet refused it at admission (e.g. OutOfnvidia.com/gpu: someone else's pod took the
+            # GPUs after gpugrant's inventory): no container ran, the job never started.
+            return JobStatus(
+                job_id,
+                Phase.LOST,
+                f"node {manifests.pinned_node(pod)!r} refused pod {pod['metadata']['name']}: "
+                f"{status.get('reason') or 'Failed'}: {status['message']}"[:500],
             )
     if failed:
         pod = failed[0]

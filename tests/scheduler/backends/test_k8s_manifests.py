@@ -56,6 +56,7 @@ def _expected_pod(*, rank: int, node: str, indices: str, world_size: int, master
             }
         ],
     }
+    spec["nodeName"] = node  # gpugrant binds its pods itself (the default)
     if multi:
         spec["hostname"] = f"job-3f2a9c1e7b4d-{rank}"
         spec["subdomain"] = "job-3f2a9c1e7b4d"
@@ -114,11 +115,27 @@ def test_it_builds_a_multi_pod_job_with_a_headless_service_and_rendezvous_throug
     }
 
 
-def test_it_never_sets_node_name_and_pins_each_pod_to_its_node():
-    manifests = m.job_manifests(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1)), ("gpu-c", (2, 3))]), PREFIX)
+@pytest.mark.parametrize(
+    ("bind_to_node", "node_names"), [(True, ["gpu-a", "gpu-b", "gpu-c"]), (False, [None] * 3)]
+)
+def test_it_pins_each_pod_to_its_node_and_binds_it_there_unless_kube_scheduler_is_to(
+    bind_to_node, node_names
+):
+    spec = b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1)), ("gpu-c", (2, 3))])
 
-    assert all("nodeName" not in pod["spec"] for pod in manifests.pods)
+    manifests = m.job_manifests(spec, PREFIX, bind_to_node=bind_to_node)
+
+    assert [pod["spec"].get("nodeName") for pod in manifests.pods] == node_names
     assert [m.pinned_node(pod) for pod in manifests.pods] == ["gpu-a", "gpu-b", "gpu-c"]
+    affinities = [
+        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        for pod in manifests.pods
+    ]
+    assert [a["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] for a in affinities] == [
+        ["gpu-a"],
+        ["gpu-b"],
+        ["gpu-c"],
+    ]
     assert [m.gpu_indices(pod) for pod in manifests.pods] == [(0, 1), (0, 1), (2, 3)]
 
 

@@ -48,12 +48,33 @@ def test_it_creates_the_namespace_then_pods_exactly_as_built(cluster, cluster_ba
     pod = cluster.get(_pod_path(org_namespace, RANK0))
     assert missing_from(pod, expected.pods[0]) == []  # the server kept every field as sent
     assert missing_from(cluster.get(f"/api/v1/namespaces/{org_namespace}"), expected.namespace) == []
-    # No node exists, so kube-scheduler cannot have placed it: bind itself never sets nodeName.
-    assert pod["status"]["phase"] == "Pending" and "nodeName" not in pod["spec"]
+    # gpugrant binds it itself: bound to its node at creation, whether or not that node exists yet.
+    assert pod["spec"]["nodeName"] == "gpu-a" and pod["status"]["phase"] == "Pending"
     assert [(call.resource, call.namespace, call.code) for call in audit.calls("create")] == [
         ("namespaces", "", 201),
         ("pods", org_namespace, 201),
     ]
+
+
+def test_with_kube_scheduler_binding_the_pods_wait_unbound_until_it_places_them_where_pinned(
+    cluster, org_namespace, settings
+):
+    settings.GPUGRANT_K8S_BINDING = "kube-scheduler"
+    backend = KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10)
+    offset = cluster.audit_offset()
+
+    backend.bind(b.spec([("gpu-b", (0, 1))]))
+    assert "nodeName" not in cluster.get(_pod_path(org_namespace, RANK0))["spec"]  # no node gpu-b yet
+    cluster.add_gpu_nodes("gpu-a", "gpu-b", "gpu-c")
+
+    assert wait_scheduled(cluster, org_namespace, RANK0) == "gpu-b"  # the one node its affinity allows
+    events, _ = cluster.audit_events(offset)
+    binders = {
+        e["user"]["username"]
+        for e in events
+        if e["verb"] == "create" and e.get("objectRef", {}).get("subresource") == "binding"
+    }
+    assert binders == {"system:kube-scheduler"}
 
 
 def test_a_multi_pod_job_gets_its_headless_service_before_its_pods(
@@ -97,14 +118,45 @@ def test_binding_the_same_job_again_is_a_no_op(cluster, cluster_backend, org_nam
     cluster_backend.bind(spec)
 
     assert [pod["metadata"]["uid"] for pod in cluster.pods()] == before
-    # Every create answers 409; each existing pod is read back to check it is this job's.
+    # The namespace is known to exist now; every other create answers 409, and each existing pod is read
+    # back to check it is this job's.
     assert [(call.verb, call.resource, call.name, call.code) for call in audit.calls()] == [
-        ("create", "namespaces", org_namespace, 409),
         ("create", "services", SERVICE, 409),
         ("create", "pods", RANK0, 409),
         ("get", "pods", RANK0, 200),
         ("create", "pods", RANK1, 409),
         ("get", "pods", RANK1, 200),
+    ]
+
+
+def test_a_namespace_once_seen_is_not_created_again_until_a_bind_finds_it_gone(
+    cluster, cluster_backend, org_namespace, audit
+):
+    cluster.add_gpu_nodes("gpu-a")
+    cluster_backend.bind(b.spec())
+    cluster_backend.bind(b.spec(job_id=b.other_job_id()))  # the same organisation: no namespace create
+    another_worker = KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10)
+    another_worker.bind(b.spec(job_id=b.other_job_id()))  # a process of its own asks once, gets 409
+    assert [(call.resource, call.code) for call in audit.calls("create")] == [
+        ("namespaces", 201),
+        ("pods", 201),
+        ("pods", 201),
+        ("namespaces", 409),
+        ("pods", 201),
+    ]
+    cluster.plane.request("DELETE", f"/api/v1/namespaces/{org_namespace}/pods?gracePeriodSeconds=0")
+    cluster.plane.request("DELETE", f"/api/v1/namespaces/{org_namespace}")
+    wait_gone(cluster, f"/api/v1/namespaces/{org_namespace}")  # the namespace controller emptied it
+    audit.restart()
+
+    with pytest.raises(BindError, match="404"):
+        cluster_backend.bind(b.spec())  # it believed the namespace was there
+    cluster_backend.bind(b.spec())  # and now asks for it again
+
+    assert [(call.resource, call.code) for call in audit.calls("create")] == [
+        ("pods", 404),
+        ("namespaces", 201),
+        ("pods", 201),
     ]
 
 
@@ -154,6 +206,7 @@ def test_an_object_the_server_finds_invalid_gives_bind_error_with_its_message(
 def test_a_422_on_a_later_pod_deletes_what_the_bind_created(
     cluster, cluster_backend, org_namespace, admission, audit
 ):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")  # their kubelet (kwok) confirms the deletion of rank 0
     admission.refuse_create("pods", RANK1, "rank 1 may not run here")
 
     with pytest.raises(
@@ -161,6 +214,7 @@ def test_a_422_on_a_later_pod_deletes_what_the_bind_created(
     ):
         cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
 
+    wait_gone(cluster, _pod_path(org_namespace, RANK0))
     assert cluster.pods() == [] and _service(cluster, org_namespace) is None
     assert cluster.get(f"/api/v1/namespaces/{org_namespace}") is not None  # shared by the organisation's jobs
     # Every object of the job is deleted by name, whether or not this attempt got to create it.

@@ -1,5 +1,9 @@
 """How KubernetesBackend finds its cluster: KUBECONFIG when set, else in-cluster; a host or client for tests."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from kubernetes.config.config_exception import ConfigException
 
@@ -47,3 +51,24 @@ def test_the_connection_pool_is_sized_to_the_burst(settings):
     api_client = backend._core.api_client
     assert api_client.configuration.connection_pool_maxsize == 39  # the burst, plus the two watches
     assert api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] == 39
+
+
+@pytest.mark.parametrize(
+    ("value", "binds"), [("gpugrant", True), ("kube-scheduler", False), ("nobody", None)]
+)
+def test_gpugrant_k8s_binding_picks_who_binds_and_refuses_anything_else(value, binds):
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.GPUGRANT_K8S_BINDING == 'gpugrant')"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "GPUGRANT_K8S_BINDING": value}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    if binds is None:
+        assert result.returncode != 0
+        assert "GPUGRANT_K8S_BINDING must be 'gpugrant' or 'kube-scheduler', not 'nobody'" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(binds)

@@ -6,6 +6,7 @@ kwok shows one log for every container (``write_pod_log``): which pod was asked 
 
 import pytest
 
+from scheduler.backends.kubernetes import KubernetesBackend
 from tests.scheduler.backends import k8s_builders as b
 
 pytestmark = pytest.mark.cluster
@@ -78,13 +79,20 @@ def test_it_returns_nothing_for_an_unknown_job_or_an_empty_log(cluster_backend, 
     assert audit.calls() == []  # nothing to ask for
 
 
-def test_a_pod_not_yet_on_a_node_has_no_log_yet(cluster_backend, audit):
-    cluster_backend.bind(b.spec())  # no node for it
+@pytest.mark.parametrize(
+    ("binding", "code"),
+    [
+        ("kube-scheduler", 204),  # not placed yet (no node): the apiserver has no kubelet to ask
+        ("gpugrant", 404),  # bound to a node that does not exist (yet, or any more)
+    ],
+)
+def test_a_pod_not_yet_on_a_real_node_has_no_log_yet(cluster, audit, settings, binding, code):
+    settings.GPUGRANT_K8S_BINDING = binding
+    backend = KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10)
+    backend.bind(b.spec())  # no node for it
 
-    assert cluster_backend.logs(b.JOB_ID, 1000) == ""
-    assert [call.code for call in audit.calls("get", "pods/log")] == [
-        204
-    ]  # the apiserver has no kubelet to ask
+    assert backend.logs(b.JOB_ID, 1000) == ""
+    assert [call.code for call in audit.calls("get", "pods/log")] == [code]
 
 
 def test_a_container_the_kubelet_has_no_log_for_yet_has_no_log(

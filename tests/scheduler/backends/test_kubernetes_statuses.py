@@ -139,6 +139,25 @@ CASES = {
         ),
         JobStatus(b.JOB_ID, Phase.FAILED, f"pod {RANK0}: Evicted: The node was low on resource: memory."),
     ),
+    "the kubelet refused a pod at admission": Case(
+        (KWOK, SILENT),
+        lambda job: job.kubelet_reports(
+            RANK1,
+            {
+                "phase": "Failed",
+                "reason": "OutOfnvidia.com/gpu",
+                "message": "Pod was rejected: Node didn't have enough resource: nvidia.com/gpu, requested: 2, "
+                "used: 8, capacity: 8",
+            },
+        ),
+        # It never ran: lost, so the job is requeued rather than failed.
+        JobStatus(
+            b.JOB_ID,
+            Phase.LOST,
+            f"node 'gpu-b' refused pod {RANK1}: OutOfnvidia.com/gpu: Pod was rejected: Node didn't have "
+            "enough resource: nvidia.com/gpu, requested: 2, used: 8, capacity: 8",
+        ),
+    ),
     "an image that cannot be pulled yet": Case(
         (SILENT, SILENT),
         lambda job: job.kubelet_reports(RANK0, _waiting("ImagePullBackOff", "Back-off pulling image")),

@@ -59,13 +59,14 @@ def test_it_deletes_the_jobs_pods_and_service_and_nothing_else(
 
 
 def test_stopping_twice_or_a_job_that_never_ran_is_fine(cluster, cluster_backend, audit):
-    cluster_backend.bind(b.spec())  # no node: never scheduled, so deleted at once
+    cluster.add_gpu_nodes("gpu-a")
+    cluster_backend.bind(b.spec())
 
     cluster_backend.stop(b.JOB_ID, "cancelled")
+    cluster.wait_for(lambda: cluster.pods() == [], "the kubelet (kwok) to finish the deletion")
     cluster_backend.stop(b.JOB_ID, "cancelled")
     cluster_backend.stop(b.other_job_id(), "preempted")
 
-    assert cluster.pods() == []
     assert len(audit.calls("delete", "pods")) == 1
 
 
@@ -90,6 +91,7 @@ def test_a_pod_that_vanishes_between_list_and_delete_is_fine(
 def test_other_failures_propagate_so_the_sweep_retries_the_stop(
     cluster, cluster_backend, org_namespace, admission
 ):
+    cluster.add_gpu_nodes("gpu-a")
     cluster_backend.bind(b.spec())
     admission.fail_pods("DELETE")
 
@@ -100,4 +102,4 @@ def test_other_failures_propagate_so_the_sweep_retries_the_stop(
 
     admission.restore()
     cluster_backend.stop(b.JOB_ID, "cancelled")
-    assert cluster.pods() == []
+    cluster.wait_for(lambda: cluster.pods() == [], "the kubelet (kwok) to finish the deletion")
