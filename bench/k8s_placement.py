@@ -12,10 +12,11 @@ is placed, on an empty cluster each time, in turn by:
    claims in PostgreSQL, binds through the Kubernetes backend with the scheduler service account's token)
    run until no job is left queued. The backend creates each pod pinned to the planned node; the clock
    stops when the last pod is bound to its node.
-2. ``kube-scheduler``: the same pods without a node, created by a client with 8 threads; kube-scheduler
-   places them. No gang support: each pod is placed on its own.
-3. ``kueue``: the same jobs as suspended batch/v1 Jobs in a LocalQueue of a ClusterQueue whose GPU quota
-   is the cluster's; Kueue admits each job's Workload whole (quota only), unsuspends it, and the Job
+2. ``kube-scheduler``: the same pods without a node, created by a client with as many threads as
+   gpugrant binds jobs at once (GPUGRANT_K8S_BIND_CONCURRENCY, 16); kube-scheduler places them. No gang
+   support: each pod is placed on its own.
+3. ``kueue``: the same jobs as suspended batch/v1 Jobs (created by the same client) in a LocalQueue of a
+   ClusterQueue whose GPU quota is the cluster's; Kueue admits each job's Workload whole (quota only), unsuspends it, and the Job
    controller and kube-scheduler then create and place its pods.
 
 Rounds are interleaved (gpugrant, kube-scheduler, kueue, gpugrant, …); figures are medians of the runs.
@@ -180,6 +181,13 @@ def _placement_counts(jobs: list[JobShape], bound_pods: set[str], pod_names) -> 
     return half, complete
 
 
+def client_threads() -> int:
+    """The creating clients' concurrency: the same as gpugrant's binds, so neither side out-threads the other."""
+    from django.conf import settings
+
+    return settings.GPUGRANT_K8S_BIND_CONCURRENCY
+
+
 # --- the three ways ----------------------------------------------------------------------------------
 
 
@@ -211,7 +219,7 @@ def run_kube_scheduler(plane: ControlPlane, core, jobs: list[JobShape], run: str
     pods = [plain_pod(run, job, rank) for job in jobs for rank in range(job.pods)]
     bindings = Bindings(core, f"{RUN_LABEL}={run}").start()
     start = time.monotonic()
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(client_threads()) as pool:
         list(pool.map(lambda pod: core.create_namespaced_pod(namespace, pod, _preload_content=False), pods))
     created = time.monotonic()
     bindings.wait(len(pods), stall)
@@ -274,7 +282,7 @@ def run_kueue(
     admissions = Admissions(custom, namespace).start()
     bindings = Bindings(core, f"{RUN_LABEL}={run}").start()
     start = time.monotonic()
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(client_threads()) as pool:
         list(
             pool.map(
                 lambda job: batch.create_namespaced_job(

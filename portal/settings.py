@@ -374,7 +374,7 @@ GPUGRANT_K8S_BURST = env_int("GPUGRANT_K8S_BURST", 200)
 # Binds a cycle runs at once on Kubernetes, and who binds the pods to their nodes: gpugrant itself
 # (spec.nodeName at creation) or kube-scheduler, to the one node their affinity allows
 # (docs/kubernetes.md, "Binding a job").
-GPUGRANT_K8S_BIND_CONCURRENCY = env_int("GPUGRANT_K8S_BIND_CONCURRENCY", 8)
+GPUGRANT_K8S_BIND_CONCURRENCY = env_int("GPUGRANT_K8S_BIND_CONCURRENCY", 16)
 GPUGRANT_K8S_BINDING = os.environ.get("GPUGRANT_K8S_BINDING", "gpugrant")
 if GPUGRANT_K8S_BINDING not in ("gpugrant", "kube-scheduler"):
     raise ImproperlyConfigured(
