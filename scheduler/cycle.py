@@ -265,7 +265,8 @@ def _bind_all(backend: Backend, claimed: list[tuple[int, JobSpec]], result: Cycl
     Only ``backend.bind`` runs in the worker threads: undoing a failed claim touches the database, and is
     done afterwards in this thread, inside whatever connection and transaction the cycle runs in.
     """
-    workers = min(max(1, backend.bind_concurrency), len(claimed))
+    # A backend that does not derive from Backend (a test double) binds one at a time.
+    workers = min(max(1, getattr(backend, "bind_concurrency", 1)), len(claimed))
     specs = [spec for _, spec in claimed]
     if workers <= 1:
         failures = [_bind(backend, spec) for spec in specs]

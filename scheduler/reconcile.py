@@ -67,6 +67,8 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
             target = _target(job, status)
             if target is None:
                 continue
+            if target[0] == JobState.LOST:
+                _stop_lost_run(backend, status.job_id)
             job.exit_code = status.exit_code if status.exit_code is not None else job.exit_code
             job_move(
                 job, target[0], target[1], data={"phase": status.phase.value, "backend_reason": status.reason}
@@ -76,6 +78,17 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
                 on_commit_trigger_cycle()
     changed += _finish_vanished(backend, set(by_public) - {s.job_id for s in statuses}, by_public)
     return changed
+
+
+def _stop_lost_run(backend: Backend, public_id: str) -> None:
+    """Stop what is left of a lost run (a gang's other ranks, a pod on a node that is gone) before the job is
+    requeued, while its row is locked: the requeue releases the run's GPUs, and the next bind would otherwise
+    take a surviving pod for one of its own. A stop that fails is logged; the next bind refuses leftovers
+    being deleted or pinned elsewhere."""
+    try:
+        backend.stop(public_id, "lost")
+    except Exception:  # noqa: BLE001 - requeue anyway; a lost job must not stay active
+        logger.exception("stopping the rest of lost job %s failed", public_id)
 
 
 def _finish_vanished(backend: Backend, unknown: set[str], by_public: dict[str, int]) -> int:
@@ -161,6 +174,7 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
         with transaction.atomic():
             job = lock_job(pk)
             if JobState(job.state) in ACTIVE:
+                _stop_lost_run(backend, str(job.public_id))
                 job_move(job, JobState.LOST, "lost: its node is no longer reported by the cluster")
                 counts["lost_on_vanished_nodes"] += 1
     # 6. running jobs of suspended or expired allocations, where the policy says stop.

@@ -1,194 +1,348 @@
-"""KubernetesBackend.watch(): list, then watch; resume after a dropped connection; relist after 410 Gone.
+"""KubernetesBackend.watch() against the real test control plane: list, then watch; resume a watch the server
+ended from the last resourceVersion; relist when that resourceVersion has expired (410 Gone).
 
-Every wait is on a real condition (a change delivered, a request the server saw) with a bounded timeout.
+gpugrant binds its pods to their nodes and kwok moves them through their phases
+(tests/cluster/kwok-stages.yaml). Every wait is on a real condition (a report, a request in the audit log, a
+pod's phase) with a bounded timeout.
+Faults the real server cannot be made to produce are in test_kubernetes_watch_standin.py.
 """
 
+import logging
 import queue
-import threading
 from contextlib import contextmanager
 
-from scheduler.backends.base import Phase
-from tests.scheduler.backends import k8s_builders as b
+import pytest
 
-NAMESPACE = f"gpugrant-{b.ORGANISATION_ID}"
-TIMEOUT = 30
+from scheduler.backends import k8s_manifests as manifests
+from scheduler.backends.base import Phase
+from scheduler.backends.kubernetes import KubernetesBackend
+from tests.cluster.controlplane import gpu_node
+from tests.scheduler.backends import k8s_builders as b
+from tests.scheduler.backends.k8s_watching import (
+    WatchGate,
+    calls,
+    next_report,
+    pod_relists,
+    query,
+    reports_until,
+    restart_apiserver,
+    wait_watching,
+    watch_ended,
+    watching,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+def _backend(cluster, watch_timeout_seconds: int = 60) -> KubernetesBackend:
+    return KubernetesBackend(
+        api_client=cluster.api_client(), qps=0, burst=10, watch_timeout_seconds=watch_timeout_seconds
+    )
+
+
+def _pod_path(cluster, job_id: str, rank: int = 0) -> str:
+    namespace = manifests.namespace_name(b.ORGANISATION_ID, cluster.prefix)
+    return f"/api/v1/namespaces/{namespace}/pods/{manifests.pod_name(job_id, rank)}"
+
+
+def _exit(cluster, job_id: str, code: int, rank: int = 0) -> int:
+    """Tell kwok the pod's containers exit with ``code``; returns the resourceVersion of that change."""
+    namespace = manifests.namespace_name(b.ORGANISATION_ID, cluster.prefix)
+    pod = cluster.annotate_pod(
+        namespace, manifests.pod_name(job_id, rank), {"gpugrant.test/exit-code": str(code)}
+    )
+    return int(pod["metadata"]["resourceVersion"])
+
+
+def _all_running(cluster, count: int) -> list[dict]:
+    """Until kwok has started ``count`` of gpugrant's pods: after that nothing changes them by itself."""
+    return cluster.wait_for(
+        lambda: (
+            len(pods := [p for p in cluster.pods() if p["status"].get("phase") == "Running"]) == count
+            and pods
+        ),
+        f"{count} gpugrant pods Running",
+    )
+
+
+def _gone(cluster, path: str) -> None:
+    cluster.wait_for(lambda: cluster.get(path) is None, f"{path} gone")
 
 
 @contextmanager
-def watching(backend, on_change=None):
-    changes: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def record(job_ids):
-        changes.put(job_ids)
-        if on_change:
-            on_change(job_ids)
-
-    thread = threading.Thread(target=backend.watch, args=(record, stop), daemon=True)
-    thread.start()
-    try:
-        yield changes
-    finally:
-        stop.set()
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "watch() did not return after stop was set"
+def watching_phases(backend):
+    """Yields the reports as {job id: its JobStatus, None if it has no pods}, read as each report came, as the
+    reconciler reads them."""
+    reports: queue.Queue = queue.Queue()
+    with watching(backend, lambda job_ids: reports.put(_statuses(backend, job_ids))):
+        yield reports
 
 
-def _next(changes: queue.Queue) -> set[str]:
-    return changes.get(timeout=TIMEOUT)
+def _statuses(backend, job_ids) -> dict:
+    found = {status.job_id: status for status in backend.statuses(sorted(job_ids))}
+    return {job_id: found.get(job_id) for job_id in job_ids}
 
 
-def _watches_open(fake_api) -> None:
-    fake_api.wait_for(lambda: fake_api.open_watches("pods") == 1 and fake_api.open_watches("nodes") == 1)
+def _reported(reports: queue.Queue, job_id: str, phase: Phase | None) -> list[dict]:
+    """The reports until one finds ``job_id`` in ``phase`` (None: without pods)."""
+    return reports_until(
+        reports, lambda statuses: job_id in statuses and getattr(statuses[job_id], "phase", None) == phase
+    )
 
 
-def _pod_name(job_id: str) -> str:
-    return f"job-{job_id.replace('-', '')[:12]}-0"
+# --- list, then one report per change ------------------------------------------------------------------
 
 
-def test_it_reports_every_job_after_listing_then_each_job_whose_pods_change(fake_api, k8s_backend):
+def test_it_reports_every_job_after_listing_then_each_job_whose_pods_change(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
     other = b.other_job_id()
-    k8s_backend.bind(b.spec())
-    k8s_backend.bind(b.spec(job_id=other))
-    fake_api.put(b.foreign_pod("notebook", "gpu-a", 1))
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=other))
+    listed = max(int(pod["metadata"]["resourceVersion"]) for pod in _all_running(cluster, 2))
+    offset = cluster.audit_offset()
 
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID, other}
-        _watches_open(fake_api)
-        fake_api.set_pod_status(NAMESPACE, _pod_name(other), phase="Running", node_name="gpu-a")
-        assert _next(changes) == {other}
-        fake_api.put(b.foreign_pod("notebook-2", "gpu-a", 1))  # not ours: not watched
-        k8s_backend.stop(b.JOB_ID, "cancelled")
-        assert _next(changes) == {b.JOB_ID}
+    with watching(backend) as changes:
+        assert next_report(changes) == {b.JOB_ID, other}
+        exited = _exit(cluster, other, 0)
+        cluster.wait_for(
+            lambda: cluster.get(_pod_path(cluster, other))["status"]["phase"] == "Succeeded", "its exit"
+        )
+        backend.stop(b.JOB_ID, "cancelled")
+        # The exit reports only its job (the annotation, then kwok's status), the stop only its own.
+        *before, last = reports_until(changes, lambda job_ids: b.JOB_ID in job_ids)
+        assert before and all(job_ids == {other} for job_ids in before) and last == {b.JOB_ID}
 
-    (watch,) = fake_api.requests_for("watch", "pods")
-    assert watch.namespace == "" and watch.query["labelSelector"] == "app.kubernetes.io/managed-by=gpugrant"
-    assert watch.query["resourceVersion"]  # watched from the list's resourceVersion, not from "now"
-
-
-def test_a_dropped_connection_resumes_from_the_last_resource_version_without_relisting(fake_api, k8s_backend):
-    k8s_backend.bind(b.spec())
-
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID}
-        _watches_open(fake_api)
-        seen = fake_api.set_pod_status(NAMESPACE, _pod_name(b.JOB_ID), phase="Running", node_name="gpu-a")
-        assert _next(changes) == {b.JOB_ID}
-
-        fake_api.drop_watches("pods")
-        fake_api.set_pod_status(
-            NAMESPACE, _pod_name(b.JOB_ID), phase="Succeeded"
-        )  # while disconnected, maybe
-
-        assert _next(changes) == {b.JOB_ID}  # the change is not lost
-        first, second = fake_api.requests_for("watch", "pods")
-        assert second.query["resourceVersion"] == seen["metadata"]["resourceVersion"]
-        assert len(fake_api.requests_for("list", "pods")) == 1
+    watch = calls(cluster, offset, "watch", "pods")[0]
+    assert watch["objectRef"].get("namespace") is None  # every namespace, gpugrant's pods only
+    assert query(watch)["labelSelector"] == "app.kubernetes.io/managed-by=gpugrant"
+    assert listed <= int(query(watch)["resourceVersion"]) < exited  # from the list's resourceVersion
 
 
-def _relists_after_expiry(fake_api, k8s_backend, *, as_event: bool) -> None:
+def test_it_reports_a_pod_that_kwok_starts_then_ends(cluster):
+    cluster.add_gpu_nodes("gpu-a")
+    backend = _backend(cluster)
+    backend.bind(b.spec())
+
+    with watching_phases(backend) as reports:
+        _reported(reports, b.JOB_ID, Phase.RUNNING)  # kwok starts it on its node
+        _exit(cluster, b.JOB_ID, 0)
+        status = _reported(reports, b.JOB_ID, Phase.SUCCEEDED)[-1][b.JOB_ID]
+
+    assert status.exit_code == 0
+
+
+def test_a_gang_with_one_failed_rank_is_reported_failed_while_the_other_rank_still_runs(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
+    backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+    _all_running(cluster, 2)
+
+    with watching_phases(backend) as reports:
+        _reported(reports, b.JOB_ID, Phase.RUNNING)
+        _exit(cluster, b.JOB_ID, 3, rank=1)
+        status = _reported(reports, b.JOB_ID, Phase.FAILED)[-1][b.JOB_ID]
+
+    assert status.exit_code == 3 and manifests.pod_name(b.JOB_ID, 1) in status.reason
+    assert cluster.get(_pod_path(cluster, b.JOB_ID, 0))["status"]["phase"] == "Running"
+
+
+def test_pods_past_their_active_deadline_are_reported_timed_out(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
+    backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))], max_runtime_seconds=2))
+
+    with watching_phases(backend) as reports:
+        status = _reported(reports, b.JOB_ID, Phase.TIMED_OUT)[-1][b.JOB_ID]  # kwok: DeadlineExceeded
+
+    assert "activeDeadlineSeconds" in status.reason
+    paths = [_pod_path(cluster, b.JOB_ID, rank) for rank in (0, 1)]
+    cluster.wait_for(
+        lambda: all(cluster.get(path)["status"].get("reason") == "DeadlineExceeded" for path in paths),
+        "both ranks failed as DeadlineExceeded",
+    )
+
+
+# --- the watch ends, or its resourceVersion expires ------------------------------------------------------
+
+
+def test_a_watch_the_server_ends_resumes_from_the_last_resource_version_without_relisting(cluster):
+    cluster.add_gpu_nodes("gpu-a")
+    backend = _backend(cluster, watch_timeout_seconds=2)  # the server ends each watch after 2 s
+    gate = WatchGate(backend)
+    backend.bind(b.spec())
+    _all_running(cluster, 1)
+    offset = cluster.audit_offset()
+
+    with watching_phases(backend) as reports:
+        _reported(reports, b.JOB_ID, Phase.RUNNING)
+        with gate.closed("pods"):  # between two watches: the change is made while none is open
+            before = len(calls(cluster, offset, "watch", "pods"))
+            _exit(cluster, b.JOB_ID, 0)
+            changed = cluster.wait_for(
+                lambda: (
+                    (pod := cluster.get(_pod_path(cluster, b.JOB_ID)))["status"]["phase"] == "Succeeded"
+                    and pod
+                ),
+                "the pod Succeeded",
+            )
+        _reported(reports, b.JOB_ID, Phase.SUCCEEDED)  # not lost: the resumed watch replays it
+
+    resumed = calls(cluster, offset, "watch", "pods")[before]  # the one held at the gate
+    assert int(query(resumed)["resourceVersion"]) < int(changed["metadata"]["resourceVersion"])
+    assert len(pod_relists(cluster, offset)) == 1
+
+
+def test_an_expired_resource_version_relists_and_reports_every_job_the_vanished_one_too(cluster, caplog):
+    caplog.set_level(logging.INFO, logger="scheduler.backends.kubernetes")
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster, watch_timeout_seconds=2)
+    gate = WatchGate(backend)
     other = b.other_job_id()
-    k8s_backend.bind(b.spec())
-    k8s_backend.bind(b.spec(job_id=other))
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=other))
+    _all_running(cluster, 2)
+    offset = cluster.audit_offset()
 
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID, other}
-        _watches_open(fake_api)
-        # A change the watch never delivers (its history was compacted away), then the 410.
-        fake_api.remove("pods", _pod_name(other), NAMESPACE, silently=True)
-        fake_api.expire_watches("pods", as_event=as_event)
+    with watching(backend) as changes:
+        assert next_report(changes) == {b.JOB_ID, other}
+        with gate.closed("pods", "nodes"):
+            # A change the backend is away for, then its history gone: etcd compacted, and the API server's
+            # watch cache (which still serves history etcd compacted away) restarted from etcd's revision.
+            cluster.request("DELETE", _pod_path(cluster, other))
+            _gone(cluster, _pod_path(cluster, other))
+            compacted = cluster.etcd_compact()
+            restart_apiserver(cluster)
+            restarted = cluster.audit_offset()
+        assert next_report(changes) == {b.JOB_ID, other}  # after the relist, every job: the vanished one too
+        _exit(cluster, b.JOB_ID, 0)  # and it watches on from the new list (kwok is back too)
+        reports_until(changes, lambda job_ids: job_ids == {b.JOB_ID})
 
-        assert _next(changes) == {
-            b.JOB_ID,
-            other,
-        }  # after a relist every job is reported, the vanished one too
-        assert len(fake_api.requests_for("list", "pods")) == 2
-        fake_api.wait_for(lambda: fake_api.open_watches("pods") == 1)
-        fake_api.set_pod_status(NAMESPACE, _pod_name(b.JOB_ID), phase="Running", node_name="gpu-a")
-        assert _next(changes) == {b.JOB_ID}  # and watching goes on from the new list
-
-    watches = fake_api.requests_for("watch", "pods")
-    assert int(watches[-1].query["resourceVersion"]) >= fake_api.oldest_watchable
-
-
-def test_410_gone_as_an_http_status_relists_and_resumes(fake_api, k8s_backend):
-    _relists_after_expiry(fake_api, k8s_backend, as_event=False)
-    assert (
-        len(fake_api.requests_for("watch", "pods")) == 3
-    )  # the first, the resume answered 410, the one after the relist
+    assert "expired; relisting" in caplog.text  # the real server answers 200 with an ERROR event, code 410
+    expired, *after = calls(cluster, restarted, "watch", "pods")
+    assert int(query(expired)["resourceVersion"]) < compacted
+    assert after and int(query(after[0])["resourceVersion"]) >= compacted
+    assert len(pod_relists(cluster, offset)) == 2
 
 
-def test_410_gone_as_an_error_event_relists_and_resumes(fake_api, k8s_backend):
-    _relists_after_expiry(fake_api, k8s_backend, as_event=True)
-    assert len(fake_api.requests_for("watch", "pods")) == 2  # the first (ended by the event), the one after
+# --- nodes -------------------------------------------------------------------------------------------------
 
 
-def test_a_first_watch_answered_410_relists_whichever_way_it_comes(fake_api, k8s_backend):
-    k8s_backend.bind(b.spec())
-    fake_api.fail("watch", "pods", 410, message="too old resource version: 1 (2)")
-    fake_api.fail("watch", "nodes", 410, gone_as_event=True)
-
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID}
-        assert _next(changes) == {b.JOB_ID}  # reported again after the relist
-        _watches_open(fake_api)
-
-    assert len(fake_api.requests_for("list", "pods")) == 2
-    assert len(fake_api.requests_for("list", "nodes")) == 2
-
-
-def test_a_deleted_node_reports_the_jobs_with_pods_on_it(fake_api, k8s_backend):
+def test_a_deleted_node_reports_the_jobs_on_it_which_run_on_when_it_returns(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
     on_b = b.other_job_id()
-    fake_api.put(b.node("gpu-a"))
-    fake_api.put(b.node("gpu-b"))
-    k8s_backend.bind(b.spec([("gpu-a", (0,))]))
-    k8s_backend.bind(b.spec([("gpu-b", (0,))], job_id=on_b))
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
+    _all_running(cluster, 2)
+    offset = cluster.audit_offset()
 
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID, on_b}
-        _watches_open(fake_api)
+    with watching(backend) as changes:
+        assert next_report(changes) == {b.JOB_ID, on_b}
+        wait_watching(cluster, offset, "nodes")  # listed: the backend knows the node before it goes
+        cluster.request("DELETE", "/api/v1/nodes/gpu-b")
+        assert next_report(changes) == {on_b}
+        assert backend.statuses([on_b])[0].phase == Phase.LOST
 
-        fake_api.remove("nodes", "gpu-b")
-
-        assert _next(changes) == {on_b}
-        assert k8s_backend.statuses([on_b])[0].phase == Phase.LOST
-
-
-def test_a_node_that_vanished_while_the_node_watch_was_expired_is_found_on_relist(fake_api, k8s_backend):
-    fake_api.put(b.node("gpu-a"))
-    k8s_backend.bind(b.spec([("gpu-a", (0,))]))
-
-    with watching(k8s_backend) as changes:
-        assert _next(changes) == {b.JOB_ID}
-        _watches_open(fake_api)
-
-        fake_api.remove("nodes", "gpu-a", silently=True)
-        fake_api.expire_watches("nodes", as_event=True)
-
-        assert _next(changes) == {b.JOB_ID}
-        assert len(fake_api.requests_for("list", "nodes")) == 2
+        cluster.create_node(gpu_node("gpu-b"))
+        cluster.wait_nodes_ready(["gpu-b"])
+    # PodGC removes a missing node's pods only after 40 s: back sooner, its kwok "kubelet" carries on.
+    assert backend.statuses([on_b])[0].phase == Phase.RUNNING
 
 
-def test_a_failing_callback_does_not_end_the_watch(fake_api, k8s_backend):
-    k8s_backend.bind(b.spec())
-    calls = []
+def test_a_node_that_vanished_between_node_watches_is_found_on_relist(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster, watch_timeout_seconds=2)
+    gate = WatchGate(backend)
+    on_b = b.other_job_id()
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
+    _all_running(cluster, 2)
+    offset = cluster.audit_offset()
+
+    with watching(backend) as changes:
+        assert next_report(changes) == {b.JOB_ID, on_b}
+        with gate.closed("nodes"):
+            cluster.request("DELETE", "/api/v1/nodes/gpu-b")
+            _gone(cluster, "/api/v1/nodes/gpu-b")
+            cluster.etcd_compact()
+            restart_apiserver(cluster)
+        # The pod relist reports both jobs; only the node relist reports the job of the vanished node alone.
+        reports_until(changes, lambda job_ids: job_ids == {on_b})
+
+    assert len(calls(cluster, offset, "list", "nodes")) == 2
+    assert backend.statuses([on_b])[0].phase == Phase.LOST
+
+
+# --- pods removed by someone else ------------------------------------------------------------------------
+
+
+def test_a_gang_rank_deleted_behind_gpugrants_back_is_reported_and_the_job_lost(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
+    backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
+    _all_running(cluster, 2)
+
+    with watching_phases(backend) as reports:
+        _reported(reports, b.JOB_ID, Phase.RUNNING)
+        cluster.request("DELETE", _pod_path(cluster, b.JOB_ID, rank=1))  # an admin's kubectl delete pod
+        status = _reported(reports, b.JOB_ID, Phase.LOST)[-1][b.JOB_ID]
+
+    assert status.reason == "only ranks [0] of 2 pods exist"
+
+
+def test_a_forced_drain_evicts_the_pods_and_the_watch_reports_their_job(cluster):
+    cluster.add_gpu_nodes("gpu-a", "gpu-b")
+    backend = _backend(cluster)
+    on_b = b.other_job_id()
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
+    _all_running(cluster, 2)
+    offset = cluster.audit_offset()
+
+    with watching_phases(backend) as reports:
+        assert set(next_report(reports)) == {b.JOB_ID, on_b}
+        # --force: gpugrant's pods have no controller, which a plain drain refuses (test_node_faults.py).
+        cluster.kubectl("drain", "gpu-a", "--ignore-daemonsets", "--delete-emptydir-data", "--force")
+        seen = _reported(reports, b.JOB_ID, None)  # evicted, then gone: no pods left
+
+    assert all(set(statuses) == {b.JOB_ID} for statuses in seen)  # the job on the other node is untouched
+    (eviction,) = calls(cluster, offset, "create", "pods", user="gpugrant-test-admin")
+    assert eviction["objectRef"]["subresource"] == "eviction"
+    assert backend.statuses([on_b])[0].phase == Phase.RUNNING
+
+
+# --- the watch itself ----------------------------------------------------------------------------------
+
+
+def test_a_failing_callback_does_not_end_the_watch(cluster):
+    cluster.add_gpu_nodes("gpu-a")
+    backend = _backend(cluster)
+    backend.bind(b.spec())
+    _all_running(cluster, 1)
+    calls_made = []
 
     def explode_once(job_ids):
-        calls.append(job_ids)
-        if len(calls) == 1:
+        calls_made.append(job_ids)
+        if len(calls_made) == 1:
             raise RuntimeError("reconcile failed")
 
-    with watching(k8s_backend, explode_once) as changes:
-        assert _next(changes) == {b.JOB_ID}
-        _watches_open(fake_api)
-        fake_api.set_pod_status(NAMESPACE, _pod_name(b.JOB_ID), phase="Running", node_name="gpu-a")
-        assert _next(changes) == {b.JOB_ID}
+    with watching(backend, explode_once) as changes:
+        assert next_report(changes) == {b.JOB_ID}
+        _exit(cluster, b.JOB_ID, 0)
+        assert next_report(changes) == {b.JOB_ID}
 
-    assert len(calls) == 2
+    assert len(calls_made) >= 2
 
 
-def test_setting_stop_closes_the_open_watches(fake_api, k8s_backend):
-    with watching(k8s_backend):
-        _watches_open(fake_api)
+def test_setting_stop_closes_the_open_watches(cluster):
+    backend = _backend(cluster, watch_timeout_seconds=300)  # only closing them can end them in time
+    offset = cluster.audit_offset()
 
-    fake_api.wait_for(lambda: fake_api.open_watches("pods") == 0 and fake_api.open_watches("nodes") == 0)
+    with watching(backend):
+        wait_watching(cluster, offset, "pods", "nodes")
+
+    opened = calls(cluster, offset, "watch", "pods") + calls(cluster, offset, "watch", "nodes")
+    cluster.wait_for(
+        lambda: all(watch_ended(cluster, offset, watch) for watch in opened), "the server to see them closed"
+    )
