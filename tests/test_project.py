@@ -33,8 +33,21 @@ def test_it_starts_the_readme_with_exactly_two_commands():
 def test_it_runs_the_readme_test_command_in_ci():
     ci = ROOT.joinpath(".ci/run").read_text()
     assert "sed -n 2p" in ci and "eval" in ci  # the README's second command, verbatim
-    for service in ("pg_isready", "redis-cli", "rabbitmq-server", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"):
-        assert service in ci
+    # The services are installed and started first, the control plane built, and both then required.
+    assert 'eval "$(.ci/services)"' in ci and "tests/cluster/build" in ci
+    assert "GPUGRANT_REQUIRE_SERVICES=1" in ci and "GPUGRANT_REQUIRE_CLUSTER=1" in ci
+    services = ROOT.joinpath(".ci/services").read_text()
+    for package in ("postgresql", "rabbitmq-server", "redis-server"):
+        assert package in services  # installed from Debian's packages where missing
+    for check in (
+        "pg_isready",
+        "redis-cli",
+        "tcp_open 127.0.0.1 5672",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "REDIS_URL",
+    ):
+        assert check in services  # each waited for until it answers, then pointed at
 
 
 def _manage(*args, **env):
@@ -50,8 +63,13 @@ def _manage(*args, **env):
 
 def test_it_passes_the_deploy_check_in_production_mode():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        GPUGRANT_ENV="production", SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="gpugrant.example.kr",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        GPUGRANT_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="gpugrant.example.kr",
         DEBUG="",
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -67,24 +85,52 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
 @pytest.mark.django_db
 def test_it_seeds_demo_data_idempotently_with_working_logins(settings):
     call_command("seed_demo", verbosity=0)
-    counts = (User.objects.count(), Organisation.objects.count(), Application.objects.count(), Allocation.objects.count())
+    counts = (
+        User.objects.count(),
+        Organisation.objects.count(),
+        Application.objects.count(),
+        Allocation.objects.count(),
+    )
     call_command("seed_demo", verbosity=0)
-    assert (User.objects.count(), Organisation.objects.count(), Application.objects.count(), Allocation.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        Organisation.objects.count(),
+        Application.objects.count(),
+        Allocation.objects.count(),
+    ) == counts
 
     states = set(Application.objects.values_list("state", flat=True))
     assert states >= {"draft", "submitted", "under_review", "revision_requested", "rejected", "approved"}
     assert set(Organisation.objects.values_list("org_type", flat=True)) == {
-        "sme", "startup", "university", "public_institution", "research_institute"
+        "sme",
+        "startup",
+        "university",
+        "public_institution",
+        "research_institute",
     }
     alice_allocation = Allocation.objects.get(organisation__memberships__user__email="alice@demo.test")
-    assert [b.gpu_type for b in alice_allocation.budgets.all()] == ["A100"] and alice_allocation.status == "active"
+    assert [b.gpu_type for b in alice_allocation.budgets.all()] == [
+        "A100"
+    ] and alice_allocation.status == "active"
     carol_allocation = Allocation.objects.get(organisation__memberships__user__email="carol@demo.test")
     assert [b.gpu_type for b in carol_allocation.budgets.all()] == ["H100"]
-    assert User.objects.get(email="bob@demo.test").memberships.get().organisation == alice_allocation.organisation
+    assert (
+        User.objects.get(email="bob@demo.test").memberships.get().organisation
+        == alice_allocation.organisation
+    )
     assert User.objects.get(email="staff@demo.test").is_staff
-    assert User.objects.filter(email__in=["reviewer@demo.test", "reviewer2@demo.test"], is_reviewer=True).count() == 2
+    assert (
+        User.objects.filter(email__in=["reviewer@demo.test", "reviewer2@demo.test"], is_reviewer=True).count()
+        == 2
+    )
 
-    for email in ("staff@demo.test", "reviewer@demo.test", "alice@demo.test", "bob@demo.test", "carol@demo.test"):
+    for email in (
+        "staff@demo.test",
+        "reviewer@demo.test",
+        "alice@demo.test",
+        "bob@demo.test",
+        "carol@demo.test",
+    ):
         assert Client().login(username=email, password="demo"), email
 
 
