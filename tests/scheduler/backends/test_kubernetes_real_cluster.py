@@ -1,6 +1,8 @@
-"""Against a real cluster, only where KUBECONFIG is set (`-m k8s`); skipped elsewhere, never required by CI.
+"""Against an operator's own cluster, only where KUBECONFIG is set (`-m k8s`); skipped elsewhere, never
+required by CI. Read-only: it lists nodes and pods and creates nothing.
 
-Read-only: it lists nodes and pods and creates nothing.
+Also how the two markers skip: `k8s` without KUBECONFIG, `cluster` where the test control plane is not
+built (and CI, with GPUGRANT_REQUIRE_CLUSTER=1, fails instead).
 """
 
 import pytest
@@ -62,3 +64,37 @@ def test_required_services_are_still_required(monkeypatch):
 
     with pytest.raises(pytest.UsageError, match="postgres"):
         conftest.pytest_collection_modifyitems(None, [])
+
+
+def test_the_cluster_marker_skips_with_the_reason_where_the_control_plane_is_not_built(monkeypatch, tmp_path):
+    monkeypatch.setenv("GPUGRANT_CLUSTER_BIN", str(tmp_path))  # an empty folder: nothing built
+    monkeypatch.delenv("GPUGRANT_REQUIRE_CLUSTER", raising=False)
+    monkeypatch.delenv("GPUGRANT_REQUIRE_SERVICES", raising=False)
+    item = _Item("cluster")
+
+    conftest.pytest_collection_modifyitems(None, [item])
+
+    (skip,) = item.skips
+    assert "not built" in skip.kwargs["reason"] or "needs Go" in skip.kwargs["reason"]
+
+
+def test_ci_requires_the_control_plane_so_its_tests_fail_rather_than_skip(monkeypatch, tmp_path):
+    monkeypatch.setenv("GPUGRANT_CLUSTER_BIN", str(tmp_path))
+    monkeypatch.setenv("GPUGRANT_REQUIRE_CLUSTER", "1")
+    monkeypatch.delenv("GPUGRANT_REQUIRE_SERVICES", raising=False)
+
+    with pytest.raises(pytest.UsageError, match="GPUGRANT_REQUIRE_CLUSTER=1 but"):
+        conftest.pytest_collection_modifyitems(None, [_Item("cluster")])
+
+
+def test_the_cluster_marker_runs_where_every_binary_is_built(monkeypatch, tmp_path):
+    from tests.cluster.controlplane import BINARIES
+
+    for name in BINARIES:
+        (tmp_path / name).touch()
+    monkeypatch.setenv("GPUGRANT_CLUSTER_BIN", str(tmp_path))
+    item = _Item("cluster")
+
+    conftest.pytest_collection_modifyitems(None, [item])
+
+    assert item.skips == []
