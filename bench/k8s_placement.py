@@ -85,7 +85,7 @@ class RunResult:
     all_placed: bool
     half_placed_gangs: int
     jobs_placed: int = 0  # jobs with every pod bound
-    admitted: int = 0  # Kueue: Workloads admitted
+    admitted: int = 0  # Kueue: Workloads admitted; gpugrant: jobs claimed (placement committed)
     seconds_to_last_admission: float = 0.0
     extra: dict = field(default_factory=dict)
     cleanup: object = field(default=None, repr=False, compare=False)  # empties the cluster for the next run
@@ -130,32 +130,34 @@ class Bindings:
         return self
 
     def _watch(self) -> None:
-        import kubernetes
-
-        resource_version = None
+        # Raw JSON, not the client's models: this runs in the process that also runs gpugrant's cycle, and
+        # building a model per event would take CPU from it that the other ways do not pay.
         while not self.stop.is_set():
-            listing = self.core.list_pod_for_all_namespaces(label_selector=self.selector)
-            self._record(listing.items)
-            resource_version = listing.metadata.resource_version
+            listing = self._raw(watch=False)
+            self._record(json.loads(listing.data)["items"])
+            resource_version = json.loads(listing.data)["metadata"]["resourceVersion"]
             try:
-                for event in kubernetes.watch.Watch().stream(
-                    self.core.list_pod_for_all_namespaces,
-                    label_selector=self.selector,
-                    resource_version=resource_version,
-                    timeout_seconds=5,
-                ):
-                    self._record([event["object"]])
+                stream = self._raw(watch=True, resource_version=resource_version, timeout_seconds=5)
+                for line in stream:
+                    if line.strip():
+                        self._record([json.loads(line)["object"]])
                     if self.stop.is_set():
                         return
             except Exception:  # noqa: BLE001 - relist and go on
                 continue
 
-    def _record(self, pods) -> None:
+    def _raw(self, **options):
+        return self.core.list_pod_for_all_namespaces(
+            label_selector=self.selector, _preload_content=False, **options
+        )
+
+    def _record(self, pods: list[dict]) -> None:
         now = time.monotonic()
         with self.changed:
             for pod in pods:
-                if pod.spec.node_name and pod.metadata.name not in self.bound:
-                    self.bound[pod.metadata.name] = (now, pod.spec.node_name)
+                node, name = (pod.get("spec") or {}).get("nodeName"), pod["metadata"]["name"]
+                if node and name not in self.bound:
+                    self.bound[name] = (now, node)
             self.changed.notify_all()
 
     def wait(self, count: int, stall: float) -> None:
@@ -375,14 +377,21 @@ def run_gpugrant(plane: ControlPlane, core, backend, jobs: list[JobShape], stall
     # gpugrant's own pods carry its managed-by label; the previous run's are all gone by now.
     bindings = Bindings(core, MANAGED_SELECTOR).start()
     start = time.monotonic()
-    cycles, phases = 0, {}
+    cycles, phases, admitted, last_admission = 0, {}, 0, start
     while Job.objects.filter(state="queued").exists() and cycles < 10:
+        cycle_start = time.monotonic()
         result = run_cycle(backend=backend, sync_inventory=True, estimate=False)
         cycles += 1
         for name, seconds in result.seconds.items():
             phases[name] = phases.get(name, 0.0) + seconds
         if not result.claimed:
             break
+        # gpugrant's admission: the claims committed in PostgreSQL (job and GPUs), before any pod exists,
+        # as Kueue's is the admission written to its Workload before the Job controller makes pods.
+        admitted += result.claimed
+        last_admission = cycle_start + sum(
+            result.seconds[p] for p in ("inventory", "snapshot", "plan", "claim")
+        )
     decided = time.monotonic()
     pods = sum(job.pods for job in jobs)
     bindings.wait(pods, stall)
@@ -402,6 +411,8 @@ def run_gpugrant(plane: ControlPlane, core, backend, jobs: list[JobShape], stall
         len(bound) == pods,
         half,
         jobs_placed=complete,
+        admitted=admitted,
+        seconds_to_last_admission=last_admission - start,
         extra={
             "cycles": cycles,
             "seconds_in_cycles": round(decided - start, 3),
@@ -604,6 +615,39 @@ def cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
     return used
 
 
+def profile_apiserver(plane: ControlPlane, seconds: int, out: Path) -> threading.Thread:
+    """Start taking a CPU profile of kube-apiserver; ``out`` gets `go tool pprof -top -cum` of it."""
+
+    def take():
+        try:
+            raw = plane.apiserver_cpu_profile(seconds)
+            out.with_suffix(".pb.gz").write_bytes(raw)
+            top = subprocess.run(
+                ["go", "tool", "pprof", "-top", "-cum", "-nodecount=40", str(out.with_suffix(".pb.gz"))],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            out.write_text(top.stdout or top.stderr)
+        except Exception as error:  # noqa: BLE001 - a profile is extra; the run's figures stand without it
+            out.write_text(f"no profile: {error}")
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def top_functions(pprof_top: str, limit: int = 8) -> list[str]:
+    """How busy the apiserver was ("Duration: 5s, Total samples = 4.1s (82%)", 100 % = one core), then the
+    Kubernetes functions that hold most of its CPU (cumulative), from `go tool pprof -top -cum`."""
+    rows = [line.strip() for line in pprof_top.splitlines() if line.strip().startswith("Duration:")]
+    for line in pprof_top.splitlines():
+        fields = line.split()  # flat, flat%, sum%, cum, cum%, function [(inline)]
+        if len(fields) >= 6 and fields[4].endswith("%") and fields[5].startswith("k8s.io/"):
+            rows.append(f"{fields[4]} {fields[5]}")
+    return rows[: limit + 1]
+
+
 # --- housekeeping ------------------------------------------------------------------------------------
 
 
@@ -661,7 +705,7 @@ def summarise(results: list[RunResult]) -> dict:
                 for name in runs[0].extra.get("cpu_seconds", {})
             },
         }
-        if mode == "kueue":
+        if mode in ("kueue", "gpugrant"):
             summary[mode]["median_admissions_per_second"] = median([r.admissions_per_second for r in runs])
             summary[mode]["median_seconds_to_last_admission"] = median(
                 [r.seconds_to_last_admission for r in runs]
@@ -678,6 +722,12 @@ def main() -> None:
         "--stall", type=float, default=15.0, help="end a run after this long without progress"
     )
     parser.add_argument("--modes", default="gpugrant,kube-scheduler,kueue")
+    parser.add_argument(
+        "--profile-seconds",
+        type=int,
+        default=5,
+        help="take a CPU profile of kube-apiserver over the first seconds of each way's first run (0: none)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
@@ -715,6 +765,10 @@ def main() -> None:
             for mode in modes:
                 run = f"{mode.replace('-', '')[:8]}{number}"
                 before = cpu_seconds(processes)
+                profile = None
+                if number == 0 and args.profile_seconds:
+                    profile_file = plane.folder / f"apiserver-{mode}.txt"
+                    profile = profile_apiserver(plane, args.profile_seconds, profile_file)
                 if mode == "gpugrant":
                     result = run_gpugrant(plane, core, backend, jobs, args.stall)
                 elif mode == "kube-scheduler":
@@ -723,6 +777,9 @@ def main() -> None:
                     result = run_kueue(plane, core, custom, batch, jobs, run, args.stall)
                 after = cpu_seconds(processes)
                 result.extra["cpu_seconds"] = {name: round(after[name] - before[name], 2) for name in after}
+                if profile is not None:
+                    profile.join(args.profile_seconds + 150)
+                    result.extra["apiserver_profile_top_cum"] = top_functions(profile_file.read_text())
                 result.cleanup()
                 results.append(result)
                 print(json.dumps(result.as_dict()), flush=True)

@@ -173,23 +173,36 @@ def run_placement(out_dir: Path, nodes: int, runs: int) -> dict:
 
 
 def placement_targets(summary: dict) -> list[tuple[str, float, str, float, bool]]:
-    """The issue's targets: gpugrant's pods/s ≥ kube-scheduler's; its jobs/s ≥ 5× Kueue's admissions/s;
-    no gang of gpugrant's half-placed."""
+    """The issue's targets: gpugrant's pods/s ≥ kube-scheduler's; ≥ 5× Kueue's admissions/s, read like for
+    like (decisions committed; jobs with every pod bound) and in the strictest way (gpugrant's jobs fully
+    placed against Kueue's bare admissions); no gang of gpugrant's half-placed."""
     gpugrant, scheduler, kueue = summary["gpugrant"], summary["kube-scheduler"], summary["kueue"]
-    pods_ratio = gpugrant["median_pods_per_second"] / scheduler["median_pods_per_second"]
-    kueue_ratio = gpugrant["median_jobs_per_second"] / kueue["median_admissions_per_second"]
-    half = gpugrant["max_half_placed_gangs"]
-    return [
-        ("gpugrant pods/s ≥ kube-scheduler's (ratio)", pods_ratio, ">=", 1.0, pods_ratio >= 1.0),
+    checks = [
         (
-            "gpugrant jobs placed/s ≥ 5× Kueue's admissions/s (ratio)",
-            kueue_ratio,
-            ">=",
-            5.0,
-            kueue_ratio >= 5.0,
+            "gpugrant pods/s ≥ kube-scheduler's (ratio)",
+            gpugrant["median_pods_per_second"] / scheduler["median_pods_per_second"],
+            1.0,
         ),
-        ("no gpugrant gang half-placed (most in any run)", half, "==", 0, half == 0),
+        (
+            "gpugrant admissions/s ≥ 5× Kueue's (ratio; each: the decision committed, before any pod exists)",
+            gpugrant["median_admissions_per_second"] / kueue["median_admissions_per_second"],
+            5.0,
+        ),
+        (
+            "gpugrant jobs fully placed/s ≥ 5× Kueue's (ratio; each: every pod bound)",
+            gpugrant["median_jobs_per_second"] / kueue["median_jobs_per_second"],
+            5.0,
+        ),
+        (
+            "strictest: gpugrant jobs fully placed/s ≥ 5× Kueue's bare admissions/s (ratio)",
+            gpugrant["median_jobs_per_second"] / kueue["median_admissions_per_second"],
+            5.0,
+        ),
     ]
+    targets = [(name, value, ">=", bound, value >= bound) for name, value, bound in checks]
+    half = gpugrant["max_half_placed_gangs"]
+    targets.append(("no gpugrant gang half-placed (most in any run)", half, "==", 0, half == 0))
+    return targets
 
 
 def placement_table(data: dict) -> str:
@@ -202,8 +215,8 @@ def placement_table(data: dict) -> str:
         f"{summary['gpugrant']['runs']} runs of each, interleaved, medians; machine: {data['machine']}; "
         f"load average after: {data.get('load_average_after', 'unknown')}.",
         "",
-        "| way | pods bound | jobs fully placed | runs with all placed | pods/s | jobs/s | s to last binding "
-        "| Kueue admissions/s | s to last admission | gangs half-placed (most in a run) |",
+        "| way | pods bound | jobs fully placed | runs with all placed | pods/s | jobs fully placed/s "
+        "| s to last binding | admissions/s | s to last admission | gangs half-placed (most in a run) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode in ("gpugrant", "kube-scheduler", "kueue"):
@@ -211,7 +224,7 @@ def placement_table(data: dict) -> str:
         name = f"**{mode}**" if mode == "gpugrant" else mode
         admissions = (
             f"{m['median_admissions_per_second']:g} | {m['median_seconds_to_last_admission']:g}"
-            if mode == "kueue"
+            if "median_admissions_per_second" in m
             else "— | —"
         )
         lines.append(
@@ -232,6 +245,18 @@ def placement_table(data: dict) -> str:
     for mode in ("gpugrant", "kube-scheduler", "kueue"):
         cpu = summary[mode]["median_cpu_seconds"]
         lines.append(f"| {mode} | " + " | ".join(f"{cpu.get(p, 0):g}" for p in processes) + " |")
+    profiles = [r for r in data["runs"] if r["extra"].get("apiserver_profile_top_cum")]
+    if profiles:
+        lines += [
+            "",
+            "kube-apiserver's CPU profile over the first seconds of each way's first run (`go tool pprof -top "
+            "-cum`; the first line says how busy it was, 100 % = one core; then the Kubernetes functions "
+            "holding most of it):",
+            "",
+        ]
+        for run in profiles:
+            top = run["extra"]["apiserver_profile_top_cum"]
+            lines.append(f"- {run['mode']}: {top[0]}; " + "; ".join(f"`{row}`" for row in top[1:6]))
     lines += ["", "Targets:", ""]
     lines += [
         f"- {'met' if met else '**MISSED**'}: {name}: {value:.3g} (target {op} {bound:g})"
@@ -351,7 +376,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gpus", type=int, default=512)
     parser.add_argument("--cycle-s", type=float, default=0.0)
     parser.add_argument("--burst-runs", type=int, default=3)
-    parser.add_argument("--placement-nodes", type=int, default=100)
+    parser.add_argument("--placement-nodes", type=int, default=500)
     parser.add_argument("--placement-runs", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     parser.add_argument("--no-docs", action="store_true", help="write JSON only")

@@ -40,26 +40,29 @@ def test_a_gang_with_some_but_not_all_pods_bound_is_half_placed(bound, expected)
     assert counts == expected
 
 
-def _summary(gpugrant_pods, gpugrant_jobs, scheduler_pods, kueue_admissions, half=0):
+def _summary(pods, scheduler_pods, admissions, kueue_admissions, jobs, kueue_jobs, half=0):
     return {
         "gpugrant": {
-            "median_pods_per_second": gpugrant_pods,
-            "median_jobs_per_second": gpugrant_jobs,
+            "median_pods_per_second": pods,
+            "median_admissions_per_second": admissions,
+            "median_jobs_per_second": jobs,
             "max_half_placed_gangs": half,
         },
         "kube-scheduler": {"median_pods_per_second": scheduler_pods},
-        "kueue": {"median_admissions_per_second": kueue_admissions},
+        "kueue": {"median_admissions_per_second": kueue_admissions, "median_jobs_per_second": kueue_jobs},
     }
 
 
 @pytest.mark.parametrize(
     ("summary", "met"),
     [
-        (_summary(200, 150, 190, 30), [True, True, True]),
-        (_summary(180, 150, 190, 30), [False, True, True]),
-        (_summary(200, 140, 190, 30), [True, False, True]),
-        (_summary(200, 150, 190, 30, half=1), [True, True, False]),
+        (_summary(200, 190, 1000, 30, 160, 12), [True, True, True, True, True]),
+        (_summary(180, 190, 1000, 30, 160, 12), [False, True, True, True, True]),
+        (_summary(200, 190, 140, 30, 160, 12), [True, False, True, True, True]),
+        (_summary(200, 190, 1000, 30, 55, 12), [True, True, False, False, True]),
+        (_summary(200, 190, 1000, 40, 140, 12), [True, True, True, False, True]),
+        (_summary(200, 190, 1000, 30, 160, 12, half=1), [True, True, True, True, False]),
     ],
 )
-def test_the_targets_compare_pods_with_kube_scheduler_and_jobs_with_five_times_kueue(summary, met):
+def test_the_targets_compare_pods_with_kube_scheduler_and_admissions_and_placements_with_kueue(summary, met):
     assert [target[-1] for target in placement_targets(summary)] == met

@@ -606,6 +606,12 @@ class ControlPlane:
             except json.JSONDecodeError:
                 return error.code, {"message": payload.decode(errors="replace")}
 
+    def apiserver_cpu_profile(self, seconds: int) -> bytes:
+        """A CPU profile of kube-apiserver over the next ``seconds`` (Go's pprof format, from /debug/pprof)."""
+        request = urllib.request.Request(f"{self.server}/debug/pprof/profile?seconds={seconds}")
+        with urllib.request.urlopen(request, context=self._ssl_context(), timeout=seconds + 30) as response:
+            return response.read()
+
     def _exists(self, path: str) -> bool:
         return self.request("GET", path)[0] == 200
 
