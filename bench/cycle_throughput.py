@@ -38,55 +38,11 @@ def setup_django(database_url: str) -> None:
 
 
 def world(nodes: int):
-    from datetime import date, timedelta
-
-    from django.utils import timezone
-
-    from portal.accounts.models import User
-    from portal.applications.models import Application
-    from portal.calls.models import Call
-    from portal.organisations.models import Membership, Organisation
-    from quotas.models import Allocation, AllocationBudget
+    from bench.world import bench_allocation
     from scheduler.backends.base import NodeInfo
     from scheduler.backends.simulated import SimulatedBackend
 
-    user = User.objects.create_user(email="bench@example.test", password="x")
-    organisation = Organisation.objects.create(
-        name="Bench", org_type="university", registration_number="BENCH-1", verified=True
-    )
-    Membership.objects.create(organisation=organisation, user=user, role="owner")
-    now = timezone.now()
-    call = Call.objects.create(
-        title="bench",
-        opens_at=now - timedelta(days=1),
-        closes_at=now + timedelta(days=1),
-        eligible_org_types=["university"],
-        allocation_start=date.today(),
-        allocation_end=date.today() + timedelta(days=30),
-    )
-    application = Application.objects.create(
-        call=call,
-        organisation=organisation,
-        created_by=user,
-        project_title="bench",
-        summary="s",
-        field="other",
-        requested_start=date.today(),
-        requested_end=date.today() + timedelta(days=30),
-        max_concurrent_gpus=100_000,
-        justification="j",
-        state="approved",
-    )
-    allocation = Allocation.objects.create(
-        organisation=organisation,
-        call=call,
-        application=application,
-        project_title="bench",
-        starts_on=date.today(),
-        ends_on=date.today() + timedelta(days=30),
-        max_concurrent_gpus=100_000,
-    )
-    AllocationBudget.objects.create(allocation=allocation, gpu_type="A100", awarded_gpu_hours=100_000_000)
+    user, organisation, allocation = bench_allocation("A100")
     backend = SimulatedBackend(
         [NodeInfo(f"sim-{i:05d}", "A100", 8) for i in range(nodes)], durations=lambda spec: 600.0
     )

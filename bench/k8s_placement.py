@@ -115,6 +115,19 @@ class RunResult:
 # --- observing the cluster ---------------------------------------------------------------------------
 
 
+def wait_for_count(changed: threading.Condition, seen: dict, count: int, stall: float) -> None:
+    """Until ``seen`` (filled under ``changed``) holds ``count`` entries, or ``stall`` seconds pass without
+    a new one."""
+    last, size = time.monotonic(), -1
+    with changed:
+        while len(seen) < count:
+            if len(seen) != size:
+                size, last = len(seen), time.monotonic()
+            if time.monotonic() - last > stall:
+                return
+            changed.wait(0.2)
+
+
 class Bindings:
     """Watches the pods a label selector picks and records when each is first seen bound to a node."""
 
@@ -162,14 +175,7 @@ class Bindings:
 
     def wait(self, count: int, stall: float) -> None:
         """Until ``count`` pods are bound, or none was bound for ``stall`` seconds."""
-        last, seen = time.monotonic(), -1
-        with self.changed:
-            while len(self.bound) < count:
-                if len(self.bound) != seen:
-                    seen, last = len(self.bound), time.monotonic()
-                if time.monotonic() - last > stall:
-                    break
-                self.changed.wait(0.2)
+        wait_for_count(self.changed, self.bound, count, stall)
         self.stop.set()
 
 
@@ -358,14 +364,8 @@ class Admissions:
                 continue
 
     def wait(self, count: int, stall: float) -> None:
-        last, seen = time.monotonic(), -1
-        with self.changed:
-            while len(self.admitted) < count:
-                if len(self.admitted) != seen:
-                    seen, last = len(self.admitted), time.monotonic()
-                if time.monotonic() - last > stall:
-                    break
-                self.changed.wait(0.2)
+        """Until ``count`` Workloads are admitted, or none was for ``stall`` seconds."""
+        wait_for_count(self.changed, self.admitted, count, stall)
         self.stop.set()
 
 
@@ -456,46 +456,14 @@ def setup_django(database_url: str) -> None:
 
 def _gpugrant_world(jobs: list[JobShape]):
     """An empty database with one organisation, one H100 allocation big enough, and the jobs queued."""
-    from datetime import date, timedelta
-
     from django.core.management import call_command
-    from django.utils import timezone
 
-    from portal.accounts.models import User
-    from portal.applications.models import Application
-    from portal.calls.models import Call
-    from portal.organisations.models import Membership, Organisation
-    from quotas.models import Allocation, AllocationBudget
+    from bench.world import bench_allocation
     from scheduler.models import Job
 
     call_command("flush", interactive=False, verbosity=0)
-    user = User.objects.create_user(email="bench@example.test", password="x")
-    organisation = Organisation.objects.create(
-        name="Bench", org_type="university", registration_number="BENCH-1", verified=True
-    )
-    Membership.objects.create(organisation=organisation, user=user, role="owner")
-    now = timezone.now()
-    call = Call.objects.create(
-        title="bench",
-        opens_at=now - timedelta(days=1),
-        closes_at=now + timedelta(days=1),
-        eligible_org_types=["university"],
-        allocation_start=date.today(),
-        allocation_end=date.today() + timedelta(days=30),
-    )
-    application = Application.objects.create(
-        call=call, organisation=organisation, created_by=user, project_title="bench", summary="s",
-        field="other", requested_start=date.today(), requested_end=date.today() + timedelta(days=30),
-        max_concurrent_gpus=100_000, justification="j", state="approved",
-    )  # fmt: skip
-    allocation = Allocation.objects.create(
-        organisation=organisation, call=call, application=application, project_title="bench",
-        starts_on=date.today(), ends_on=date.today() + timedelta(days=30), max_concurrent_gpus=100_000,
-    )  # fmt: skip
     holds = sum(job.pods * job.gpus_per_pod * 3600 for job in jobs)
-    AllocationBudget.objects.create(
-        allocation=allocation, gpu_type="H100", awarded_gpu_hours=100_000_000, held_gpu_seconds=holds
-    )
+    user, organisation, allocation = bench_allocation("H100", held_gpu_seconds=holds)
     Job.objects.bulk_create(
         Job(
             organisation=organisation, allocation=allocation, created_by=user, name=job.name,
@@ -749,14 +717,12 @@ def main() -> None:
         if "kueue" in modes:
             kueue = start_kueue(plane, args.nodes)
         core, custom, batch = _admin_clients(plane)
-        import kubernetes
-
-        configuration = kubernetes.client.Configuration()
-        kubeconfig = plane.kubeconfig_for_service_account("gpugrant", "gpugrant-scheduler")
-        kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
         from scheduler.backends.kubernetes import KubernetesBackend
 
-        backend = KubernetesBackend(api_client=kubernetes.client.ApiClient(configuration))
+        # Configured as the product is: KUBECONFIG with the scheduler service account's token, the client
+        # built by the backend itself (its connection pool sized for its burst).
+        os.environ["KUBECONFIG"] = str(plane.kubeconfig_for_service_account("gpugrant", "gpugrant-scheduler"))
+        backend = KubernetesBackend()
         processes = {name: process.popen.pid for name, process in plane.processes.items()}
         if kueue is not None:
             processes["kueue"] = kueue.pid

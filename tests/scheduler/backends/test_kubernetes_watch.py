@@ -54,6 +54,13 @@ def _exit(cluster, job_id: str, code: int, rank: int = 0) -> int:
     return int(pod["metadata"]["resourceVersion"])
 
 
+def _one_job_per_node(cluster, backend, other: str) -> list[dict]:
+    """Job JOB_ID on gpu-a and ``other`` on gpu-b, both Running; returns their pods."""
+    backend.bind(b.spec([("gpu-a", (0, 1))]))
+    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=other))
+    return _all_running(cluster, 2)
+
+
 def _all_running(cluster, count: int) -> list[dict]:
     """Until kwok has started ``count`` of gpugrant's pods: after that nothing changes them by itself."""
     return cluster.wait_for(
@@ -97,9 +104,9 @@ def test_it_reports_every_job_after_listing_then_each_job_whose_pods_change(clus
     cluster.add_gpu_nodes("gpu-a", "gpu-b")
     backend = _backend(cluster)
     other = b.other_job_id()
-    backend.bind(b.spec([("gpu-a", (0, 1))]))
-    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=other))
-    listed = max(int(pod["metadata"]["resourceVersion"]) for pod in _all_running(cluster, 2))
+    listed = max(
+        int(pod["metadata"]["resourceVersion"]) for pod in _one_job_per_node(cluster, backend, other)
+    )
     offset = cluster.audit_offset()
 
     with watching(backend) as changes:
@@ -199,9 +206,7 @@ def test_an_expired_resource_version_relists_and_reports_every_job_the_vanished_
     backend = _backend(cluster, watch_timeout_seconds=2)
     gate = WatchGate(backend)
     other = b.other_job_id()
-    backend.bind(b.spec([("gpu-a", (0, 1))]))
-    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=other))
-    _all_running(cluster, 2)
+    _one_job_per_node(cluster, backend, other)
     offset = cluster.audit_offset()
 
     with watching(backend) as changes:
@@ -232,9 +237,7 @@ def test_a_deleted_node_reports_the_jobs_on_it_which_run_on_when_it_returns(clus
     cluster.add_gpu_nodes("gpu-a", "gpu-b")
     backend = _backend(cluster)
     on_b = b.other_job_id()
-    backend.bind(b.spec([("gpu-a", (0, 1))]))
-    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
-    _all_running(cluster, 2)
+    _one_job_per_node(cluster, backend, on_b)
     offset = cluster.audit_offset()
 
     with watching(backend) as changes:
@@ -255,9 +258,7 @@ def test_a_node_that_vanished_between_node_watches_is_found_on_relist(cluster):
     backend = _backend(cluster, watch_timeout_seconds=2)
     gate = WatchGate(backend)
     on_b = b.other_job_id()
-    backend.bind(b.spec([("gpu-a", (0, 1))]))
-    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
-    _all_running(cluster, 2)
+    _one_job_per_node(cluster, backend, on_b)
     offset = cluster.audit_offset()
 
     with watching(backend) as changes:
@@ -295,9 +296,7 @@ def test_a_forced_drain_evicts_the_pods_and_the_watch_reports_their_job(cluster)
     cluster.add_gpu_nodes("gpu-a", "gpu-b")
     backend = _backend(cluster)
     on_b = b.other_job_id()
-    backend.bind(b.spec([("gpu-a", (0, 1))]))
-    backend.bind(b.spec([("gpu-b", (0, 1))], job_id=on_b))
-    _all_running(cluster, 2)
+    _one_job_per_node(cluster, backend, on_b)
     offset = cluster.audit_offset()
 
     with watching_phases(backend) as reports:
