@@ -405,6 +405,25 @@ GPUGRANT_GPU_TYPES = env_list("GPUGRANT_GPU_TYPES", ["A100", "H100", "H200", "L4
 # Hours in a "GPU-month" when a form takes GPUs × months (365 × 24 / 12).
 GPUGRANT_HOURS_PER_MONTH = 730
 GPUGRANT_MAX_TEXT = {"title": 200, "summary": 5000, "justification": 10000, "comment": 5000, "reason": 2000}
+# Tenant isolation on Kubernetes (docs/security.md): the user job containers run as (never root), the
+# organisation namespace's NetworkPolicy (off only where the operator enforces an equivalent), whether job
+# pods may reach the internet, and the address ranges they may never reach.
+GPUGRANT_K8S_JOB_UID = env_int("GPUGRANT_K8S_JOB_UID", 1000)
+if GPUGRANT_K8S_JOB_UID <= 0:
+    raise ImproperlyConfigured(f"GPUGRANT_K8S_JOB_UID must be a user other than root, not {GPUGRANT_K8S_JOB_UID}")
+GPUGRANT_K8S_NETWORK_POLICY = env_bool("GPUGRANT_K8S_NETWORK_POLICY", True)
+GPUGRANT_K8S_JOB_INTERNET = env_bool("GPUGRANT_K8S_JOB_INTERNET", True)
+# Private, shared and link-local ranges: the cluster's Services (the Kubernetes API's among them), nodes,
+# other namespaces' pods and in-house databases live there. Add a public API endpoint if yours has one.
+GPUGRANT_K8S_JOB_EGRESS_EXCEPT = env_list(
+    "GPUGRANT_K8S_JOB_EGRESS_EXCEPT",
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"],
+)
+for _cidr in GPUGRANT_K8S_JOB_EGRESS_EXCEPT:
+    try:
+        ipaddress.ip_network(_cidr)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"GPUGRANT_K8S_JOB_EGRESS_EXCEPT: {_cidr!r} is not a CIDR ({_error})") from None
 
 # --- Operations (docs/operations.md) ----------------------------------------------------------------
 # /metrics: a bearer token and/or client networks (CIDRs); production with neither answers 404.

@@ -28,6 +28,7 @@ RANK_LABEL = "gpugrant.io/rank"
 GPU_INDICES_ANNOTATION = "gpugrant.io/gpu-indices"
 CONTAINER_NAME = "job"
 RENDEZVOUS_PORT = 29500
+DEFAULT_RUN_AS_USER = 1000  # job containers' user and group (settings.GPUGRANT_K8S_JOB_UID); never 0
 # Our own variables win over the job's environment of the same name.
 RESERVED_ENV = ("GPUGRANT_JOB_ID", "WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -87,9 +88,50 @@ def namespace_manifest(organisation_id: str, prefix: str) -> dict:
             "labels": {
                 MANAGED_BY_LABEL: MANAGER,
                 ORGANISATION_LABEL: organisation_id,
-                # Pod Security Admission: job pods meet "baseline"; nothing privileged can run here.
-                "pod-security.kubernetes.io/enforce": "baseline",
+                # Pod Security Admission: job pods meet "restricted" (non-root, no privilege escalation, no
+                # capabilities, RuntimeDefault seccomp, no host access); the API server refuses any pod
+                # in an organisation's namespace that does not.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
             },
+        },
+    }
+
+
+TENANT_POLICY_NAME = "gpugrant-tenant-isolation"
+
+
+def tenant_policy_manifest(namespace: str, *, internet: bool, egress_except: tuple[str, ...]) -> dict:
+    """The organisation's NetworkPolicy: its pods talk to each other (a job's ranks) and to the cluster's
+    DNS, and, where ``internet`` is on, to addresses outside ``egress_except``; nothing else reaches them or
+    is reached by them (the portal, the database and broker, the Kubernetes API, other organisations)."""
+    same_namespace = {"podSelector": {}}
+    dns = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    egress = [{"to": [same_namespace]}, dns]
+    if internet:
+        egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(egress_except)}}]})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": TENANT_POLICY_NAME,
+            "namespace": namespace,
+            "labels": {MANAGED_BY_LABEL: MANAGER},
+        },
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [same_namespace]}],
+            "egress": egress,
         },
     }
 
@@ -116,20 +158,25 @@ def service_manifest(spec: JobSpec, prefix: str) -> dict | None:
     }
 
 
-def pod_manifests(spec: JobSpec, prefix: str, *, bind_to_node: bool = True) -> tuple[dict, ...]:
+def pod_manifests(
+    spec: JobSpec, prefix: str, *, bind_to_node: bool = True, run_as_user: int = DEFAULT_RUN_AS_USER
+) -> tuple[dict, ...]:
     ranks = sorted(pod.rank for pod in spec.pods)
     if ranks != list(range(len(spec.pods))):
         raise ValueError(f"job {spec.job_id}: pod ranks must be 0..{len(spec.pods) - 1}, got {ranks}")
     return tuple(
-        _pod_manifest(spec, pod, prefix, bind_to_node) for pod in sorted(spec.pods, key=lambda pod: pod.rank)
+        _pod_manifest(spec, pod, prefix, bind_to_node, run_as_user)
+        for pod in sorted(spec.pods, key=lambda pod: pod.rank)
     )
 
 
-def job_manifests(spec: JobSpec, prefix: str, *, bind_to_node: bool = True) -> JobManifests:
+def job_manifests(
+    spec: JobSpec, prefix: str, *, bind_to_node: bool = True, run_as_user: int = DEFAULT_RUN_AS_USER
+) -> JobManifests:
     return JobManifests(
         namespace=namespace_manifest(spec.organisation_id, prefix),
         service=service_manifest(spec, prefix),
-        pods=pod_manifests(spec, prefix, bind_to_node=bind_to_node),
+        pods=pod_manifests(spec, prefix, bind_to_node=bind_to_node, run_as_user=run_as_user),
     )
 
 
@@ -143,7 +190,7 @@ def _job_labels(spec: JobSpec) -> dict[str, str]:
     }
 
 
-def _pod_manifest(spec: JobSpec, pod, prefix: str, bind_to_node: bool) -> dict:
+def _pod_manifest(spec: JobSpec, pod, prefix: str, bind_to_node: bool, run_as_user: int) -> dict:
     name = pod_name(spec.job_id, pod.rank)
     gpus = str(spec.gpus_per_pod)
     environment = {key: value for key, value in spec.environment.items() if key not in RESERVED_ENV}
@@ -175,7 +222,13 @@ def _pod_manifest(spec: JobSpec, pod, prefix: str, bind_to_node: bool) -> dict:
             }
         },
         "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        # "restricted": never root, whatever user the image names (the kubelet refuses to start a root one).
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": run_as_user,
+            "runAsGroup": run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [
             {
                 "name": CONTAINER_NAME,

@@ -124,6 +124,7 @@ class KubernetesBackend(Backend):
             configuration.connection_pool_maxsize = max(1, burst) + 2
             api_client = kubernetes.client.ApiClient(configuration)
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._networking = kubernetes.client.NetworkingV1Api(api_client)
         self._request_timeout = request_timeout
         self._watch_timeout_seconds = watch_timeout_seconds
         self._product_map: dict[str, str] = dict(settings.GPUGRANT_K8S_PRODUCT_MAP)
@@ -134,6 +135,10 @@ class KubernetesBackend(Backend):
         # gpugrant binds its pods itself (spec.nodeName at creation) unless kube-scheduler is to bind them.
         self._bind_to_node = settings.GPUGRANT_K8S_BINDING == "gpugrant"
         self._namespaces_seen: set[str] = set()  # organisations' namespaces this process knows exist
+        self._run_as_user = settings.GPUGRANT_K8S_JOB_UID
+        self._tenant_policy = settings.GPUGRANT_K8S_NETWORK_POLICY
+        self._internet = settings.GPUGRANT_K8S_JOB_INTERNET
+        self._egress_except = tuple(settings.GPUGRANT_K8S_JOB_EGRESS_EXCEPT)
 
     # --- the Backend interface --------------------------------------------------------------------
 
@@ -184,7 +189,9 @@ class KubernetesBackend(Backend):
         for the same job — because the scheduler undoes the GPU claim on BindError and no pod may outlive it.
         """
         try:
-            job = manifests.job_manifests(spec, self._prefix, bind_to_node=self._bind_to_node)
+            job = manifests.job_manifests(
+                spec, self._prefix, bind_to_node=self._bind_to_node, run_as_user=self._run_as_user
+            )
         except ValueError as error:
             raise BindError(str(error)) from error
         namespace = job.namespace["metadata"]["name"]
@@ -200,6 +207,7 @@ class KubernetesBackend(Backend):
                 refused = error
             except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
                 raise BindError(_failure("create namespace", namespace, error)) from error
+            self._apply_tenant_policy(namespace, refused)
         try:
             if job.service is not None:
                 self._create("create_namespaced_service", job.service, namespace=namespace)
@@ -221,6 +229,33 @@ class KubernetesBackend(Backend):
             raise BindError(message) from error
         # Pods were made in it, so it exists: later binds skip the create (a 409 each) until a 404 says otherwise.
         self._namespaces_seen.add(namespace)
+
+    def _apply_tenant_policy(self, namespace: str, refused: ApiException | None) -> None:
+        """Make the namespace's NetworkPolicy what gpugrant wants before any pod runs there: created, or, when
+        it exists (409), brought up to date by server-side apply. No policy, no pods: a failure fails the bind."""
+        if not self._tenant_policy:
+            return
+        policy = manifests.tenant_policy_manifest(
+            namespace, internet=self._internet, egress_except=self._egress_except
+        )
+        try:
+            if not self._create_on(
+                self._networking, "create_namespaced_network_policy", policy, namespace=namespace
+            ):
+                self._raw_on(
+                    self._networking,
+                    "patch_namespaced_network_policy",
+                    manifests.TENANT_POLICY_NAME,
+                    namespace,
+                    body=policy,
+                    field_manager=manifests.MANAGER,
+                    force=True,
+                    _content_type="application/apply-patch+yaml",
+                )
+        except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
+            if refused is not None and isinstance(error, ApiException) and error.status == 404:
+                raise BindError(_failure("create namespace", namespace, refused)) from refused
+            raise BindError(_failure("apply network policy in", namespace, error)) from error
 
     def stop(self, job_id: str, reason: str) -> None:
         logger.info("stopping job %s (%s)", job_id, reason)
@@ -387,8 +422,11 @@ class KubernetesBackend(Backend):
     # --- API calls --------------------------------------------------------------------------------
 
     def _raw(self, method: str, *args, **kwargs) -> bytes:
+        return self._raw_on(self._core, method, *args, **kwargs)
+
+    def _raw_on(self, api, method: str, *args, **kwargs) -> bytes:
         self._bucket.acquire()
-        response = getattr(self._core, method)(
+        response = getattr(api, method)(
             *args, _preload_content=False, _request_timeout=self._request_timeout, **kwargs
         )
         try:
@@ -401,8 +439,11 @@ class KubernetesBackend(Backend):
 
     def _create(self, method: str, body: dict, **kwargs) -> bool:
         """Create ``body``; False when it already exists (409), which callers treat as done before."""
+        return self._create_on(self._core, method, body, **kwargs)
+
+    def _create_on(self, api, method: str, body: dict, **kwargs) -> bool:
         try:
-            self._raw(method, body=body, **kwargs)
+            self._raw_on(api, method, body=body, **kwargs)
         except ApiException as error:
             if error.status == 409:
                 return False

@@ -50,6 +50,7 @@ def fake_api():
 @pytest.fixture
 def k8s_backend(fake_api, settings):
     settings.GPUGRANT_K8S_NAMESPACE_PREFIX = "gpugrant-"
+    settings.GPUGRANT_K8S_NETWORK_POLICY = False  # the stand-in serves the core API group only
     return KubernetesBackend(
         host=fake_api.url, qps=0, burst=10, request_timeout=(2.0, 10.0), watch_timeout_seconds=60
     )

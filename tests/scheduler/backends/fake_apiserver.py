@@ -53,7 +53,8 @@ def cluster_role_rules(path: Path = CLUSTER_ROLE) -> set[tuple[str, str]]:
     role = yaml.safe_load(path.read_text())
     pairs = set()
     for rule in role["rules"]:
-        assert rule.get("apiGroups") == [""], f"only the core API group is expected: {rule}"
+        if rule.get("apiGroups") != [""]:
+            continue  # the stand-in serves the core API group only (NetworkPolicies are real-server tests)
         pairs |= {(verb, resource) for verb in rule["verbs"] for resource in rule["resources"]}
     return pairs
 

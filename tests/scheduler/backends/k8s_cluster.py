@@ -6,8 +6,12 @@ other people's pods are real pods in another namespace of the test's prefix.
 """
 
 import base64
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+import yaml
 
 from tests.cluster.controlplane import KWOK_ANNOTATION, gpu_node
 from tests.cluster.fixtures import SCHEDULER_ACCOUNT
@@ -15,6 +19,7 @@ from tests.cluster.fixtures import SCHEDULER_ACCOUNT
 SCHEDULER_USER = "system:serviceaccount:{}:{}".format(*SCHEDULER_ACCOUNT)
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 MERGE_PATCH = "application/merge-patch+json"
+SCHEDULER_ROLE = Path(__file__).resolve().parents[3] / "deploy" / "base" / "scheduler-clusterrole.yaml"
 
 
 @dataclass(frozen=True)
@@ -303,3 +308,54 @@ def missing_from(stored, sent, where: str = "") -> list[str]:
             for problem in missing_from(stored[i], value, f"{where}[{i}]")
         ]
     return [] if stored == sent else [f"{where}: sent {sent!r}, stored {stored!r}"]
+
+
+@contextmanager
+def scheduler_account_without(cluster, suffix: str, dropped):
+    """A service account bound to the scheduler's ClusterRole less the rules ``dropped(rule)`` picks;
+    yields ((namespace, name), user) once RBAC applies it, and removes it all afterwards."""
+    name = f"{cluster.prefix}{suffix}"
+    role = yaml.safe_load(SCHEDULER_ROLE.read_text())
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    made = {
+        "/api/v1/namespaces/gpugrant/serviceaccounts": {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": "gpugrant"},
+        },
+        f"{rbac}/clusterroles": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [rule for rule in role["rules"] if not dropped(rule)],
+        },
+        f"{rbac}/clusterrolebindings": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "gpugrant"}],
+        },
+    }
+    for obj in made.values():
+        cluster.apply(obj)
+    user = f"system:serviceaccount:gpugrant:{name}"
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "resourceAttributes": {"verb": "create", "resource": "pods"}},
+    }
+    # RBAC applies a new binding a moment after it is stored.
+    cluster.wait_for(
+        lambda: (
+            cluster.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)[1]
+            .get("status", {})
+            .get("allowed")
+        ),
+        "the binding to apply",
+    )
+    try:
+        yield ("gpugrant", name), user
+    finally:
+        for collection, obj in reversed(made.items()):
+            cluster.request("DELETE", f"{collection}/{obj['metadata']['name']}")

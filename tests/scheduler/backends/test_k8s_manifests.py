@@ -37,7 +37,12 @@ def _expected_pod(*, rank: int, node: str, indices: str, world_size: int, master
             }
         },
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [
             {
                 "name": "job",
@@ -84,7 +89,9 @@ def test_it_builds_a_single_pod_job_exactly():
             "labels": {
                 "app.kubernetes.io/managed-by": "gpugrant",
                 "gpugrant.io/organisation": b.ORGANISATION_ID,
-                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
             },
         },
     }
@@ -198,6 +205,31 @@ def test_every_manifest_is_valid_against_the_official_schema(placement):
 
     for obj in objects:
         assert kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True) == "1.33"
+
+
+def test_the_tenant_policy_is_valid_and_isolates_the_namespace():
+    private = ("10.0.0.0/8", "192.168.0.0/16")
+
+    policy = m.tenant_policy_manifest(NAMESPACE, internet=True, egress_except=private)
+
+    assert kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True) == "1.33"
+    spec = policy["spec"]
+    assert spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress", "Egress"]  # every pod, both ways
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]  # only this organisation's own pods
+    assert spec["egress"][0] == {"to": [{"podSelector": {}}]}
+    assert spec["egress"][1]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert spec["egress"][2] == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(private)}}]}
+    closed = m.tenant_policy_manifest(NAMESPACE, internet=False, egress_except=private)
+    assert len(closed["spec"]["egress"]) == 2  # no internet: the namespace and DNS only
+
+
+@pytest.mark.parametrize("user", [1000, 54321])
+def test_job_pods_never_run_as_root_and_take_their_user_from_the_setting(user):
+    (pod,) = m.pod_manifests(b.spec(), PREFIX, run_as_user=user)
+
+    context = pod["spec"]["securityContext"]
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == context["runAsGroup"] == user
+    assert pod["spec"]["automountServiceAccountToken"] is False
 
 
 def test_the_schema_check_catches_a_broken_pod():

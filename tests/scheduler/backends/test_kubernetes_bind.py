@@ -2,10 +2,8 @@
 log), and how it cleans up when the server refuses or fails a request."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
-import yaml
 
 from scheduler.backends import k8s_manifests as m
 from scheduler.backends.base import BindError
@@ -16,6 +14,7 @@ from tests.scheduler.backends.k8s_cluster import (
     AuditTrail,
     ensure_namespace,
     missing_from,
+    scheduler_account_without,
     wait_gone,
     wait_scheduled,
 )
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.cluster
 
 RANK0, RANK1 = "job-3f2a9c1e7b4d-0", "job-3f2a9c1e7b4d-1"
 SERVICE = "job-3f2a9c1e7b4d"
-SCHEDULER_ROLE = Path(__file__).resolve().parents[3] / "deploy" / "base" / "scheduler-clusterrole.yaml"
 
 
 def _pod_path(namespace: str, name: str) -> str:
@@ -52,6 +50,7 @@ def test_it_creates_the_namespace_then_pods_exactly_as_built(cluster, cluster_ba
     assert pod["spec"]["nodeName"] == "gpu-a" and pod["status"]["phase"] == "Pending"
     assert [(call.resource, call.namespace, call.code) for call in audit.calls("create")] == [
         ("namespaces", "", 201),
+        ("networkpolicies", org_namespace, 201),  # the organisation's isolation, before any pod
         ("pods", org_namespace, 201),
     ]
 
@@ -87,7 +86,13 @@ def test_a_multi_pod_job_gets_its_headless_service_before_its_pods(
     service = _service(cluster, org_namespace)
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == {"gpugrant.io/job": b.JOB_ID}
-    assert _creates(audit) == [("namespaces", 201), ("services", 201), ("pods", 201), ("pods", 201)]
+    assert _creates(audit) == [
+        ("namespaces", 201),
+        ("networkpolicies", 201),
+        ("services", 201),
+        ("pods", 201),
+        ("pods", 201),
+    ]
     # kube-scheduler places each pod on the node its affinity names.
     assert [wait_scheduled(cluster, org_namespace, name) for name in (RANK0, RANK1)] == ["gpu-a", "gpu-b"]
     masters = {
@@ -137,12 +142,15 @@ def test_a_namespace_once_seen_is_not_created_again_until_a_bind_finds_it_gone(
     cluster_backend.bind(b.spec(job_id=b.other_job_id()))  # the same organisation: no namespace create
     another_worker = KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10)
     another_worker.bind(b.spec(job_id=b.other_job_id()))  # a process of its own asks once, gets 409
-    assert [(call.resource, call.code) for call in audit.calls("create")] == [
-        ("namespaces", 201),
-        ("pods", 201),
-        ("pods", 201),
-        ("namespaces", 409),
-        ("pods", 201),
+    assert [(call.verb, call.resource, call.code) for call in audit.calls()] == [
+        ("create", "namespaces", 201),
+        ("create", "networkpolicies", 201),
+        ("create", "pods", 201),
+        ("create", "pods", 201),
+        ("create", "namespaces", 409),
+        ("create", "networkpolicies", 409),
+        ("patch", "networkpolicies", 200),  # brought up to date, whatever an earlier version made
+        ("create", "pods", 201),
     ]
     cluster.plane.request("DELETE", f"/api/v1/namespaces/{org_namespace}/pods?gracePeriodSeconds=0")
     cluster.plane.request("DELETE", f"/api/v1/namespaces/{org_namespace}")
@@ -156,6 +164,7 @@ def test_a_namespace_once_seen_is_not_created_again_until_a_bind_finds_it_gone(
     assert [(call.resource, call.code) for call in audit.calls("create")] == [
         ("pods", 404),
         ("namespaces", 201),
+        ("networkpolicies", 201),
         ("pods", 201),
     ]
 
@@ -245,7 +254,7 @@ def test_a_quota_that_refuses_the_service_gives_bind_error_and_leaves_nothing(
     ):
         cluster_backend.bind(b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))]))
 
-    assert _creates(audit) == [("namespaces", 409), ("services", 403)]
+    assert _creates(audit) == [("namespaces", 409), ("networkpolicies", 201), ("services", 403)]
     assert cluster.pods() == [] and _service(cluster, org_namespace) is None
 
 
@@ -292,49 +301,10 @@ def test_a_namespace_too_new_for_pods_fails_the_bind_without_using_up_a_requeue(
 def account_without_namespaces(cluster):
     """A service account with the scheduler's ClusterRole less `create namespaces`, for clusters whose own
     tooling makes the organisations' namespaces (docs/kubernetes.md)."""
-    name = f"{cluster.prefix}no-namespaces"
-    role = yaml.safe_load(SCHEDULER_ROLE.read_text())
-    rbac = "/apis/rbac.authorization.k8s.io/v1"
-    made = {
-        "/api/v1/namespaces/gpugrant/serviceaccounts": {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": "gpugrant"},
-        },
-        f"{rbac}/clusterroles": {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": [rule for rule in role["rules"] if rule["resources"] != ["namespaces"]],
-        },
-        f"{rbac}/clusterrolebindings": {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "gpugrant"}],
-        },
-    }
-    for obj in made.values():
-        cluster.apply(obj)
-    user = f"system:serviceaccount:gpugrant:{name}"
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {"user": user, "resourceAttributes": {"verb": "create", "resource": "pods"}},
-    }
-    # RBAC applies a new binding a moment after it is stored.
-    cluster.wait_for(
-        lambda: (
-            cluster.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)[1]
-            .get("status", {})
-            .get("allowed")
-        ),
-        "the binding to apply",
-    )
-    yield ("gpugrant", name), user
-    for collection, obj in reversed(made.items()):
-        cluster.request("DELETE", f"{collection}/{obj['metadata']['name']}")
+    with scheduler_account_without(
+        cluster, "no-namespaces", lambda rule: rule["resources"] == ["namespaces"]
+    ) as made:
+        yield made
 
 
 def test_a_namespace_the_account_may_not_create_gives_bind_error_with_the_403(
@@ -348,7 +318,7 @@ def test_a_namespace_the_account_may_not_create_gives_bind_error_with_the_403(
         backend.bind(b.spec())
 
     # RBAC says 403 before looking whether the namespace exists; creating the pod in it says it does not.
-    assert _creates(audit) == [("namespaces", 403), ("pods", 404)]
+    assert _creates(audit) == [("namespaces", 403), ("networkpolicies", 404)]
     assert cluster.get(f"/api/v1/namespaces/{org_namespace}") is None and cluster.pods() == []
 
 
@@ -362,7 +332,7 @@ def test_a_namespace_made_by_someone_else_is_used_when_the_account_may_not_creat
 
     backend.bind(b.spec())
 
-    assert _creates(audit) == [("namespaces", 403), ("pods", 201)]
+    assert _creates(audit) == [("namespaces", 403), ("networkpolicies", 201), ("pods", 201)]
     assert [pod["metadata"]["name"] for pod in cluster.pods()] == [RANK0]
 
 

@@ -72,3 +72,35 @@ def test_gpugrant_k8s_binding_picks_who_binds_and_refuses_anything_else(value, b
     else:
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == str(binds)
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"GPUGRANT_K8S_JOB_UID": "0"}, "GPUGRANT_K8S_JOB_UID must be a user other than root, not 0"),
+        ({"GPUGRANT_K8S_JOB_EGRESS_EXCEPT": "10.0.0.0/8,nonsense"}, "'nonsense' is not a CIDR"),
+        ({"GPUGRANT_K8S_JOB_INTERNET": "sometimes"}, "GPUGRANT_K8S_JOB_INTERNET must be true or false"),
+        (
+            {"GPUGRANT_K8S_JOB_UID": "2000", "GPUGRANT_K8S_JOB_EGRESS_EXCEPT": "10.0.0.0/8, 203.0.113.9/32"},
+            None,
+        ),
+    ],
+)
+def test_the_isolation_settings_refuse_root_and_malformed_ranges(env, error):
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.GPUGRANT_K8S_JOB_UID, settings.GPUGRANT_K8S_JOB_EGRESS_EXCEPT)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    if error:
+        assert result.returncode != 0 and error in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "2000 ['10.0.0.0/8', '203.0.113.9/32']"

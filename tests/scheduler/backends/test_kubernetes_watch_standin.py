@@ -27,6 +27,7 @@ def standin(settings):
     """The stand-in server, authorising with the scheduler ClusterRole, and a backend on it."""
     server = FakeApiServer(rbac=cluster_role_rules()).start()
     settings.GPUGRANT_K8S_NAMESPACE_PREFIX = "gpugrant-"
+    settings.GPUGRANT_K8S_NETWORK_POLICY = False  # the stand-in serves the core API group only
     backend = KubernetesBackend(
         host=server.url, qps=0, burst=10, request_timeout=(2.0, 10.0), watch_timeout_seconds=60
     )

@@ -51,7 +51,8 @@ def _used(cluster, offset: int) -> set[tuple[str, str]]:
     pairs = set()
     for event in requests_of(cluster, offset):
         ref = event["objectRef"]
-        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        group = f".{ref['apiGroup']}" if ref.get("apiGroup") else ""  # as can-i names it: resource.group
+        resource = ref["resource"] + group + (f"/{ref['subresource']}" if ref.get("subresource") else "")
         pairs.add((event["verb"], resource))
     return pairs
 
@@ -64,6 +65,8 @@ def _tour(cluster, backend) -> None:
     spec = b.spec([("gpu-a", (0, 1)), ("gpu-b", (0, 1))])
     backend.bind(spec)
     backend.bind(spec)  # 409s: reads the existing pods back
+    # Another worker process, new to the namespace: its NetworkPolicy exists (409), so it is applied.
+    KubernetesBackend(api_client=cluster.api_client(), qps=0, burst=10).bind(spec)
     namespace = manifests.namespace_name(b.ORGANISATION_ID, cluster.prefix)
     cluster.wait_pod_phase(namespace, manifests.pod_name(b.JOB_ID, 0), "Running")
     assert backend.statuses([b.JOB_ID])[0].phase.value == "running"
