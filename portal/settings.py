@@ -175,6 +175,8 @@ else:
 
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# The only backend: ModelBackend behind the login lockout, for every login form (portal/accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["portal.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
@@ -190,6 +192,8 @@ AUTH_PASSWORD_VALIDATORS = [
 GPUGRANT_LOGIN_MAX_FAILURES = env_int("GPUGRANT_LOGIN_MAX_FAILURES", 5)
 GPUGRANT_LOGIN_WINDOW_S = env_int("GPUGRANT_LOGIN_WINDOW_S", 15 * 60)
 GPUGRANT_LOGIN_LOCKOUT_S = env_int("GPUGRANT_LOGIN_LOCKOUT_S", 15 * 60)
+# Sign-up (portal/accounts/services.py): how long the emailed link that finishes a sign-up works.
+GPUGRANT_SIGNUP_LINK_MAX_AGE_S = env_int("GPUGRANT_SIGNUP_LINK_MAX_AGE_S", 24 * 3600)
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -220,7 +224,8 @@ REST_FRAMEWORK = {
         "portal.api.common.ApiKeyScope",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser with the nesting depth checked before parsing (portal/jsonlimits.py).
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.DepthLimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",

@@ -32,6 +32,11 @@ from quotas.usage import decayed_usage_add
 
 logger = logging.getLogger(__name__)
 MAX_INTERVAL_S = 24 * 3600
+# The times a usage record may carry (POST /usage checks them): no agent's clock reads earlier than this
+# unless it is unset (1970), and none runs more than MAX_CLOCK_SKEW_S ahead of the portal's. A record
+# far in the future would skew idle detection, lag metrics and monthly reports.
+EARLIEST_USAGE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW_S = 3600
 
 
 @dataclass

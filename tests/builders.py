@@ -10,7 +10,7 @@ from portal.applications import services as application_services
 from portal.applications.models import Application, Review
 from portal.calls.models import Call
 from portal.calls.services import call_create
-from portal.organisations.models import Membership, Organisation
+from portal.organisations.models import Invitation, Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
 
 _counter = itertools.count(1)
@@ -144,6 +144,7 @@ def row_counts() -> dict[str, int]:
         ApiKey,
         Organisation,
         Membership,
+        Invitation,
         Call,
         CallPool,
         Application,

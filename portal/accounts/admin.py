@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from portal.accounts.forms import AdminLoginForm
 from portal.accounts.models import ApiKey, User
+
+# The admin's login checks passwords through the same backend as the portal's, under the same lockout;
+# this form only says so when it refuses a locked-out login.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -1,5 +1,7 @@
 """Login throttling: too many failed passwords for one email from one address lock that pair out a while.
 
+Applied in the authentication backend (portal/accounts/backends.py), so every login form shares it.
+
 Counters live in the shared cache (Redis in production), so every web process sees the same count.
 Settings: GPUGRANT_LOGIN_MAX_FAILURES failures within GPUGRANT_LOGIN_WINDOW_S lock the pair for
 GPUGRANT_LOGIN_LOCKOUT_S. While locked even the right password is refused, so guessing gains nothing.
@@ -25,6 +27,11 @@ def client_address(request) -> str:
     # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a proxy rewrites it, so the
     # deployment's proxy must pass the client address through as REMOTE_ADDR.
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def login_email(value) -> str:
+    """The email a login names, as accounts store it (lower case), whatever form it came through."""
+    return (value or "").strip().lower()
 
 
 def _key(kind: str, email: str, address: str) -> str:

@@ -6,15 +6,21 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import ApiKey, User
 from portal.audit.services import audit_record
 from portal.errors import InvalidInput, NotAllowed
+from portal.notifications.services import notify, notify_address
 
 API_KEY_PREFIX = "gg"
 
@@ -50,6 +56,97 @@ def user_create(
             _("The account could not be created."), fields={"email": [_("Already registered.")]}
         ) from exc
     return user
+
+
+SIGNUP_SALT = "gpugrant.accounts.signup"
+# Sign-up emails to one address per hour, whichever kind: enough for a person who mistyped, too few to
+# make the portal a way to flood someone's mailbox. Beyond it the page answers the same and sends nothing.
+SIGNUP_EMAILS_PER_HOUR = 5
+
+
+def signup_request(*, email: str, full_name: str, language: str = "", next_url: str = "") -> None:
+    """Someone asked to sign up with ``email``: the answer is always "check your email".
+
+    A new address gets a link that finishes the sign-up (the account exists only once the address is
+    proven, with the password chosen then); an address with an account gets a note saying someone tried,
+    and how to log in or reset the password. Either way one email is queued and nothing else is
+    written, so neither the page nor its timing tells the two apart.
+    """
+    email = (email or "").strip().lower()
+    validate_email(email)
+    user = User.objects.filter(email__iexact=email).first()
+    if not _signup_email_allowed(email):
+        return
+    if user is None:
+        token = signup_token(email=email, full_name=full_name, language=language, next_url=next_url)
+        hours = settings.GPUGRANT_SIGNUP_LINK_MAX_AGE_S // 3600
+        notify_address(
+            email=email,
+            language=_supported_language(language),
+            subject=gettext_lazy("Finish signing up for gpugrant"),
+            body=format_lazy(
+                gettext_lazy(
+                    "To finish creating your gpugrant account, open this link within {hours} hours and "
+                    "choose your password:\n\n{url}\n\n"
+                    "If you did not sign up, ignore this email: no account is created without it."
+                ),
+                hours=hours,
+                url=_absolute(reverse("web:signup_finish", kwargs={"token": token})),
+            ),
+        )
+    else:
+        notify(
+            recipients=[user],
+            subject=gettext_lazy("Someone tried to sign up with your address"),
+            body=format_lazy(
+                gettext_lazy(
+                    "Someone, perhaps you, tried to create a gpugrant account with {email}, which already "
+                    "has one. If it was you, log in:\n\n{login_url}\n\n"
+                    "or, if you have forgotten your password, choose a new one:\n\n{reset_url}\n\n"
+                    "If it was not you, ignore this email: nothing has changed."
+                ),
+                email=email,
+                login_url=_absolute(reverse("web:login")),
+                reset_url=_absolute(reverse("web:password_reset")),
+            ),
+        )
+
+
+def signup_token(*, email: str, full_name: str, language: str = "", next_url: str = "") -> str:
+    """The signed (not secret: it goes only to ``email``) content of a sign-up link; it expires."""
+    return signing.dumps(
+        {
+            "email": email,
+            "full_name": full_name[:150],
+            "language": _supported_language(language),
+            "next": next_url,
+        },
+        salt=SIGNUP_SALT,
+        compress=True,
+    )
+
+
+def signup_link_read(token: str) -> dict | None:
+    """What a sign-up link holds (email, full_name, language, next), or None if forged or expired."""
+    try:
+        return signing.loads(token, salt=SIGNUP_SALT, max_age=settings.GPUGRANT_SIGNUP_LINK_MAX_AGE_S)
+    except signing.BadSignature:  # SignatureExpired included
+        return None
+
+
+def _signup_email_allowed(email: str) -> bool:
+    key = "signup-emails:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+    cache.add(key, 0, 3600)
+    try:
+        sent = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 3600)
+        sent = 1
+    return sent <= SIGNUP_EMAILS_PER_HOUR
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.PORTAL_BASE_URL}{path}"
 
 
 def _supported_language(language: str) -> str:

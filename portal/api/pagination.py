@@ -4,6 +4,8 @@ from rest_framework.pagination import PageNumberPagination
 
 from portal.errors import InvalidInput
 
+MAX_DIGITS = 18
+
 
 class Pagination(PageNumberPagination):
     """Page-number pagination that refuses a bad ``page`` or ``page_size`` with a field error (400).
@@ -55,10 +57,13 @@ def _whole_number(request, name: str, default: int, maximum: int | None, errors:
         message = _("A whole number from 1 to %(most)s, given once.") % {"most": maximum}
     else:
         message = _("A whole number from 1 or more, given once.")
-    if len(values) > 1 or not text.isascii() or not text.isdigit() or int(text) < 1:
+    # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and no more than
+    # MAX_DIGITS of them: int() refuses over 4,300 digits, and no page is numbered beyond 10**18.
+    digits = text.lstrip("0")
+    if len(values) > 1 or not text.isascii() or not text.isdigit() or not digits or len(digits) > MAX_DIGITS:
         errors[name] = [message]
         return default
-    if maximum is not None and int(text) > maximum:
+    if maximum is not None and int(digits) > maximum:
         errors[name] = [message]
         return default
-    return int(text)
+    return int(digits)

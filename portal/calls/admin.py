@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import models
 
 from portal.calls.models import Call
+from portal.jsonlimits import DepthLimitedJSONFormField
 from quotas.models import CallPool
 
 
@@ -16,3 +18,5 @@ class CallAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     readonly_fields = ["public_id"]
     inlines = [CallPoolInline]
+    # eligible_org_types is edited as JSON text: parsed only within the nesting limit.
+    formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}

@@ -14,6 +14,10 @@ from portal.organisations.models import OrganisationType
 from quotas.models import CallPool
 
 MAX_POOL_GPU_HOURS = 100_000_000
+# Every date of a call (and so of the applications and allocations under it) lies in this range: far
+# from the ends of the calendar, so that no time-zone shift or date arithmetic can overflow.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
 
 
 def _validate_call(
@@ -37,6 +41,15 @@ def _validate_call(
     for name, value in dates.items():
         if value is None:
             errors[name] = [_("This field is required.")]
+        elif not EARLIEST_DATE <= (value.date() if isinstance(value, datetime) else value) <= LATEST_DATE:
+            errors[name] = [
+                _("Give a date from %(earliest)s to %(latest)s.")
+                % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
+            ]
+            # Not compared below: a year-1 time in a zone east of UTC is before year 1 in UTC, which
+            # no Python datetime holds (comparing it, or saving it, would overflow).
+            dates[name] = None
+    opens_at, closes_at, allocation_start, allocation_end = dates.values()
     if not (title or "").strip():
         errors["title"] = [_("This field is required.")]
     elif len(title) > 200:

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 from django.utils.functional import Promise
@@ -24,6 +25,15 @@ def notify(*, recipients: Iterable, subject: str | Promise, body: str | Promise)
         ids = [n.pk for n in created]
         transaction.on_commit(lambda: _enqueue(ids))
     return created
+
+
+def notify_address(*, email: str, language: str, subject: str | Promise, body: str | Promise) -> Notification:
+    """The same for an address no account uses (yet): written in ``language``."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        text_subject, text_body = str(subject), str(body)
+    notification = Notification.objects.create(to_email=email, subject=text_subject[:200], body=text_body)
+    transaction.on_commit(lambda: _enqueue([notification.pk]))
+    return notification
 
 
 def _enqueue(ids: list[int]) -> None:

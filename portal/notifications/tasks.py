@@ -21,7 +21,7 @@ def notification_send(notification_id: int) -> bool:
         subject=f"[gpugrant] {notification.subject}",
         message=notification.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[notification.recipient.email],
+        recipient_list=[notification.address],
     )
     # Only the first sender to mark it wins; a duplicate delivery of this task sends nothing more.
     return bool(Notification.objects.filter(pk=notification_id, sent_at=None).update(sent_at=timezone.now()))

@@ -11,5 +11,9 @@ def usage_report_received(*, node: str, interval_ends: list[float], spool_backlo
     now = timezone.now()
     usage_arrived(interval_ends=interval_ends, now=now.timestamp())
     text = (spool_backlog_header or "").strip()
-    backlog = min(int(text), 2**62) if text.isascii() and text.isdigit() else None
+    backlog = None
+    if text.isascii() and text.isdigit():
+        # int() refuses more than 4,300 digits; more than 19 are past the clamp anyway.
+        digits = text.lstrip("0") or "0"
+        backlog = min(int(digits), 2**62) if len(digits) <= 19 else 2**62
     agent_report_recorded(node=node, now=now, spool_backlog=backlog)

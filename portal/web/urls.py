@@ -1,7 +1,8 @@
 """The web portal's pages. tests/web/test_url_coverage.py must list every name here with its access rules."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
+from portal.web.converters import SecretTokenConverter
 from portal.web.views import (
     accounts,
     allocations,
@@ -20,11 +21,22 @@ from portal.web.views import (
 )
 
 app_name = "web"
+register_converter(SecretTokenConverter, "secret")
 
 urlpatterns = [
     path("accounts/login/", accounts.login_view, name="login"),
     path("accounts/logout/", accounts.logout_view, name="logout"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/signup/<secret:token>/", accounts.signup_finish, name="signup_finish"),
+    path("accounts/check-email/", accounts.check_email, name="check_email"),
+    path("accounts/password-reset/", accounts.password_reset_view, name="password_reset"),
+    # The user by public id (Django's own links carry the integer primary key).
+    path(
+        "accounts/password-reset/<uuid:uidb64>/<secret:token>/",
+        accounts.password_reset_confirm_view,
+        name="password_reset_confirm",
+    ),
+    path("invitations/<secret:token>/", organisations.invitation, name="invitation"),
     path("language/", language.set_language, name="set_language"),
     path("accounts/api-keys/", api_keys.api_key_list, name="api_key_list"),
     path("accounts/api-keys/<uuid:public_id>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),

@@ -2,7 +2,8 @@
 
 Each operation gets a bounded number of generated requests, valid and invalid. Every response must be
 below 500, must be documented in the schema (status code, content type, headers, body) and invalid
-input must be refused with a 4xx. About half the generated path ids are swapped for real objects of the
+input must be refused with a 4xx. The node agents' operations are fuzzed with a node key, so that
+generated usage batches (timestamps, counts and energy at and beyond their bounds) reach validation. About half the generated path ids are swapped for real objects of the
 member's organisation, so the fuzzer reaches past the 404 of a random UUID into the views' real work.
 """
 
@@ -26,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from portal.accounts.services import api_key_create
+from scheduler.node_keys import node_key_create
 
 # Per operation (42 operations). 30 keeps the run well under two minutes on CI's two cores; set
 # GPUGRANT_FUZZ_EXAMPLES=500 (say) for a long run on demand.
@@ -74,11 +76,16 @@ def keep_test_connection():
 
 @pytest.fixture
 def fuzz_world(request, keep_test_connection, api_world):
-    """The owner's API key, and one real object of each kind a path can name."""
+    """The owner's API key (a node key for the node agents' operations, so that their bodies are
+    validated and applied, not refused at the door), and one real object of each kind a path names."""
     owner = api_world["users"]["owner"]
     spare_key, _ = api_key_create(user=owner, name="revocable")
     fuzzer_key, plaintext = api_key_create(user=owner, name="fuzzer")
     CURRENT_KEY["authorization"] = f"Bearer {plaintext}"
+    node_key = None
+    if any(path in request.node.name for path in NODE_AGENT_PATHS):
+        node_key, node_plaintext = node_key_create(node="fuzz-node")
+        CURRENT_KEY["authorization"] = f"Node {node_plaintext}"
     yield {
         "ids": {
             "organisations": api_world["organisation"].public_id,
@@ -91,9 +98,9 @@ def fuzz_world(request, keep_test_connection, api_world):
         },
     }
     # A run whose every request bounced off authentication would prove nothing.
-    if not any(path in request.node.name for path in NODE_AGENT_PATHS):
-        fuzzer_key.refresh_from_db()
-        assert fuzzer_key.last_used_at is not None, "the fuzzer's key was never accepted"
+    used = node_key or fuzzer_key
+    used.refresh_from_db()
+    assert used.last_used_at is not None, "the fuzzer's key was never accepted"
 
 
 def _maybe_real_id(case, ids) -> None:

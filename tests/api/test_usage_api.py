@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 from io import StringIO
 
 import pytest
@@ -155,3 +156,99 @@ def test_usage_is_kept_after_the_job_ends_in_the_report(job, client_for, owner, 
     assert (
         detail["state"] == "succeeded" and detail["used_gpu_hours"] == 1.0 and detail["held_gpu_hours"] == 0
     )
+
+
+# Every timestamp and number in a usage batch is range-checked: a 400 naming the record's field (the
+# agent sets just that record aside), never a 500, and nothing of the batch written.
+YEAR_10000 = 253_402_300_800.0
+
+OUT_OF_RANGE = [
+    ("interval_start", YEAR_10000),
+    ("interval_end", YEAR_10000),
+    ("interval_start", 1e300),
+    ("interval_end", 1e300),
+    ("interval_end", 1e20),
+    ("interval_start", -1),
+    ("interval_end", -1e300),
+    ("interval_start", 10**30),
+    ("interval_end", 10**400),
+    ("interval_start", 0),  # an unset clock: 1970
+    ("interval_end", "future"),  # an hour and more ahead of the portal's clock
+    ("gpu_seconds", 10**30),
+    ("gpu_seconds", -1),
+    ("energy_mj", 10**30),
+    ("energy_mj", 1e300),
+    ("avg_utilisation_pct", 1e300),
+    ("avg_utilisation_pct", -0.5),
+    ("avg_memory_bytes", 2**64),
+    ("epoch", 2**31),
+    ("sequence", -1),
+]
+
+
+def post_raw(node, text: str):
+    return node.generic("POST", "/api/v1/usage", text, content_type="application/json")
+
+
+def _case_id(field, value) -> str:
+    return (
+        f"{field}=10**{len(str(value)) - 1}"
+        if isinstance(value, int) and value > 10**6
+        else f"{field}={value}"
+    )
+
+
+@pytest.mark.parametrize(("field", "value"), OUT_OF_RANGE, ids=[_case_id(f, v) for f, v in OUT_OF_RANGE])
+def test_it_refuses_out_of_range_numbers_with_a_field_error_and_writes_nothing(job, field, value):
+    from portal.ops.models import AgentReport
+    from quotas.models import LedgerEntry, UsageRecord
+
+    if value == "future":
+        value = timezone.now().timestamp() + 2 * 3600
+    bad = wire(job, 2)
+    bad[field] = value
+    body = {"records": [wire(job, 0), wire(job, 1), bad]}
+    response = node_client().post("/api/v1/usage", body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "invalid"
+    assert list(response.json()["extra"]["fields"]) == [f"records.2.{field}"]
+    assert UsageRecord.objects.count() == 0 and LedgerEntry.objects.count() == 0
+    assert not AgentReport.objects.exists()
+    job.refresh_from_db()
+    assert job.used_gpu_seconds == 0
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["interval_start", "interval_end", "avg_utilisation_pct", "gpu_seconds"])
+def test_it_names_the_field_holding_nan_or_infinity(job, field, constant):
+    """Python's json.dumps writes NaN and Infinity; an agent that sends them gets the record's field named
+    (so it sets that record aside) instead of a parse error that would hold up its whole spool."""
+    from quotas.models import UsageRecord
+
+    records = [wire(job, 0), wire(job, 1)]
+    text = json.dumps({"records": records})
+    marked = json.dumps({"records": [records[0], {**records[1], field: "MARK"}]})
+    text = marked.replace('"MARK"', constant)
+    response = post_raw(node_client(), text)
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()["extra"]["fields"]) == [f"records.1.{field}"]
+    assert UsageRecord.objects.count() == 0
+
+
+def test_it_still_refuses_nan_outside_usage_reports(client_for, owner):
+    response = client_for(owner).generic(
+        "POST", "/api/v1/api-keys", '{"name": NaN}', content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+
+
+def test_it_accepts_records_at_the_edges_of_the_range(job):
+    now = timezone.now().timestamp()
+    edge = wire(job, 0, seconds=60)
+    edge.update(interval_start=now + 3000, interval_end=now + 3060)  # a clock up to an hour fast
+    big = wire(job, 1, seconds=86_400)
+    big.update(interval_start=now - 3 * 86_400, interval_end=now - 2 * 86_400, gpu_seconds=86_400)
+    big.update(energy_mj=10**13, avg_utilisation_pct=100.0, avg_memory_bytes=2**50, epoch=2**31 - 1)
+    big["id"] = f"{job.public_id}:GPU-0:{2**31 - 1}:1"
+    response = node_client().post("/api/v1/usage", {"records": [edge, big]}, format="json")
+    assert response.status_code == 200 and response.json()["accepted"] == 2, response.json()

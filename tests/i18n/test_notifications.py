@@ -6,7 +6,7 @@ from django.utils import translation
 
 from portal.applications import services as application_services
 from portal.notifications.models import Notification
-from portal.organisations.services import membership_add
+from portal.organisations.services import membership_invite
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -20,17 +20,31 @@ def test_it_writes_each_recipient_in_their_own_language(
 
     # The owner works in Korean; the English speaker must still get English.
     with translation.override("ko"), django_capture_on_commit_callbacks(execute=True):
-        membership_add(organisation=organisation, actor=owner, email=korean.email)
-        membership_add(organisation=organisation, actor=owner, email=english.email)
+        membership_invite(organisation=organisation, actor=owner, email=korean.email)
+        membership_invite(organisation=organisation, actor=owner, email=english.email)
 
     to_korean = Notification.objects.get(recipient=korean)
-    assert to_korean.subject == f"{organisation.name}에 추가되었습니다"
+    assert to_korean.subject == f"Owner Choi 님이 회원님을 gpugrant의 {organisation.name}에 초대했습니다"
     assert "구성원" in to_korean.body  # the role, named in Korean too
     to_english = Notification.objects.get(recipient=english)
-    assert to_english.subject == f"You were added to {organisation.name}"
-    assert to_english.body.endswith("as Member.")
+    assert to_english.subject == f"Owner Choi invited you to join {organisation.name} on gpugrant"
+    assert f"to join {organisation.name} as Member on gpugrant" in to_english.body
     sent = {message.to[0]: message for message in mail.outbox}
-    assert sent[korean.email].subject == f"[gpugrant] {organisation.name}에 추가되었습니다"
+    assert (
+        sent[korean.email].subject
+        == f"[gpugrant] Owner Choi 님이 회원님을 gpugrant의 {organisation.name}에 초대했습니다"
+    )
+
+
+def test_an_address_without_an_account_is_written_to_in_the_inviter_s_language(
+    owner, organisation, django_capture_on_commit_callbacks
+):
+    owner.language = "ko"
+    owner.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_invite(organisation=organisation, actor=owner, email="nobody@example.test")
+    assert Notification.objects.get(to_email="nobody@example.test").subject.endswith("초대했습니다")
+    assert mail.outbox[-1].to == ["nobody@example.test"]
 
 
 def test_it_tells_applicants_about_a_decision_in_their_language(

@@ -1,19 +1,47 @@
-"""Adding and removing members: owners and managers manage, only owners handle owners and managers."""
+"""Inviting and removing members: owners and managers manage, only owners handle owners and managers."""
 
 import pytest
+from django.utils import timezone
 
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.models import Notification
-from portal.organisations.models import Membership
-from portal.organisations.services import membership_add, membership_remove
+from portal.organisations.models import Invitation, Membership
+from portal.organisations.services import invitation_accept, membership_invite, membership_remove
 from tests import builders
 
 
 @pytest.mark.django_db
-def test_it_adds_a_member_by_email(organisation, owner, outsider):
-    membership = membership_add(organisation=organisation, actor=owner, email="  OUTSIDER@example.test ")
-    assert (membership.user, membership.role) == (outsider, "member")
+def test_it_invites_by_email_and_the_invitee_joins_by_accepting(organisation, owner, outsider):
+    invitation = membership_invite(organisation=organisation, actor=owner, email="  OUTSIDER@example.test ")
+    assert (invitation.email, invitation.role) == ("outsider@example.test", "member")
     assert Notification.objects.filter(recipient=outsider, subject__contains=organisation.name).count() == 1
+    assert not Membership.objects.filter(user=outsider).exists()
+    membership = invitation_accept(invitation=invitation, user=outsider)
+    assert (membership.user, membership.role) == (outsider, "member")
+    with pytest.raises(Conflict):
+        invitation_accept(invitation=invitation, user=outsider)
+
+
+@pytest.mark.django_db
+def test_it_invites_an_address_without_an_account_the_same_way(organisation, owner):
+    invitation = membership_invite(organisation=organisation, actor=owner, email="nobody@example.test")
+    assert Notification.objects.get(to_email="nobody@example.test").subject.startswith("Owner Choi invited")
+    # Inviting again replaces the open invitation: one link works, the newest.
+    again = membership_invite(
+        organisation=organisation, actor=owner, email="nobody@example.test", role="manager"
+    )
+    assert again.pk == invitation.pk and Invitation.objects.get().role == "manager"
+
+
+@pytest.mark.django_db
+def test_only_the_invited_address_may_accept_and_only_in_time(organisation, owner, outsider, reviewer):
+    invitation = membership_invite(organisation=organisation, actor=owner, email=outsider.email)
+    with pytest.raises(NotAllowed):
+        invitation_accept(invitation=invitation, user=reviewer)
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now())
+    with pytest.raises(Conflict):
+        invitation_accept(invitation=invitation, user=outsider)
+    assert not Membership.objects.filter(user__in=[outsider, reviewer]).exists()
 
 
 @pytest.mark.django_db
@@ -29,19 +57,19 @@ def test_it_adds_a_member_by_email(organisation, owner, outsider):
         ("member", "member", False),
     ],
 )
-def test_it_checks_who_may_add_whom(organisation, owner, outsider, actor_role, new_role, allowed):
+def test_it_checks_who_may_invite_whom(organisation, owner, outsider, actor_role, new_role, allowed):
     actor = owner if actor_role == "owner" else builders.make_user()
     if actor_role != "owner":
         builders.add_member(organisation, actor, role=actor_role)
     before = builders.row_counts()
     if allowed:
-        assert (
-            membership_add(organisation=organisation, actor=actor, email=outsider.email, role=new_role).role
-            == new_role
+        invitation = membership_invite(
+            organisation=organisation, actor=actor, email=outsider.email, role=new_role
         )
+        assert invitation_accept(invitation=invitation, user=outsider).role == new_role
     else:
         with pytest.raises(NotAllowed):
-            membership_add(organisation=organisation, actor=actor, email=outsider.email, role=new_role)
+            membership_invite(organisation=organisation, actor=actor, email=outsider.email, role=new_role)
         assert builders.row_counts() == before
 
 
@@ -49,15 +77,15 @@ def test_it_checks_who_may_add_whom(organisation, owner, outsider, actor_role, n
 @pytest.mark.parametrize(
     ("email", "role", "error", "field"),
     [
-        ("nobody@example.test", "member", InvalidInput, "email"),
+        ("not an email", "member", InvalidInput, "email"),
         ("outsider@example.test", "admin", InvalidInput, "role"),
         ("teammate@example.test", "member", Conflict, "email"),
     ],
 )
-def test_it_refuses_bad_additions(organisation, owner, outsider, email, role, error, field):
+def test_it_refuses_bad_invitations(organisation, owner, outsider, email, role, error, field):
     before = builders.row_counts()
     with pytest.raises(error) as excinfo:
-        membership_add(organisation=organisation, actor=owner, email=email, role=role)
+        membership_invite(organisation=organisation, actor=owner, email=email, role=role)
     assert list(excinfo.value.fields) == [field]
     assert builders.row_counts() == before
 
@@ -65,7 +93,7 @@ def test_it_refuses_bad_additions(organisation, owner, outsider, email, role, er
 @pytest.mark.django_db
 def test_it_refuses_an_outsider(organisation, outsider, reviewer):
     with pytest.raises(NotAllowed):
-        membership_add(organisation=organisation, actor=outsider, email=reviewer.email)
+        membership_invite(organisation=organisation, actor=outsider, email=reviewer.email)
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from portal.organisations.models import Membership, MembershipRole, Organisation
+from portal.organisations.models import Invitation, Membership, MembershipRole, Organisation
 from tests import builders
 from tests.web.conftest import login, shows
 
@@ -76,25 +76,28 @@ def test_it_rejects_a_bad_organisation(client, outsider, staff, case):
     assert list(Organisation.objects.values_list("name", flat=True)) == ["Existing"]
 
 
-def test_it_lets_the_owner_add_a_member(client, owner, organisation, outsider):
+def test_it_lets_the_owner_invite_a_member(client, owner, organisation, outsider):
     response = login(client, owner).post(
         add_url(organisation), {"email": "Outsider@example.test", "role": "manager"}
     )
     assert response["Location"] == detail_url(organisation)
-    assert Membership.objects.get(organisation=organisation, user=outsider).role == MembershipRole.MANAGER
+    # A member once they accept (tests/accounts/test_enumeration.py); until then an open invitation.
+    assert not Membership.objects.filter(organisation=organisation, user=outsider).exists()
+    invitation = Invitation.objects.get(organisation=organisation)
+    assert (invitation.email, invitation.role) == ("outsider@example.test", MembershipRole.MANAGER)
+    page = client.get(detail_url(organisation))
+    assert shows(page, "An invitation is on its way to outsider@example.test.")
+    assert [i.email for i in page.context["invitations"]] == ["outsider@example.test"]
 
 
 def test_it_reports_member_errors_next_to_the_fields(client, owner, organisation, teammate):
     login(client, owner)
-    response = client.post(add_url(organisation), {"email": "nobody@example.test", "role": "member"})
-    assert response.context["member_form"].errors["email"] == [
-        "No gpugrant account uses this email; ask them to sign up first."
-    ]
     response = client.post(add_url(organisation), {"email": teammate.email, "role": "member"})
     assert response.context["member_form"].errors["email"] == ["This person is already a member."]
     response = client.post(add_url(organisation), {"email": "not an email", "role": "member"})
     assert "email" in response.context["member_form"].errors
     assert organisation.memberships.count() == 2
+    assert not Invitation.objects.exists()
 
 
 def test_it_refuses_members_from_plain_members(client, teammate, organisation, outsider):

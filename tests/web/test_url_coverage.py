@@ -1,12 +1,16 @@
 """Every page's access rules in one table. A URL name missing from the table fails the first test,
 so no page can be added without saying who may open it (and this test checking it by GET)."""
 
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
-from portal.accounts.services import api_key_create
+from portal.accounts.services import api_key_create, signup_token
 from portal.applications.models import Review
 from portal.environments.models import Environment
+from portal.notifications.models import Notification
+from portal.organisations.services import membership_invite
 from portal.web.urls import urlpatterns
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
@@ -84,6 +88,17 @@ TABLE = {
     "login": (no_arguments, expect(200, 302, 302, 302, 302)),
     "logout": (no_arguments, expect(405, 405, 405, 405, 405)),
     "signup": (no_arguments, expect(200, 302, 302, 302, 302)),
+    "signup_finish": (lambda world: {"token": world["signup_token"]}, expect(200, 302, 302, 302, 302)),
+    "check_email": (no_arguments, expect(200, 200, 200, 200, 200)),
+    "password_reset": (no_arguments, expect(200, 200, 200, 200, 200)),
+    # A link that is not valid: a valid one redirects to the page that takes the new password.
+    "password_reset_confirm": (
+        lambda world: {"uidb64": world["owner"].public_id, "token": "not-a-token"},
+        expect(200, 200, 200, 200, 200),
+    ),
+    # The emailed link is the credential: whoever holds it sees the invitation (only the invited
+    # address, signed in, can accept it).
+    "invitation": (lambda world: {"token": world["invitation_token"]}, expect(200, 200, 200, 200, 200)),
     "set_language": (no_arguments, expect(405, 405, 405, 405, 405)),
     "api_key_list": (no_arguments, EVERYONE_SIGNED_IN),
     "api_key_revoke": (lambda world: {"public_id": world["owner_key"].public_id}, POST_ONLY),
@@ -180,7 +195,13 @@ def world(
     queued = builders.queued_job(owner, allocation, "coverage-job")
     _, node_key = node_key_create(node=backend.nodes[0].name)
     owner_key, _ = api_key_create(user=owner, name="owner's key")
+    membership_invite(organisation=organisation, actor=owner, email="invited@example.test")
+    invitation_token = re.search(
+        r"/invitations/([^/]+)/", Notification.objects.get(to_email="invited@example.test").body
+    ).group(1)
     return {
+        "signup_token": signup_token(email="new.person@example.test", full_name="New Person"),
+        "invitation_token": invitation_token,
         "owner_key": owner_key,
         "owner": owner,
         "manager": manager,

@@ -44,6 +44,12 @@ class MemberOut(serializers.Serializer):
     joined_at = serializers.DateTimeField(source="created_at")
 
 
+class InvitationOut(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+    status = serializers.ChoiceField(choices=["invited"])
+
+
 class MemberIn(StrictInput):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)

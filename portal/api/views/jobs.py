@@ -181,7 +181,8 @@ class JobLogs(APIView):
         limit = settings.GPUGRANT_LOG_LIMIT_BYTES
         raw = request.query_params.get("limit_bytes")
         if raw is not None:
-            if not raw.isdigit() or not 1 <= int(raw) <= limit:
+            # ASCII digits only ("²" and "١٢" pass str.isdigit()), and few enough for int() to read.
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 1 <= int(raw) <= limit:
                 raise InvalidInput(
                     gettext("Invalid limit."),
                     fields={"limit_bytes": [gettext("A whole number from 1 to %(most)s.") % {"most": limit}]},

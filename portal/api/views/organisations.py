@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.organisations import (
+    InvitationOut,
     MemberIn,
     MemberOut,
     OrganisationIn,
@@ -79,13 +80,20 @@ class OrganisationMembers(APIView):
         return paginate(self, request, members, MemberOut)
 
     @extend_schema(
-        request=MemberIn, responses={201: MemberOut}, summary="Owner or manager: add an existing user"
+        request=MemberIn,
+        responses={202: InvitationOut},
+        summary="Owner or manager: invite someone by email; they join when they accept",
+        description="The answer is the same whether or not an account uses the address: an invitation "
+        "is emailed either way, and the person becomes a member by accepting it.",
     )
     def post(self, request, public_id):
         organisation = get_visible(organisations_visible_to(request.user), public_id)
         data = MemberIn(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.membership_add(
+        invitation = services.membership_invite(
             organisation=organisation, actor=request.user, **data.validated_data
         )
-        return Response(MemberOut(membership).data, status=status.HTTP_201_CREATED)
+        return Response(
+            {"email": invitation.email, "role": invitation.role, "status": "invited"},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -2,21 +2,31 @@
 
 import csv
 import io
+from datetime import UTC, datetime
 
 from django.http import HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.common import get_visible
+from portal.api.parsers import DepthLimitedJSONParser
 from portal.api.serializers.strict import StrictInput
 from portal.errors import InvalidInput
 from portal.ops.agents import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
-from quotas.ledger import usage_ingest
+from quotas.ledger import EARLIEST_USAGE_TIME, MAX_CLOCK_SKEW_S, usage_ingest
 from quotas.models import UsageRecord
 from quotas.reports import CSV_COLUMNS, monthly_usage, usage_summary
 from quotas.selectors import allocations_visible_to
@@ -26,6 +36,43 @@ from scheduler.selectors import jobs_visible_to
 from scheduler.states import ACTIVE
 from workers.portal_client import SPOOL_BACKLOG_HEADER
 
+# The latest time the schema admits; the real bound is the portal's clock plus MAX_CLOCK_SKEW_S.
+SCHEMA_LATEST_USAGE_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "minimum": EARLIEST_USAGE_TIME.timestamp(),
+        "maximum": SCHEMA_LATEST_USAGE_TIME.timestamp(),
+        "description": f"seconds since 1970 (UTC); at most {MAX_CLOCK_SKEW_S} s ahead of the portal's clock",
+    }
+)
+class UsageTime(serializers.FloatField):
+    """Seconds since 1970 (UTC), checked to be a time a node agent's clock can read, so that turning it
+    into a datetime never overflows (a year-10000 or 1e300 timestamp used to be a 500)."""
+
+    default_error_messages = {
+        "out_of_range": gettext_lazy(
+            "A time in seconds since 1970 (UTC), from {earliest} to an hour ahead of the portal's clock."
+        )
+    }
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)  # a finite number, or a field error
+        latest = timezone.now().timestamp() + MAX_CLOCK_SKEW_S
+        if not EARLIEST_USAGE_TIME.timestamp() <= value <= latest:
+            self.fail("out_of_range", earliest=EARLIEST_USAGE_TIME.date().isoformat())
+        return value
+
+
+class UsageJSONParser(DepthLimitedJSONParser):
+    """Takes NaN and Infinity, which Python's json.dumps writes: the number fields then refuse them by
+    name (records.N.field), so the agent sets that one record aside instead of retrying its whole spool
+    against a parse error. Nothing else in a usage batch is kept unvalidated, so no NaN is ever stored."""
+
+    strict = False
+
 
 class UsageRecordIn(StrictInput):
     id = serializers.CharField(max_length=255)
@@ -33,8 +80,8 @@ class UsageRecordIn(StrictInput):
     gpu_uuid = serializers.CharField(max_length=96)
     epoch = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
     sequence = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
-    interval_start = serializers.FloatField(min_value=0)
-    interval_end = serializers.FloatField(min_value=0)
+    interval_start = UsageTime()
+    interval_end = UsageTime()
     gpu_seconds = serializers.IntegerField(min_value=0, max_value=10**7)
     energy_mj = serializers.IntegerField(min_value=0, max_value=10**13)
     avg_utilisation_pct = serializers.FloatField(min_value=0, max_value=100)
@@ -58,6 +105,7 @@ class UsageReport(APIView):
     authentication_classes = [NodeKeyAuthentication]
     permission_classes = [IsNode]
     throttle_classes: list = []
+    parser_classes = [UsageJSONParser]
 
     @extend_schema(
         request=UsageBatchIn,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.environments.selectors import environments_active
 from portal.errors import ServiceError
+from portal.jsonlimits import JsonTooDeep, check_json_depth
 from portal.web.forms.base import PortalForm
 from portal.web.templatetags.portal_tags import JOB_STATE_LABELS
 from scheduler.models import JobKind, JobPriority
@@ -51,6 +52,10 @@ def parse_command(text: str) -> list:
     """A JSON list (when the text starts with "["), or one argument per non-blank line."""
     text = text.strip()
     if text.startswith("["):
+        try:
+            check_json_depth(text)  # before json recurses into it
+        except JsonTooDeep as exc:
+            raise ValidationError(str(exc)) from None
         try:
             value = json.loads(text)
         except ValueError as exc:

@@ -101,6 +101,7 @@ AUDIT_ACTION_LABELS = {
     "organisation_created": pgettext_lazy("audit log action", "Organisation created"),
     "organisation_verified": pgettext_lazy("audit log action", "Organisation verified"),
     "organisation_unverified": pgettext_lazy("audit log action", "Organisation unverified"),
+    "member_invited": pgettext_lazy("audit log action", "Member invited"),
     "member_added": pgettext_lazy("audit log action", "Member added"),
     "member_removed": pgettext_lazy("audit log action", "Member removed"),
     "call_created": pgettext_lazy("audit log action", "Call created"),
