@@ -361,6 +361,32 @@ GPUGRANT_OVERLOAD_RETRY_AFTER_S = env_int("GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1)
 GPUGRANT_LOG_LIMIT_BYTES = env_int("GPUGRANT_LOG_LIMIT_BYTES", 64 * 1024)
 # Local backend: simulated GPUs per type where no NVIDIA GPU exists (the demo awards A100 and H100).
 GPUGRANT_LOCAL_GPUS = os.environ.get("GPUGRANT_LOCAL_GPUS", "A100:4,H100:4")
+# Local backend sandbox (bubblewrap; docs/configuration.md): "required" refuses to start without it;
+# "if-available" (the demo's default) runs jobs unsandboxed, with a loud warning, where it cannot work;
+# "off" (demo only) never sandboxes.
+GPUGRANT_LOCAL_SANDBOX = os.environ.get(
+    "GPUGRANT_LOCAL_SANDBOX", "required" if PRODUCTION else "if-available"
+)
+if GPUGRANT_LOCAL_SANDBOX not in ("required", "if-available", "off"):
+    raise ImproperlyConfigured("GPUGRANT_LOCAL_SANDBOX must be 'required', 'if-available' or 'off'")
+if PRODUCTION and GPUGRANT_LOCAL_SANDBOX != "required":
+    raise ImproperlyConfigured(
+        "GPUGRANT_LOCAL_SANDBOX must be 'required' in production: jobs never run unsandboxed"
+    )
+GPUGRANT_LOCAL_SANDBOX_BWRAP = os.environ.get("GPUGRANT_LOCAL_SANDBOX_BWRAP", "bwrap")
+# Each running job gets its own host uid (and gid) from this range, never shared with another running job.
+GPUGRANT_LOCAL_SANDBOX_UID_BASE = env_int("GPUGRANT_LOCAL_SANDBOX_UID_BASE", 2_000_000_000)
+GPUGRANT_LOCAL_SANDBOX_UID_COUNT = env_int("GPUGRANT_LOCAL_SANDBOX_UID_COUNT", 65536)
+# The project's packages jobs may import (read-only), beside the Python prefix and its venv.
+GPUGRANT_LOCAL_SANDBOX_CODE = env_list("GPUGRANT_LOCAL_SANDBOX_CODE", ["workers"])
+# More read-only host paths every job sees (a CUDA toolkit under /opt, shared datasets); never VAR_DIR.
+GPUGRANT_LOCAL_SANDBOX_RO_PATHS = env_list("GPUGRANT_LOCAL_SANDBOX_RO_PATHS", [])
+# Per-job limits: memory (RLIMIT_DATA, per process) per GPU of the rank, processes (RLIMIT_NPROC, per
+# job uid) per GPU of the job, open files (RLIMIT_NOFILE) per process, /dev/shm per rank.
+GPUGRANT_LOCAL_MEMORY_MB_PER_GPU = env_int("GPUGRANT_LOCAL_MEMORY_MB_PER_GPU", 32 * 1024)
+GPUGRANT_LOCAL_PROCESSES_PER_GPU = env_int("GPUGRANT_LOCAL_PROCESSES_PER_GPU", 512)
+GPUGRANT_LOCAL_OPEN_FILES = env_int("GPUGRANT_LOCAL_OPEN_FILES", 65536)
+GPUGRANT_LOCAL_SHM_MB = env_int("GPUGRANT_LOCAL_SHM_MB", 512)
 # Kubernetes: GPU Feature Discovery product label → gpugrant GPU type.
 GPUGRANT_K8S_PRODUCT_MAP = {
     "NVIDIA-A100-SXM4-80GB": "A100",
@@ -385,6 +411,29 @@ if GPUGRANT_K8S_BINDING not in ("gpugrant", "kube-scheduler"):
     raise ImproperlyConfigured(
         f"GPUGRANT_K8S_BINDING must be 'gpugrant' or 'kube-scheduler', not {GPUGRANT_K8S_BINDING!r}"
     )
+# Tenant isolation on Kubernetes (docs/security.md): the user job containers run as (never root), the
+# organisation namespace's NetworkPolicy (off only where the operator enforces an equivalent), whether job
+# pods may reach the internet, and the address ranges they may never reach.
+GPUGRANT_K8S_JOB_UID = env_int("GPUGRANT_K8S_JOB_UID", 1000)
+if GPUGRANT_K8S_JOB_UID <= 0:
+    raise ImproperlyConfigured(
+        f"GPUGRANT_K8S_JOB_UID must be a user other than root, not {GPUGRANT_K8S_JOB_UID}"
+    )
+GPUGRANT_K8S_NETWORK_POLICY = env_bool("GPUGRANT_K8S_NETWORK_POLICY", True)
+GPUGRANT_K8S_JOB_INTERNET = env_bool("GPUGRANT_K8S_JOB_INTERNET", True)
+# Private, shared and link-local ranges: the cluster's Services (the Kubernetes API's among them), nodes,
+# other namespaces' pods and in-house databases live there. Add a public API endpoint if yours has one.
+GPUGRANT_K8S_JOB_EGRESS_EXCEPT = env_list(
+    "GPUGRANT_K8S_JOB_EGRESS_EXCEPT",
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"],
+)
+for _cidr in GPUGRANT_K8S_JOB_EGRESS_EXCEPT:
+    try:
+        ipaddress.ip_network(_cidr)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"GPUGRANT_K8S_JOB_EGRESS_EXCEPT: {_cidr!r} is not a CIDR ({_error})"
+        ) from None
 # Metering: "agent" = node agents report usage records per interval (production); "edges" = no agents,
 # each run is charged from its bind/release edges when it ends (demo without agents, benchmarks).
 GPUGRANT_METERING = os.environ.get("GPUGRANT_METERING", "agent" if PRODUCTION else "edges")
@@ -410,25 +459,6 @@ GPUGRANT_GPU_TYPES = env_list("GPUGRANT_GPU_TYPES", ["A100", "H100", "H200", "L4
 # Hours in a "GPU-month" when a form takes GPUs × months (365 × 24 / 12).
 GPUGRANT_HOURS_PER_MONTH = 730
 GPUGRANT_MAX_TEXT = {"title": 200, "summary": 5000, "justification": 10000, "comment": 5000, "reason": 2000}
-# Tenant isolation on Kubernetes (docs/security.md): the user job containers run as (never root), the
-# organisation namespace's NetworkPolicy (off only where the operator enforces an equivalent), whether job
-# pods may reach the internet, and the address ranges they may never reach.
-GPUGRANT_K8S_JOB_UID = env_int("GPUGRANT_K8S_JOB_UID", 1000)
-if GPUGRANT_K8S_JOB_UID <= 0:
-    raise ImproperlyConfigured(f"GPUGRANT_K8S_JOB_UID must be a user other than root, not {GPUGRANT_K8S_JOB_UID}")
-GPUGRANT_K8S_NETWORK_POLICY = env_bool("GPUGRANT_K8S_NETWORK_POLICY", True)
-GPUGRANT_K8S_JOB_INTERNET = env_bool("GPUGRANT_K8S_JOB_INTERNET", True)
-# Private, shared and link-local ranges: the cluster's Services (the Kubernetes API's among them), nodes,
-# other namespaces' pods and in-house databases live there. Add a public API endpoint if yours has one.
-GPUGRANT_K8S_JOB_EGRESS_EXCEPT = env_list(
-    "GPUGRANT_K8S_JOB_EGRESS_EXCEPT",
-    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"],
-)
-for _cidr in GPUGRANT_K8S_JOB_EGRESS_EXCEPT:
-    try:
-        ipaddress.ip_network(_cidr)
-    except ValueError as _error:
-        raise ImproperlyConfigured(f"GPUGRANT_K8S_JOB_EGRESS_EXCEPT: {_cidr!r} is not a CIDR ({_error})") from None
 
 # --- Operations (docs/operations.md) ----------------------------------------------------------------
 # /metrics: a bearer token and/or client networks (CIDRs); production with neither answers 404.

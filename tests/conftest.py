@@ -1,7 +1,9 @@
 """Shared fixtures: a cast of users (owner, teammate, outsider, reviewer, staff) around one call.
 
 Tests that need a real server are marked (postgres, rabbitmq, redis, gpu) and skip, with the reason,
-where that server is not configured; CI (.ci/run) configures all three. Tests marked ``cluster`` run
+where that server is not configured; CI (.ci/run) configures all three. Tests marked ``sandbox`` run jobs
+in the local backend's sandbox and skip where it cannot work (no bubblewrap, not root); CI installs
+bubblewrap, and GPUGRANT_REQUIRE_SERVICES=1 requires it. Tests marked ``cluster`` run
 against the local Kubernetes control plane (tests/cluster) and skip where it is not built; CI builds it
 and sets GPUGRANT_REQUIRE_CLUSTER=1, which turns those skips into failures.
 """
@@ -14,6 +16,7 @@ from django.db import connection
 
 from portal.applications import services as application_services
 from quotas.models import Allocation
+from scheduler.backends.local import sandbox_unavailable_reason
 from tests import builders
 from tests.cluster.controlplane import missing_reason as cluster_missing_reason
 from tests.scheduler.fakes import ScriptedBackend
@@ -38,12 +41,22 @@ def _skip_reasons() -> dict[str, str | None]:
         if os.environ.get("KUBECONFIG")
         else "needs a real Kubernetes cluster: set KUBECONFIG=... (docs/kubernetes.md)",
         "cluster": cluster_missing_reason(),
+        "sandbox": _sandbox_skip_reason(),
     }
+
+
+def _sandbox_skip_reason() -> str | None:
+    reason = sandbox_unavailable_reason()
+    return f"needs the local backend's sandbox (bubblewrap, as root): {reason}" if reason else None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sandbox: runs jobs in the local backend's sandbox; CI requires it")
 
 
 # What GPUGRANT_REQUIRE_SERVICES=1 insists on. An operator's own cluster (k8s) never is: CI has none;
 # CI's real cluster is the local control plane (cluster), which GPUGRANT_REQUIRE_CLUSTER=1 insists on.
-REQUIRED_SERVICES = ("postgres", "rabbitmq", "redis")
+REQUIRED_SERVICES = ("postgres", "rabbitmq", "redis", "sandbox")
 
 
 def pytest_collection_modifyitems(config, items):

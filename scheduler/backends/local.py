@@ -6,12 +6,21 @@ bind a job and any other can later read its status, stop it or read its logs:
     <job_id>/lock        flock: bind and stop of one job never interleave
     <job_id>/current     the name of the current run ("run-1"); absent until the job is first bound
     <job_id>/run-N/      one run: spec.json and the files of scheduler/backends/local_runner.py
+    <job_id>/checkpoints the job's own folder that outlives its runs (GPUGRANT_CHECKPOINT_DIR)
+    .sandbox-uids/       which running job has which uid (local_uids.py)
 
 A job that was stopped (preempted) or lost gets a new run when it is bound again; the old runs go.
 Without NVIDIA GPUs the machine offers simulated ones (settings.GPUGRANT_LOCAL_GPUS), one node per type.
+
+Each rank runs sandboxed (settings.GPUGRANT_LOCAL_SANDBOX; what it sees: local_sandbox.py): as a host uid
+of the job's own (local_uids.py), in its own user, mount, PID, IPC, UTS and cgroup namespaces
+(bubblewrap), in a network namespace its ranks share and nothing else can reach (local_netns.py), with
+rlimits from the job's request. Where the sandbox cannot work here, the backend refuses to start
+("required", production), or runs jobs unsandboxed and says so loudly ("if-available", the demo).
 """
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -21,21 +30,38 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from scheduler.backends import local_runner
+from scheduler.backends import local_exec, local_netns, local_runner, local_sandbox, local_sandbox_host
 from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
 from scheduler.backends.local_runner import read_json, write_json_atomic
+from scheduler.backends.local_uids import NoFreeUid, UidLeases
+
+log = logging.getLogger(__name__)
 
 RUNNER_START_SECONDS = 30  # a rank with no runner record this long after bind was never started: lost
 INVENTORY_CACHE_SECONDS = 60
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RUNNER_VANISHED = "its runner vanished without an exit record (killed, or the machine restarted)"
 _ENV_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+_ENV_PASSED_INTO_SANDBOX = ("LANG", "LC_ALL", "TZ")  # the rest of a sandboxed job's environment is its own
+_BANG_LINE = "!" * 100
+UNSANDBOXED_WARNING = (
+    f"\n{_BANG_LINE}\n"
+    "!!! JOBS RUN UNSANDBOXED: as the worker's user, on the host's files and network, able to read the\n"
+    "!!! database, the secret key, node keys and every other job. Demo only. Reason: {reason}\n"
+    "!!! Install bubblewrap and run as root to sandbox them (docs/configuration.md, GPUGRANT_LOCAL_SANDBOX).\n"
+    f"{_BANG_LINE}"
+)
+
+
+class SandboxUnavailable(ImproperlyConfigured):
+    """GPUGRANT_LOCAL_SANDBOX=required, and jobs cannot be sandboxed on this machine."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,39 @@ class LocalBackend(Backend):
         self.stop_grace_seconds = stop_grace_seconds
         self.log_limit_bytes = log_limit_bytes
         self._real_gpus_cache: tuple[float, list[NodeInfo]] | None = None
+        self.unsandboxed_reason = sandbox_unavailable_reason()
+        if self.unsandboxed_reason and settings.GPUGRANT_LOCAL_SANDBOX == "required":
+            raise SandboxUnavailable(
+                f"GPUGRANT_LOCAL_SANDBOX=required, but jobs cannot be sandboxed here: {self.unsandboxed_reason}"
+            )
+        self.sandboxed = not self.unsandboxed_reason
+        if self.sandboxed:
+            self._uids = UidLeases(
+                self.root / ".sandbox-uids",
+                settings.GPUGRANT_LOCAL_SANDBOX_UID_BASE,
+                settings.GPUGRANT_LOCAL_SANDBOX_UID_COUNT,
+            )
+            self._system_paths, self._root_links = local_sandbox_host.system_layout()
+            self._shared_paths = [
+                *self._system_paths,
+                *local_sandbox_host.python_paths(),
+                *local_sandbox_host.code_paths(),
+                *settings.GPUGRANT_LOCAL_SANDBOX_RO_PATHS,
+            ]
+            missing = [path for path in self._shared_paths if not os.path.exists(path)]
+            if missing:
+                raise ImproperlyConfigured(
+                    f"the local sandbox cannot show jobs paths that do not exist: {missing}"
+                )
+            exposed = local_sandbox.exposed_service_state(
+                self._shared_paths, local_sandbox_host.service_state_paths(self.root)
+            )
+            if exposed:
+                raise ImproperlyConfigured(
+                    f"the local sandbox would show the service's state to jobs: {exposed}"
+                )
+        else:
+            log.warning(UNSANDBOXED_WARNING.format(reason=self.unsandboxed_reason))
 
     # --- inventory --------------------------------------------------------------------------------
 
@@ -124,13 +183,22 @@ class LocalBackend(Backend):
                     return  # already bound: binding again does nothing
                 self._kill_leftovers(previous)
             self._check_placement(spec)
-            real_gpus = bool(self._real_gpu_nodes())
+            real_gpus = {node.name: node for node in self._real_gpu_nodes()}
             run_dir = job_dir / f"run-{_last_run_number(job_dir) + 1}"
-            self._write_run(run_dir, spec, real_gpus)
+            run_dir.mkdir(mode=0o700)
+            uid = None
+            if self.sandboxed:
+                try:
+                    uid = self._uids.acquire(spec.job_id, str(run_dir), self._lease_in_use)
+                except NoFreeUid as error:
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                    raise BindError(str(error)) from error
+            self._write_run(run_dir, spec, real_gpus, uid)
             write_json_atomic(job_dir / "current", {"run": run_dir.name})
             try:
-                for rank in range(len(spec.pods)):
-                    self._start_runner(run_dir, rank)
+                with local_netns.job_network() if self.sandboxed else nullcontext() as network:
+                    for rank in range(len(spec.pods)):
+                        self._start_runner(run_dir, rank, network)
             except (OSError, subprocess.SubprocessError) as error:
                 self._abandon_run(job_dir, run_dir, previous)
                 raise BindError(f"could not start the local runner: {error}") from error
@@ -159,30 +227,56 @@ class LocalBackend(Backend):
             if any(index < 0 or index >= node.gpu_count for index in pod.gpu_indices):
                 raise BindError(f"node {pod.node} has GPUs 0–{node.gpu_count - 1}, not {pod.gpu_indices}")
 
-    def _write_run(self, run_dir: Path, spec: JobSpec, real_gpus: bool) -> None:
-        run_dir.mkdir(mode=0o700)
-        (run_dir / "work").mkdir()
+    def _write_run(
+        self, run_dir: Path, spec: JobSpec, real_gpus: dict[str, NodeInfo], uid: int | None
+    ) -> None:
+        work = run_dir / "work"
+        work.mkdir(mode=0o700)
+        checkpoints = run_dir.parent / "checkpoints"
+        checkpoints.mkdir(mode=0o700, exist_ok=True)
         now = time.time()
         master_port = _free_port()
-        base_env = {key: os.environ[key] for key in _ENV_PASSED_THROUGH if key in os.environ}
+        job_gpus = sum(len(pod.gpu_indices) for pod in spec.pods)
+        hostnames = [f"rank-{pod.rank}" for pod in spec.pods]
+        shared = self._sandbox_files(run_dir, checkpoints, uid, hostnames) if uid is not None else []
         ranks = []
         for pod in spec.pods:
+            node = real_gpus.get(pod.node)
             gpus = ",".join(str(index) for index in pod.gpu_indices)
-            env = {
-                **base_env,
+            job_env = {
                 **{str(key): str(value) for key, value in spec.environment.items()},
-                "CUDA_VISIBLE_DEVICES": gpus if real_gpus else "",
+                "CUDA_VISIBLE_DEVICES": gpus if node else "",
                 "WORLD_SIZE": str(len(spec.pods)),
                 "RANK": str(pod.rank),
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(master_port),
                 "GPUGRANT_JOB_ID": spec.job_id,
             }
-            if real_gpus:
-                env.pop("GPUGRANT_SIMULATED_GPUS", None)
+            if node:
+                job_env.pop("GPUGRANT_SIMULATED_GPUS", None)
             else:
-                env["GPUGRANT_SIMULATED_GPUS"] = gpus
-            ranks.append({"node": pod.node, "gpu_indices": list(pod.gpu_indices), "env": env})
+                job_env["GPUGRANT_SIMULATED_GPUS"] = gpus
+            rank = {"node": pod.node, "gpu_indices": list(pod.gpu_indices)}
+            if uid is None:
+                rank["env"] = {
+                    **{key: os.environ[key] for key in _ENV_PASSED_THROUGH if key in os.environ},
+                    **job_env,
+                    "GPUGRANT_WORKDIR": str(work),
+                    "GPUGRANT_CHECKPOINT_DIR": str(checkpoints),
+                }
+            else:
+                if node:
+                    # By uuid: inside, CUDA may number the few GPUs it can open from 0.
+                    job_env["CUDA_VISIBLE_DEVICES"] = ",".join(node.gpu_uuids[i] for i in pod.gpu_indices)
+                rank["env"] = local_sandbox.sandbox_environment(
+                    passed={key: os.environ[key] for key in _ENV_PASSED_INTO_SANDBOX if key in os.environ},
+                    path=local_sandbox.sandbox_path(local_sandbox_host.python_bins()),
+                    job=job_env,
+                )
+                rank["sandbox"] = self._rank_sandbox(
+                    pod, node, uid, hostnames[pod.rank], shared, job_gpus, len(spec.pods)
+                )
+            ranks.append(rank)
         write_json_atomic(
             run_dir / "spec.json",
             {
@@ -190,26 +284,94 @@ class LocalBackend(Backend):
                 "image": spec.image,  # recorded, not pulled
                 "command": list(spec.command),
                 "ranks": ranks,
-                "workdir": str(run_dir / "work"),
+                "workdir": str(work),
                 "bound_at": now,
                 "deadline": now + spec.max_runtime_seconds,
                 "max_runtime_seconds": spec.max_runtime_seconds,
                 "stop_grace_seconds": self.stop_grace_seconds,
                 "log_limit_bytes": self.log_limit_bytes or settings.GPUGRANT_LOG_LIMIT_BYTES,
-                "real_gpus": real_gpus,
+                "real_gpus": bool(real_gpus),
             },
         )
 
-    def _start_runner(self, run_dir: Path, rank: int) -> None:
-        """Start the runner and wait for its first process, which records the detached one and exits."""
+    def _sandbox_files(self, run_dir: Path, checkpoints: Path, uid: int, hostnames: list[str]) -> list:
+        """The run's folders given to the job's uid, its /etc files; returns the binds every rank shares."""
+        tmp = run_dir / "tmp"
+        tmp.mkdir(mode=0o700)
+        etc = run_dir / "etc"
+        etc.mkdir(mode=0o755)
+        for name, text in local_sandbox.etc_files(uid=uid, hostnames=hostnames).items():
+            (etc / name).write_text(text)
+        for folder in (run_dir / "work", tmp):
+            os.chown(folder, uid, uid)
+        give_tree(checkpoints, uid)  # the uid differs from the last run's: the job's files follow it
+        return local_sandbox.job_binds(
+            workdir=str(run_dir / "work"),
+            checkpoints=str(checkpoints),
+            tmp=str(tmp),
+            etc={name: str(etc / name) for name in ("passwd", "group", "hosts")},
+            shared=self._shared_paths,
+        )
+
+    def _rank_sandbox(
+        self, pod, node: NodeInfo | None, uid: int, hostname: str, binds: list, job_gpus: int, ranks: int
+    ) -> dict:
+        limits = local_sandbox.rank_limits(
+            rank_gpus=len(pod.gpu_indices),
+            job_gpus=job_gpus,
+            ranks=ranks,
+            memory_mb_per_gpu=settings.GPUGRANT_LOCAL_MEMORY_MB_PER_GPU,
+            processes_per_gpu=settings.GPUGRANT_LOCAL_PROCESSES_PER_GPU,
+            open_files=settings.GPUGRANT_LOCAL_OPEN_FILES,
+        )
+        launch = local_sandbox.bwrap_launch(
+            bwrap=local_sandbox_host.bwrap_binary() or settings.GPUGRANT_LOCAL_SANDBOX_BWRAP,
+            uid=uid,
+            hostname=hostname,
+            binds=binds,
+            symlinks=self._root_links,
+            gpu_indices=pod.gpu_indices if node else (),  # simulated GPUs have no device nodes
+            shm_bytes=settings.GPUGRANT_LOCAL_SHM_MB * local_sandbox.MIB,
+        )
+        return {
+            "argv": launch.argv,
+            "stage": launch.stage,
+            "stage_root": local_sandbox.STAGE_ROOT,
+            "exec": [sys.executable, "-I", "-S", local_exec.__file__],
+            "uid": uid,
+            "limits": limits.rlimits(),
+        }
+
+    def _lease_in_use(self, lease: dict) -> bool:
+        """Whether the run a uid was leased to may still start or run processes as it."""
+        run_dir = Path(lease.get("run", ""))
+        try:
+            made = run_dir.stat().st_mtime
+        except OSError:
+            return False  # the run was replaced and deleted
+        spec = read_json(run_dir / "spec.json")
+        if spec is None:
+            return time.time() - made < RUNNER_START_SECONDS  # being bound (the lease comes first)
+        phases = [self._rank_state(run_dir, rank, spec).phase for rank in range(len(spec["ranks"]))]
+        return any(phase in {Phase.PENDING, Phase.RUNNING} for phase in phases)
+
+    def _start_runner(self, run_dir: Path, rank: int, network: int | None = None) -> None:
+        """Start the runner and wait for its first process, which records the detached one and exits.
+
+        ``network``: the job's network namespace (an fd), which the runner joins before it starts the rank.
+        """
+        arguments = [sys.executable, "-I", local_runner.__file__, str(run_dir), str(rank)]
         with open(run_dir / f"runner-{rank}.stderr", "ab") as stderr:
             starter = subprocess.Popen(
-                [sys.executable, "-I", local_runner.__file__, str(run_dir), str(rank)],
+                arguments if network is None else [*arguments, str(network)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 cwd=run_dir,
                 start_new_session=True,  # no signal aimed at the worker's group reaches the job
+                pass_fds=() if network is None else (network,),
+                # The runner needs none of the worker's environment, and so holds none of its secrets.
+                env={key: os.environ[key] for key in _ENV_PASSED_THROUGH if key in os.environ},
             )
         if starter.wait(timeout=30) != 0 or read_json(run_dir / f"runner-{rank}.json") is None:
             raise subprocess.SubprocessError(f"runner for rank {rank} did not start (see {stderr.name})")
@@ -360,6 +522,18 @@ class LocalBackend(Backend):
 
     # --- files ------------------------------------------------------------------------------------
 
+    def checkpoint_dir(self, job_id: str) -> Path:
+        """The job's folder that outlives its runs, on the host (GPUGRANT_CHECKPOINT_DIR inside).
+
+        Files put here before the job is bound (a model to start from) are the job's when it runs.
+        """
+        if not _JOB_ID.match(job_id):
+            raise ValueError(f"job id {job_id!r} is not usable as a directory name")
+        job_dir = self._job_dir(job_id)
+        job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (job_dir / "checkpoints").mkdir(exist_ok=True, mode=0o700)
+        return job_dir / "checkpoints"
+
     def _job_dir(self, job_id: str) -> Path:
         return self.root / job_id
 
@@ -382,6 +556,21 @@ class LocalBackend(Backend):
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def sandbox_unavailable_reason() -> str:
+    """'' where jobs run sandboxed; else why not (GPUGRANT_LOCAL_SANDBOX=off, or what this machine lacks)."""
+    if settings.GPUGRANT_LOCAL_SANDBOX == "off":
+        return "GPUGRANT_LOCAL_SANDBOX=off"
+    return local_sandbox_host.unavailable_reason()
+
+
+def give_tree(path: Path, uid: int) -> None:
+    """chown a folder and all in it to ``uid``, never following a link the job may have left there."""
+    os.chown(path, uid, uid, follow_symlinks=False)
+    for _folder, folders, files, folder_fd in os.fwalk(path, follow_symlinks=False):
+        for name in folders + files:
+            os.chown(name, uid, uid, dir_fd=folder_fd, follow_symlinks=False)
 
 
 def simulated_nodes(gpu_counts: str) -> list[NodeInfo]:

@@ -1,6 +1,6 @@
 """Runs one rank of a local-backend job and records how it ended, in files only.
 
-Usage: ``python local_runner.py RUN_DIR RANK`` (or ``python -m scheduler.backends.local_runner``).
+Usage: ``python local_runner.py RUN_DIR RANK [NETWORK_FD]`` (or ``python -m scheduler.backends.local_runner``).
 
 The local backend starts one runner per pod. The runner detaches (double fork, so that neither the
 Celery worker that bound the job nor anyone else has to reap it), starts the job's command in a
@@ -18,9 +18,17 @@ writes ``exit-RANK.json`` atomically. Every fact lives in RUN_DIR, so any proces
 Outcomes: ``exited`` (with exit_code), ``start_failed``, ``timed_out``, ``stopped``, ``aborted``
 (a sibling rank failed), ``terminated`` (the runner itself got SIGTERM, e.g. the host shutting down).
 
+A rank with a ``sandbox`` in spec.json runs in it: the runner (root) joins the job's network namespace
+(NETWORK_FD, from the backend), then starts bubblewrap as the job's uid through local_launch.prepare,
+and bubblewrap starts local_exec.py, which execs the command. Its process group is then bubblewrap's:
+SIGTERM to the group reaches the command (bubblewrap ignores it), SIGKILL ends bubblewrap and with it
+the sandbox's whole PID namespace. The runner writes every file here as root, outside the sandbox.
+
 Standard library only: no Django, no database, so that it starts fast.
 """
 
+import functools
+import importlib.util
 import json
 import os
 import select
@@ -159,15 +167,17 @@ class BoundedLog:
 
 
 class Runner:
-    def __init__(self, run_dir: Path, rank: int):
+    def __init__(self, run_dir: Path, rank: int, network_fd: int | None = None):
         self.run_dir = run_dir
         self.rank = rank
+        self.network_fd = network_fd
         self.spec = json.loads((run_dir / "spec.json").read_text())
         self.grace = float(self.spec["stop_grace_seconds"])
         self.deadline = float(self.spec["deadline"])
         self.log = BoundedLog(run_dir / f"rank-{rank}.log", int(self.spec["log_limit_bytes"]))
         self.child: subprocess.Popen | None = None
         self.pipe_fd: int | None = None
+        self.status_fd: int | None = None  # sandboxed: why the command could not start, if it could not
         self.sigterm_received = False
 
     def run(self) -> None:
@@ -177,18 +187,23 @@ class Runner:
         if self._stop_reason():
             self._finish("stopped", None, "stopped before it started")
             return
+        sandbox = rank_spec.get("sandbox")
         try:
-            self.child = subprocess.Popen(
-                command,
-                env=rank_spec["env"],
-                cwd=self.spec["workdir"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop and timeouts kill all of it
-            )
+            if sandbox:
+                self.child = self._start_sandboxed(command, rank_spec["env"], sandbox)
+            else:
+                self.child = subprocess.Popen(
+                    command,
+                    env=rank_spec["env"],
+                    cwd=self.spec["workdir"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: stop and timeouts kill all of it
+                )
         except OSError as error:
-            reason = f"cannot start {command[0]!r}: {error.strerror or error}"
+            program = sandbox["argv"][0] if sandbox else command[0]
+            reason = f"cannot start {program!r}: {error.strerror or error}"
             self.log.write(f"gpugrant: {reason}\n".encode())
             self._finish("start_failed", 126 if isinstance(error, PermissionError) else 127, reason)
             return
@@ -200,9 +215,67 @@ class Runner:
         code = self.child.returncode
         self._kill_stragglers()
         self._drain(time.monotonic() + DRAIN_SECONDS)
+        failed_start = self._start_failure(command, code)
+        if failed_start:
+            self.log.write(f"gpugrant: {failed_start[1]}\n".encode())
+            self._finish("start_failed", failed_start[0], failed_start[1])
+            return
         if outcome is None:
-            outcome, reason = self._classify_exit(code)
+            outcome, reason = self._classify_exit(code, sandboxed=bool(sandbox))
         self._finish(outcome, _shell_exit_code(code), reason)
+
+    def _start_sandboxed(self, command: list[str], env: dict, sandbox: dict) -> subprocess.Popen:
+        """bubblewrap as the job's uid, in the job's network namespace, with the rank's limits."""
+        if self.network_fd is None:
+            raise OSError("no network namespace for the job: refusing to share the host's")
+        launch = _sibling_module("local_launch")
+        launch.join_network(self.network_fd)
+        os.close(self.network_fd)
+        self.network_fd = None
+        self.status_fd, status_write = os.pipe()
+        os.set_blocking(self.status_fd, False)
+        try:
+            return subprocess.Popen(
+                [*sandbox["argv"], *sandbox["exec"], str(status_write), "--", *command],
+                env=env,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(status_write,),
+                preexec_fn=functools.partial(
+                    launch.prepare,
+                    sources=sandbox["stage"],
+                    stage_root=sandbox["stage_root"],
+                    limits=sandbox["limits"],
+                    uid=sandbox["uid"],
+                    status_fd=status_write,
+                ),
+            )
+        finally:
+            os.close(status_write)
+
+    def _start_failure(self, command: list[str], code: int) -> tuple[int, str] | None:
+        """(exit code, reason) where the sandbox or the exec in it failed (local_launch, local_exec).
+
+        Believed only with the exit code that goes with it: the pipe is the sandbox's, and a job could
+        at most relabel its own exit 125–127.
+        """
+        if self.status_fd is None:
+            return None
+        try:
+            message = os.read(self.status_fd, READ_CHUNK).decode(errors="replace")
+        except BlockingIOError:
+            message = ""
+        os.close(self.status_fd)
+        self.status_fd = None
+        kind, _, detail = message[:1000].partition(":")
+        if kind == "exec" and code in (126, 127) and detail.startswith(f"{code}:"):
+            return code, f"cannot start {command[0]!r}: {detail.partition(':')[2]}"
+        if kind == "launch" and code == 125:
+            return 125, detail
+        return None
 
     def _supervise(self) -> tuple[str | None, str]:
         """Copy output until the command exits; end it early when asked to. Returns (outcome, reason)."""
@@ -224,7 +297,7 @@ class Runner:
                 self._terminate()
                 return "terminated", "the runner received SIGTERM (host shutting down?)"
 
-    def _classify_exit(self, code: int) -> tuple[str, str]:
+    def _classify_exit(self, code: int, sandboxed: bool = False) -> tuple[str, str]:
         if self._stop_reason() is not None:
             return "stopped", self._stop_reason()
         abort = self._abort_by_sibling()
@@ -234,6 +307,9 @@ class Runner:
             return "exited", ""
         if code < 0:
             return "exited", f"killed by signal {_signal_name(-code)}"
+        if sandboxed and 128 < code < 160:
+            # bubblewrap exits 128 + N when the command was killed by signal N, as a shell does.
+            return "exited", f"killed by signal {_signal_name(code - 128)}"
         return "exited", f"exited with code {code}"
 
     def _terminate(self) -> None:
@@ -322,8 +398,17 @@ def _signal_name(signum: int) -> str:
         return str(signum)
 
 
+def _sibling_module(name: str):
+    """A module beside this file, loaded by path: the runner runs as a script, without its package."""
+    spec = importlib.util.spec_from_file_location(f"gpugrant_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str]) -> None:
     run_dir, rank = Path(argv[1]), int(argv[2])
+    network_fd = int(argv[3]) if len(argv) > 3 else None
     runner_pid = os.fork()
     if runner_pid:
         # The intermediate process records the detached runner, then exits so its parent can reap it.
@@ -331,7 +416,7 @@ def main(argv: list[str]) -> None:
             run_dir / f"runner-{rank}.json", {"pid": runner_pid, "identity": process_identity(runner_pid)}
         )
         os._exit(0)
-    Runner(run_dir, rank).run()
+    Runner(run_dir, rank, network_fd).run()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from workers.examples.checkpoint import CheckpointError, model_load, write_atomi
 from workers.examples.data import spirals_make
 from workers.examples.devices import DeviceError, device_choose
 from workers.examples.mlp import Parameters, mlp_probabilities
-from workers.examples.paths import default_base
+from workers.examples.paths import default_base, default_checkpoint_dir
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint-dir",
         type=Path,
-        help="the training job's --checkpoint-dir (default: checkpoints under $GPUGRANT_WORKDIR, else under "
-        "the current folder)",
+        help="the training job's --checkpoint-dir (default: $GPUGRANT_CHECKPOINT_DIR, else checkpoints "
+        "under $GPUGRANT_WORKDIR or the current folder)",
     )
     parser.add_argument("--batches", type=int, default=10, help="batches to classify (default 10)")
     parser.add_argument("--batch-size", type=int, default=256, help="points per batch (default 256)")
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def infer(arguments: argparse.Namespace) -> int:
-    directory = arguments.checkpoint_dir or default_base() / "checkpoints"
+    directory = arguments.checkpoint_dir or default_checkpoint_dir()
     output = arguments.output or default_base() / "predictions.jsonl"
     parameters, source = model_load(directory)
     predictor, description = predictor_make(device_choose(arguments.device), parameters)

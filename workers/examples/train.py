@@ -31,7 +31,7 @@ from workers.examples.checkpoint import (
 from workers.examples.data import spirals_make
 from workers.examples.devices import DeviceError, device_choose
 from workers.examples.mlp import mlp_init, mlp_loss_and_accuracy
-from workers.examples.paths import default_base
+from workers.examples.paths import default_checkpoint_dir
 from workers.examples.trainers import trainer_make
 
 EXIT_STOPPED = 128 + signal.SIGTERM
@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint-dir",
         type=Path,
-        help="where checkpoints and the final model.npz go (default: checkpoints under $GPUGRANT_WORKDIR, "
-        "else under the current folder); use storage that outlives the job",
+        help="where checkpoints and the final model.npz go (default: $GPUGRANT_CHECKPOINT_DIR, else "
+        "checkpoints under $GPUGRANT_WORKDIR or the current folder); use storage that outlives the job",
     )
     parser.add_argument(
         "--checkpoint-every", type=int, default=100, help="steps between checkpoints (default 100)"
@@ -147,7 +147,7 @@ def _resume_or_start(
 
 def train(arguments: argparse.Namespace) -> int:
     device = device_choose(arguments.device)
-    directory = arguments.checkpoint_dir or default_base() / "checkpoints"
+    directory = arguments.checkpoint_dir or default_checkpoint_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -86,6 +86,20 @@ def alive(pid: int) -> bool:
     return local_runner.process_alive(pid, None)
 
 
+def host_pid(group: int, job_pid: int) -> int:
+    """The host's pid of the process of ``group`` that the job knows as ``job_pid`` (its own PID namespace's)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        namespace_pids = next(line for line in status.splitlines() if line.startswith("NSpid:")).split()[1:]
+        if int(stat[stat.rindex(")") + 2 :].split()[2]) == group and int(namespace_pids[-1]) == job_pid:
+            return int(entry.name)
+    pytest.fail(f"no process {job_pid} in group {group}")
+
+
 def wait_for_output(backend: LocalBackend, job_id: str, text: str) -> str:
     return wait_for(
         lambda: (output := backend.logs(job_id, 100_000)) and text in output and output, repr(text)
@@ -199,8 +213,8 @@ def test_stop_kills_the_whole_process_group(local):
     )
     local.bind(job("tree", spawns_a_child))
     output = wait_for_output(local, "tree", "grandchild")
-    grandchild = int(output.split("grandchild")[1].split()[0])
     command = local_runner.read_json(run_dir(local, "tree") / "child-0.json")["pid"]
+    grandchild = host_pid(command, int(output.split("grandchild")[1].split()[0]))
     assert alive(grandchild) and alive(command)
 
     local.stop("tree", "cancelled by the user")
@@ -331,7 +345,10 @@ def test_simulated_gpus_are_named_but_hidden_from_cuda(local, monkeypatch):
     assert env["GPUGRANT_TEST_SECRET"] is None  # the worker's environment does not leak into jobs
 
 
-def test_real_gpus_are_passed_as_cuda_visible_devices(tmp_path, fake_nvidia_smi):
+def test_real_gpus_are_passed_as_cuda_visible_devices(tmp_path, fake_nvidia_smi, settings):
+    # Unsandboxed: a sandboxed rank needs its GPUs' device nodes, which this machine lacks
+    # (test_local_sandbox.py checks that path).
+    settings.GPUGRANT_LOCAL_SANDBOX = "off"
     backend = LocalBackend(tmp_path / "local-backend", nvidia_smi=fake_nvidia_smi)
     [node] = backend.inventory()
     try:
@@ -383,12 +400,11 @@ def test_a_failing_pod_ends_its_siblings(local):
 # --- idempotency and other processes ---------------------------------------------------------------
 
 
-def test_bind_is_idempotent(local, tmp_path):
-    starts = tmp_path / "starts"
+def test_bind_is_idempotent(local):
     counts_starts = python(
-        f"""
+        """
         import time
-        with open({str(starts)!r}, "a") as f:
+        with open("starts", "a") as f:  # in the job's workspace, which the sandbox lets it write
             f.write("started\\n")
         time.sleep(60)
         """
@@ -398,6 +414,7 @@ def test_bind_is_idempotent(local, tmp_path):
     local.bind(spec)
     local.bind(spec)
     LocalBackend(local.root, nvidia_smi=None).bind(spec)
+    starts = run_dir(local, "once") / "work" / "starts"
     wait_for(lambda: starts.exists() and starts.read_text(), "the job to start")
     local.stop("once", "done looking")
 

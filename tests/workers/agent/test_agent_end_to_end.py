@@ -80,7 +80,6 @@ def test_an_agent_killed_mid_run_reports_the_job_s_edges_exactly_once(
         wait_for(lambda: "node agent for" in log.read_text(), "the agent to start", process=agents[-1])
         return agents[-1]
 
-    release = tmp_path / "release"
     try:
         first = start_agent()
         inventory_sync(backend=backend)
@@ -90,7 +89,7 @@ def test_an_agent_killed_mid_run_reports_the_job_s_edges_exactly_once(
             name="metered",
             kind="training",
             image="python:3.11",
-            command=busy_until(release),
+            command=busy_until("release"),  # in its workspace: the sandbox shows it no other host folder
             gpu_type="A100",
             gpus_per_pod=2,
             pods=1,
@@ -100,6 +99,7 @@ def test_an_agent_killed_mid_run_reports_the_job_s_edges_exactly_once(
         run_cycle(backend=backend)  # the submission's own cycle may have bound it already
         job.refresh_from_db()
         assert job.state in ("scheduled", "running") and job.placement[0]["node"] == NODE
+        release = backend.root / str(job.public_id) / "run-1" / "work" / "release"
 
         records = UsageRecord.objects.filter(job=job)
         wait_for(lambda: records.count() >= 4, "usage from the first agent", timeout=30, process=first)

@@ -109,8 +109,9 @@ def edges(backend: LocalBackend) -> tuple[float, float]:
 
 def test_kill_9_and_restart_meters_the_job_to_the_second_exactly_once(tmp_path, backend, portal, agents):
     first = agents()
-    release = tmp_path / "release"
-    backend.bind(job_spec(busy_until(release)))
+    # Its release file is in its workspace: the sandbox shows it no other host folder.
+    backend.bind(job_spec(busy_until("release")))
+    release = backend.root / JOB / "run-1" / "work" / "release"
     wait_for(
         lambda: sum(map(len, job_records(portal).values())) >= 4,
         "records from the first agent",

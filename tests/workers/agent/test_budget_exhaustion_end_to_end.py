@@ -123,11 +123,12 @@ def test_a_job_that_would_overrun_its_award_is_stopped_exhausted_within_one_inte
     spool_dir = tmp_path / "spool"
     log = tmp_path / "agent.log"
     agent = None
-    release_a = tmp_path / "release-a"
     inventory_sync(backend=backend)
     try:
         # --- A: admitted with the whole hour held, runs, ends before any of its usage arrives --------
-        job_a = bind(backend, submit(owner, allocation, "a", sleeps_until(release_a, at_most=120)))
+        # Its release file is in its workspace: the sandbox shows it no other host folder.
+        job_a = bind(backend, submit(owner, allocation, "a", sleeps_until("release", at_most=120)))
+        release_a = backend.root / str(job_a.public_id) / "run-1" / "work" / "release"
         assert (budget().held_gpu_seconds, budget().used_gpu_seconds) == (AWARD, 0)
         with pytest.raises(Conflict) as refused:
             submit(owner, allocation, "b-too-early", sleeps_until(tmp_path / "never", at_most=1))

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from portal.web.management.commands.seed_demo import LOGINS, demo_password
+from scheduler.backends.local import UNSANDBOXED_WARNING, sandbox_unavailable_reason
 
 
 class Command(BaseCommand):
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                 processes.extend(self._agents(port))
             url = f"http://127.0.0.1:{port}/"
             self.stdout.write(self._banner(url))
+            self._warn_if_unsandboxed()
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
         finally:
             for process in processes:
@@ -106,6 +108,16 @@ class Command(BaseCommand):
                 )
             )
         return agents
+
+    def _warn_if_unsandboxed(self) -> None:
+        """Where the local backend cannot sandbox jobs (no bubblewrap, not root), say so where nobody misses it."""
+        reason = settings.GPUGRANT_BACKEND == "local" and sandbox_unavailable_reason()
+        if reason:
+            self.stderr.write(UNSANDBOXED_WARNING.format(reason=reason))
+        elif settings.GPUGRANT_BACKEND == "local":
+            self.stdout.write(
+                "  Jobs run sandboxed (bubblewrap): each as a uid of its own, seeing only its own files."
+            )
 
     def _banner(self, url: str) -> str:
         password = demo_password()

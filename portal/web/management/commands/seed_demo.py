@@ -5,6 +5,7 @@ natural keys (email, registration number, title) before anything is created.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -25,6 +26,7 @@ from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
 from quotas.models import Allocation
 from scheduler.backends import get_backend
+from scheduler.backends.local import LocalBackend
 from scheduler.inventory import inventory_sync
 from scheduler.models import Job
 from scheduler.services import job_submit
@@ -356,7 +358,7 @@ class Command(BaseCommand):
                 timeout=300,
             )
 
-        def train(name: str, seed: int) -> list[str]:
+        def train(seed: int) -> list[str]:
             return [
                 sys.executable,
                 "-m",
@@ -369,32 +371,21 @@ class Command(BaseCommand):
                 "0.05",
                 "--seed",
                 str(seed),
-                "--checkpoint-dir",
-                str(work / name),
-            ]
+            ]  # checkpoints go to the job's own folder, $GPUGRANT_CHECKPOINT_DIR: it sees no other
 
-        serve = [
-            sys.executable,
-            "-m",
-            "workers.examples.infer",
-            "--checkpoint-dir",
-            str(pretrained),
-            "--batches",
-            "40",
-            "--output",
-            str(work / "retail-vision-serve" / "predictions.jsonl"),
-        ]
+        # Reads the model staged into its own checkpoint folder below; writes predictions in its workspace.
+        serve = [sys.executable, "-m", "workers.examples.infer", "--batches", "40"]
         plans = [
             (
                 "alice@demo.test",
                 "A100",
                 "retail-vision-train",
                 "training",
-                train("retail-vision-train", 1),
+                train(1),
                 2,
             ),
             ("alice@demo.test", "A100", "retail-vision-serve", "inference", serve, 1),
-            ("carol@demo.test", "H100", "protein-fold-train", "training", train("protein-fold-train", 2), 4),
+            ("carol@demo.test", "H100", "protein-fold-train", "training", train(2), 4),
         ]
         for email, gpu_type, name, kind, command, gpus in plans:
             user = users[email]
@@ -403,7 +394,7 @@ class Command(BaseCommand):
             ).first()
             if allocation is None or Job.objects.filter(allocation=allocation, name=name).exists():
                 continue
-            job_submit(
+            submitted = job_submit(
                 user=user,
                 allocation=allocation,
                 name=name,
@@ -414,3 +405,8 @@ class Command(BaseCommand):
                 gpus_per_pod=gpus,
                 max_runtime_minutes=15,
             )
+            backend = get_backend()
+            if kind == "inference" and isinstance(backend, LocalBackend):
+                # The sandbox shows the job only its own folders: give it the model to start from.
+                staged = backend.checkpoint_dir(str(submitted.public_id))
+                shutil.copy2(pretrained / "model.npz", staged / "model.npz")
