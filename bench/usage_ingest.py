@@ -4,7 +4,7 @@
         [--records 50000] [--batch 500] [--jobs 50] [--rounds 3] [--json OUT]
 
 Each round posts ``records`` new records (``batch`` per call, as a node agent would, for ``jobs`` jobs on
-one node with 8 GPUs) through quotas.ledger.usage_ingest — validation, INSERT … ON CONFLICT DO NOTHING,
+one node with 8 GPUs) through scheduler.metering.usage_ingest — validation, INSERT … ON CONFLICT DO NOTHING,
 ledger entries, job/allocation/budget debits, idle and budget checks — then re-posts the first batch to
 measure replays. Baseline in the same process: bulk_create of the same number of bare UsageRecord rows
 (no ledger, no debits). Uses its own database (<name>_bench), created, migrated and emptied.
@@ -35,8 +35,8 @@ def main() -> None:
 
     from django.db.models import Sum
 
-    from quotas.ledger import usage_ingest
     from quotas.models import AllocationBudget, LedgerEntry, UsageRecord
+    from scheduler.metering import usage_ingest
     from scheduler.models import Job
 
     user, organisation, allocation, _ = world(1)

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.db import models
 
-from quotas.models import Allocation, AllocationBudget
+from portal.calls.models import Call
+from portal.jsonlimits import DepthLimitedJSONFormField
+from quotas.models import Allocation, AllocationBudget, CallPool
 
 
 class BudgetInline(admin.TabularInline):
@@ -16,3 +19,20 @@ class AllocationAdmin(admin.ModelAdmin):
     search_fields = ["project_title", "organisation__name"]
     readonly_fields = ["public_id", "application"]
     inlines = [BudgetInline]
+
+
+class CallPoolInline(admin.TabularInline):
+    model = CallPool
+    extra = 0
+    readonly_fields = ["awarded_gpu_hours"]
+
+
+# The call's admin lives here, with its pools: a call knows nothing of the pools drawn from it.
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ["title", "opens_at", "closes_at", "allocation_start", "allocation_end"]
+    search_fields = ["title"]
+    readonly_fields = ["public_id"]
+    inlines = [CallPoolInline]
+    # eligible_org_types is edited as JSON text: parsed only within the nesting limit.
+    formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}

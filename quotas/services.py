@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from portal.applications.models import Application, ApplicationKind
 from portal.applications.selectors import current_round_reviews
+from portal.applications.services import application_send_back, change_request_draft, decision_check
 from portal.applications.states import Action
 from portal.applications.transitions import apply_transition, ensure_transition, lock_application
 from portal.audit.services import audit_record
@@ -308,3 +309,46 @@ def allocation_set_custom_images(*, allocation: Allocation, staff, allowed: bool
             data={"allow_custom_images": [before, allowed]},
         )
     return allocation
+
+
+def change_request_create(
+    *,
+    user,
+    allocation: Allocation,
+    requested_end: date,
+    max_concurrent_gpus: int,
+    justification: str,
+    gpu_requests: dict[str, int],
+) -> Application:
+    """A draft change request (extension and/or more GPU-hours) for an active allocation."""
+    if allocation.status != AllocationStatus.ACTIVE:
+        raise Conflict(
+            _("The allocation is %(status)s; only active allocations can be changed.")
+            % {"status": state_name(allocation.status)}
+        )
+    return change_request_draft(
+        user=user,
+        allocation=allocation,
+        requested_end=requested_end,
+        max_concurrent_gpus=max_concurrent_gpus,
+        justification=justification,
+        gpu_requests=gpu_requests,
+    )
+
+
+def application_decide(
+    *,
+    application: Application,
+    staff,
+    decision: str,
+    reason: str,
+    awarded_gpu_hours: dict[str, int] | None = None,
+) -> Application:
+    """Staff decision. Approval awards GPU-hours from the call's pool (allocation_award); a rejection or
+    a request for revision goes back to the applicant (portal.applications.services)."""
+    decision_check(application=application, staff=staff, decision=decision, reason=reason)
+    if decision == "approve":
+        return allocation_award(
+            application=application, staff=staff, reason=reason, awarded_gpu_hours=awarded_gpu_hours
+        )
+    return application_send_back(application=application, staff=staff, decision=decision, reason=reason)

@@ -18,12 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.ops.stats import cycle_recorded
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
 from scheduler.core import plan
@@ -31,9 +29,10 @@ from scheduler.core.estimate import estimate_starts
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, Job, JobEvent
 from scheduler.queue_view import store_queue_view
+from scheduler.signals import cycle_finished
 from scheduler.snapshot import build_snapshot
 from scheduler.states import JobState
-from scheduler.transitions import job_move, lock_job
+from scheduler.transitions import bind_failed
 from workers.logs import job_context
 
 logger = logging.getLogger(__name__)
@@ -89,9 +88,10 @@ def run_cycle(
 
 
 def _record_cycle(result: CycleResult, started_pks: list[int], now) -> None:
-    """Leave the cycle's figures for /metrics and the readiness check, which run in other processes."""
+    """Report the cycle's figures (portal/ops keeps them for /metrics and the readiness check)."""
     rows = Job.objects.filter(pk__in=started_pks).values_list("gpu_type", "queued_at") if started_pks else []
-    cycle_recorded(
+    cycle_finished.send(
+        sender=run_cycle,
         finished_at=timezone.now(),
         seconds=sum(result.seconds.values()),
         started=[(gpu_type, max(0.0, (now - queued_at).total_seconds())) for gpu_type, queued_at in rows],
@@ -313,27 +313,6 @@ def _undo_binds_overtaken_by_stops(backend: Backend, public_ids: list[str]) -> N
     )
     for public_id, stop in overtaken.values_list("public_id", "stop_requested"):
         _stop(backend, str(public_id), stop or "cancelled")
-
-
-def bind_failed(job_pk: int, message: str, *, counts: bool = True) -> None:
-    """Undo a claim whose bind failed: free the GPUs, charge nothing, requeue (or fail after too many).
-
-    ``counts``: False when the failure was not the job's (leftovers of its earlier run, now removed).
-    """
-    with transaction.atomic():
-        job = lock_job(job_pk)
-        if job.state != JobState.SCHEDULED:
-            return
-        job.run_started_at = None  # the GPUs never ran it
-        job.requeues += 1 if counts else 0
-        if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
-            job_move(
-                job,
-                JobState.FAILED,
-                f"could not be started {job.requeues} times; last error: {message}"[:500],
-            )
-        else:
-            job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])
 
 
 def _stop(backend: Backend, public_id: str, reason: str = "preempted") -> None:

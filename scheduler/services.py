@@ -19,6 +19,7 @@ from quotas.models import Allocation, AllocationStatus
 from scheduler.admission import admit_in_one_statement
 from scheduler.models import GpuNode, Job, JobEvent, JobKind, SubmissionKey
 from scheduler.states import TERMINAL, JobState
+from scheduler.stopping import stop_after_commit
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
 from scheduler.validation import job_content_errors
 
@@ -306,22 +307,5 @@ def job_cancel(*, job: Job, user) -> Job:
                 reason=f"cancel requested by {user.email}; stopping",
                 actor=user,
             )
-            from scheduler.stopping import stop_after_commit
-
             stop_after_commit(job)
     return job
-
-
-def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
-    """Ask for an active job to be stopped (exhausted, idle, inactive, …), once; True if asked now."""
-    with transaction.atomic():
-        job = lock_job(job_pk)
-        if job.stop_requested or JobState(job.state) not in (JobState.SCHEDULED, JobState.RUNNING):
-            return False
-        job.stop_requested = stop
-        job.save(update_fields=["stop_requested"])
-        JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, reason=reason[:500])
-        from scheduler.stopping import stop_after_commit
-
-        stop_after_commit(job)
-    return True

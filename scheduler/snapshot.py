@@ -7,8 +7,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from quotas.models import AllocationBudget, AllocationStatus
-from quotas.usage import decayed_usage_at
+from quotas.models import Allocation, AllocationBudget, AllocationStatus
 from scheduler.core import (
     AllocationState,
     Node,
@@ -19,6 +18,7 @@ from scheduler.core import (
     RunningJob,
     Snapshot,
 )
+from scheduler.fair_usage import decayed_usage_at
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.states import JobState
 
@@ -137,8 +137,6 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         .annotate(total=Sum("awarded_gpu_hours"))
         .values_list("allocation_id", "total")
     )
-    from quotas.models import Allocation
-
     allocations = tuple(
         AllocationState(str(pk), float(weights.get(pk, 0)), decayed_usage_at(usage, as_of, now), cap)
         for pk, usage, as_of, cap in Allocation.objects.filter(pk__in=allocation_ids).values_list(

@@ -1,10 +1,17 @@
-"""Asking the backend to stop jobs, after the stop request is committed, then reconciling them."""
+"""Stopping jobs: every stop gpugrant asks for (cancel, used-up budget, idle GPUs, inactive allocation,
+timeout) is recorded on the job under its row lock, carried out by the backend after commit, then
+reconciled. A new reason to stop a job is a call to ``job_request_stop`` with its own ``stop`` value
+(and an entry in scheduler/reconcile.py's STOPPED_AS for the state it ends in)."""
 
 import logging
 
 from django.db import transaction
 
 from scheduler.backends import get_backend
+from scheduler.models import JobEvent
+from scheduler.reconcile import reconcile_jobs
+from scheduler.states import JobState
+from scheduler.transitions import lock_job
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +25,19 @@ def stop_after_commit(job) -> None:
         except Exception:  # noqa: BLE001 - the reconcile sweep retries stops that did not happen
             logger.exception("stopping job %s failed; the sweep will retry", job_id)
             return
-        from scheduler.reconcile import reconcile_jobs
-
         reconcile_jobs(backend=get_backend(backend_name), public_ids=[job_id])
 
     transaction.on_commit(stop)
+
+
+def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
+    """Ask for an active job to be stopped (exhausted, idle, inactive, …), once; True if asked now."""
+    with transaction.atomic():
+        job = lock_job(job_pk)
+        if job.stop_requested or JobState(job.state) not in (JobState.SCHEDULED, JobState.RUNNING):
+            return False
+        job.stop_requested = stop
+        job.save(update_fields=["stop_requested"])
+        JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, reason=reason[:500])
+        stop_after_commit(job)
+    return True

@@ -3,13 +3,14 @@
 from celery import shared_task
 
 from scheduler.backends import get_backend
+from scheduler.cycle import run_cycle
+from scheduler.cycle_lock import cycle_lock
+from scheduler.reconcile import reconcile_jobs
+from scheduler.sweep import sweep as run_sweep
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def scheduling_cycle() -> dict | None:
-    from scheduler.cycle import run_cycle
-    from scheduler.cycle_lock import cycle_lock
-
     # Overlapping cycles are safe (claims are conditional) but wasteful; skip one if another runs.
     with cycle_lock() as mine:
         if not mine:
@@ -20,13 +21,9 @@ def scheduling_cycle() -> dict | None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def reconcile() -> int:
-    from scheduler.reconcile import reconcile_jobs
-
     return reconcile_jobs(backend=get_backend())
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def sweep() -> dict:
-    from scheduler.reconcile import sweep as run_sweep
-
     return run_sweep(backend=get_backend())

@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 from portal.errors import Conflict
 from portal.state_names import state_name
 from quotas.holds import hold_release, hold_top_up
-from quotas.ledger import apply_usage, edges_record
 from quotas.models import UsageSource
+from scheduler.charging import edges_record, usage_charge
 from scheduler.models import Gpu, Job, JobEvent
 from scheduler.states import TERMINAL, JobState, can_move
+from scheduler.triggers import request_cycle
 
 RUN_ENDING = frozenset({*TERMINAL, JobState.PREEMPTED, JobState.LOST, JobState.QUEUED})
 
@@ -34,7 +35,7 @@ def _end_run(job: Job, now) -> int:
     if job.run_started_at is not None and settings.GPUGRANT_METERING == "edges":
         node = job.placement[0]["node"] if job.placement else ""
         record, row = edges_record(job, node, job.run_started_at, now)
-        apply_usage(node=node, items=[(record, row)], source=UsageSource.EDGES, now=now, enforce=False)
+        usage_charge(node=node, items=[(record, row)], source=UsageSource.EDGES, now=now)
         job.refresh_from_db(fields=["used_gpu_seconds", "hold_gpu_seconds", "energy_mj"])
         charged = record["gpu_seconds"]
     job.run_started_at = None
@@ -113,6 +114,25 @@ def _requeue_or_fail(job: Job, now) -> None:
 
 
 def on_commit_trigger_cycle() -> None:
-    from scheduler.triggers import request_cycle
-
     transaction.on_commit(request_cycle)
+
+
+def bind_failed(job_pk: int, message: str, *, counts: bool = True) -> None:
+    """Undo a claim whose bind failed: free the GPUs, charge nothing, requeue (or fail after too many).
+
+    ``counts``: False when the failure was not the job's (leftovers of its earlier run, now removed).
+    """
+    with transaction.atomic():
+        job = lock_job(job_pk)
+        if job.state != JobState.SCHEDULED:
+            return
+        job.run_started_at = None  # the GPUs never ran it
+        job.requeues += 1 if counts else 0
+        if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
+            job_move(
+                job,
+                JobState.FAILED,
+                f"could not be started {job.requeues} times; last error: {message}"[:500],
+            )
+        else:
+            job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])

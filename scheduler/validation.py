@@ -5,12 +5,9 @@ import re
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from portal.environments.validation import IMAGE
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
-# registry/path:tag or @sha256:digest — the shape of an OCI image reference, kept deliberately strict.
-IMAGE = re.compile(
-    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
-)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_ENV = {
     "CUDA_VISIBLE_DEVICES",

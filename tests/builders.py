@@ -9,9 +9,10 @@ from portal.accounts.models import User
 from portal.applications import services as application_services
 from portal.applications.models import Application, Review
 from portal.calls.models import Call
-from portal.calls.services import call_create
 from portal.organisations.models import Invitation, Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
+from quotas import services as quota_services
+from quotas.calls import call_create
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -166,7 +167,7 @@ def decided(
     reason: str = "Panel decision",
     awarded_gpu_hours: dict[str, int] | None = None,
 ) -> Application:
-    application_services.application_decide(
+    quota_services.application_decide(
         application=application,
         staff=staff,
         decision=decision,
@@ -244,7 +245,7 @@ def change_request_ready(
     justification: str = "The first runs went well; we need more.",
 ) -> Application:
     """A change request for ``allocation``, submitted, assigned and scored: ready for a decision."""
-    application = application_services.change_request_create(
+    application = quota_services.change_request_create(
         user=user,
         allocation=allocation,
         requested_end=requested_end or allocation.ends_on,

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from portal.applications import services as application_services
+from quotas import services as quota_services
 from quotas.models import Allocation
 from scheduler.backends.local import sandbox_unavailable_reason
 from tests import builders
@@ -230,9 +230,7 @@ def allocation(owner, organisation, call, staff, reviewer):
         gpu_requests={"A100": 2000, "H100": 500},
         max_concurrent_gpus=16,
     )
-    application_services.application_decide(
-        application=application, staff=staff, decision="approve", reason="ok"
-    )
+    quota_services.application_decide(application=application, staff=staff, decision="approve", reason="ok")
     return builders.allowing_custom_images(Allocation.objects.get(application=application))
 
 
@@ -241,7 +239,5 @@ def other_allocation(outsider, other_organisation, call, staff, reviewer):
     application = builders.ready_for_decision(
         outsider, other_organisation, call, staff, reviewer, gpu_requests={"A100": 2000}
     )
-    application_services.application_decide(
-        application=application, staff=staff, decision="approve", reason="ok"
-    )
+    quota_services.application_decide(application=application, staff=staff, decision="approve", reason="ok")
     return builders.allowing_custom_images(Allocation.objects.get(application=application))

@@ -30,6 +30,7 @@ from workers.agent_activity import ProcessActivity
 from workers.agent_reporter import Reporter
 from workers.agent_sender import Sender, SendOutcome
 from workers.assignments import LocalAssignments, PodResourcesAssignments
+from workers.metering import devices_for_this_machine
 from workers.metering.device import GpuDevices, GpuInfo
 from workers.metering.simulated import SimulatedDevices, simulated_gpus
 from workers.podresources import DEFAULT_SOCKET
@@ -202,8 +203,6 @@ def build_devices(arguments, activity: Callable[[str], float]) -> GpuDevices:
     )
     if arguments.devices == "simulated":
         return SimulatedDevices(gpus, activity)
-    from workers.metering import devices_for_this_machine
-
     return devices_for_this_machine(simulated_gpus=gpus, activity=activity)
 
 

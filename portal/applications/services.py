@@ -20,7 +20,6 @@ from portal.notifications.services import notify
 from portal.organisations.models import Organisation
 from portal.organisations.selectors import membership_of, organisation_ids_of, owners_and_managers
 from portal.state_names import STATE_NAMES, state_name
-from quotas.models import AllocationStatus
 
 CONTENT_FIELDS = (
     "project_title",
@@ -116,7 +115,7 @@ def application_create(
     return application
 
 
-def change_request_create(
+def change_request_draft(
     *,
     user: User,
     allocation,
@@ -125,13 +124,9 @@ def change_request_create(
     justification: str,
     gpu_requests: dict[str, int],
 ) -> Application:
-    """A draft change request (extension and/or more GPU-hours) for an active allocation."""
+    """A draft change request (extension and/or more GPU-hours) for an allocation that may be changed
+    (quotas.services.change_request_create checks that first)."""
     _require_member(user, allocation.organisation)
-    if allocation.status != AllocationStatus.ACTIVE:
-        raise Conflict(
-            _("The allocation is %(status)s; only active allocations can be changed.")
-            % {"status": state_name(allocation.status)}
-        )
     original = allocation.application
     content = dict(
         project_title=allocation.project_title,
@@ -431,15 +426,8 @@ def review_submit(
 DECISIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "request_revision": Action.REQUEST_REVISION}
 
 
-def application_decide(
-    *,
-    application: Application,
-    staff: User,
-    decision: str,
-    reason: str,
-    awarded_gpu_hours: dict[str, int] | None = None,
-) -> Application:
-    """Staff decision. Approval awards GPU-hours from the call's pool (see quotas.services)."""
+def decision_check(*, application: Application, staff: User, decision: str, reason: str) -> None:
+    """Raise unless ``staff`` may record ``decision`` with ``reason`` on ``application``."""
     if not staff.is_staff:
         raise NotAllowed(_("Only staff decide applications."))
     errors: dict[str, list[str]] = {}
@@ -455,12 +443,13 @@ def application_decide(
         raise NotAllowed(
             _("You belong to the applicant organisation (conflict of interest); ask another staff member.")
         )
-    if decision == "approve":
-        from quotas.services import allocation_award
 
-        return allocation_award(
-            application=application, staff=staff, reason=reason, awarded_gpu_hours=awarded_gpu_hours
-        )
+
+def application_send_back(
+    *, application: Application, staff: User, decision: str, reason: str
+) -> Application:
+    """Reject an application or ask for revision (checked by decision_check); approval is an award
+    (quotas.services.application_decide)."""
     with transaction.atomic():
         application = lock_application(application)
         apply_transition(application, DECISIONS[decision], actor=staff, reason=reason)

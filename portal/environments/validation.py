@@ -1,8 +1,15 @@
 """Rules for a catalogue environment's fields: a well-formed image reference, pinned by tag or digest."""
 
+import re
+
 from django.utils.translation import gettext as _
 
-from scheduler.validation import IMAGE
+# registry/path:tag or @sha256:digest — the shape of an OCI image reference, kept deliberately strict. Jobs
+# naming their own image are held to the same shape (scheduler/validation.py).
+IMAGE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
 
 SLUG_MAX = 64
 

@@ -1,5 +1,6 @@
 """Queue notifications in the caller's transaction; they are sent by a task once it commits."""
 
+import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -8,6 +9,9 @@ from django.utils import translation
 from django.utils.functional import Promise
 
 from portal.notifications.models import Notification
+from portal.notifications.tasks import notification_send
+
+logger = logging.getLogger(__name__)
 
 
 def notify(*, recipients: Iterable, subject: str | Promise, body: str | Promise) -> list[Notification]:
@@ -37,12 +41,8 @@ def notify_address(*, email: str, language: str, subject: str | Promise, body: s
 
 
 def _enqueue(ids: list[int]) -> None:
-    from portal.notifications.tasks import notification_send
-
     for notification_id in ids:
         try:
             notification_send.delay(notification_id)
         except Exception:  # noqa: BLE001 - the broker may be down; the periodic resend picks it up
-            import logging
-
-            logging.getLogger(__name__).warning("could not enqueue notification %s", notification_id)
+            logger.warning("could not enqueue notification %s", notification_id)

@@ -7,6 +7,8 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from portal.ops import logs
+        # Receivers connect once the app registry is ready (Django's rule): their modules use models.
+        from portal.ops import logs, stats
 
         logs.connect_celery_signals()
+        stats.connect_scheduler_signals()

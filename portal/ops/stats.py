@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from portal.ops.models import CYCLE_BUCKETS, AgentReport, ServiceStats
+from scheduler.signals import budget_exhausted, cycle_finished
 
 STATS_PK = 1
 
@@ -69,3 +70,25 @@ def agent_report_recorded(*, node: str, now, spool_backlog: int | None) -> None:
         unique_fields=["node"],
         update_fields=fields,
     )
+
+
+def _on_cycle_finished(
+    sender, *, finished_at, seconds, started, preemptions, bind_failures, **kwargs
+) -> None:
+    cycle_recorded(
+        finished_at=finished_at,
+        seconds=seconds,
+        started=started,
+        preemptions=preemptions,
+        bind_failures=bind_failures,
+    )
+
+
+def _on_budget_exhausted(sender, **kwargs) -> None:
+    budget_exhaustion_recorded()
+
+
+def connect_scheduler_signals() -> None:
+    """Keep the scheduler's reports (scheduler/signals.py) as /metrics figures, in every process."""
+    cycle_finished.connect(_on_cycle_finished, dispatch_uid="ops.cycle_finished")
+    budget_exhausted.connect(_on_budget_exhausted, dispatch_uid="ops.budget_exhausted")

@@ -9,7 +9,10 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
+from scheduler.backends.local import simulated_nodes
 
 Durations = dict[str, float] | Callable[[JobSpec], float | None]
 
@@ -38,10 +41,6 @@ class SimulatedBackend(Backend):
         ``nodes``, the machine of settings.GPUGRANT_LOCAL_GPUS is simulated (nodes local-a100, …).
         """
         if nodes is None:
-            from django.conf import settings
-
-            from scheduler.backends.local import simulated_nodes
-
             nodes = simulated_nodes(settings.GPUGRANT_LOCAL_GPUS)
         self._nodes: dict[str, NodeInfo] = {node.name: node for node in nodes}
         self._durations = durations if durations is not None else {}

@@ -2,8 +2,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from portal.accounts.services import api_key_create
-from portal.applications import services as application_services
 from portal.applications.models import Review
+from quotas import services as quota_services
 from quotas.models import Allocation
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
@@ -44,9 +44,7 @@ def api_world(
     approved = builders.ready_for_decision(
         owner, organisation, call, staff, reviewer2, project_title="Approved one"
     )
-    application_services.application_decide(
-        application=approved, staff=staff, decision="approve", reason="ok"
-    )
+    quota_services.application_decide(application=approved, staff=staff, decision="approve", reason="ok")
     allocation = Allocation.objects.get(application=approved)
     under_review = builders.under_review(
         builders.submitted(

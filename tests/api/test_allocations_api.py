@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.applications import services
+from quotas import services as quota_services
 from quotas.models import Allocation
 from tests import builders
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def allocation(owner, organisation, call, staff, reviewer):
     application = builders.ready_for_decision(owner, organisation, call, staff, reviewer)
-    services.application_decide(application=application, staff=staff, decision="approve", reason="Good")
+    quota_services.application_decide(application=application, staff=staff, decision="approve", reason="Good")
     return Allocation.objects.get(application=application)
 
 

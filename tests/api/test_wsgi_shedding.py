@@ -1,4 +1,4 @@
-"""Shedding submissions in front of Django (portal/shedding.py), as gunicorn runs the portal."""
+"""Shedding submissions in front of Django (portal/api/shedding.py), as gunicorn runs the portal."""
 
 import io
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from portal.api import throttling
-from portal.shedding import SLOT_TAKEN, ShedSubmissions
+from portal.api.shedding import SLOT_TAKEN, ShedSubmissions
 from scheduler.inventory import inventory_sync
 from tests.api.test_jobs_api import body
 

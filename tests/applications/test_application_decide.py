@@ -2,10 +2,10 @@
 
 import pytest
 
-from portal.applications import services
 from portal.applications.models import Review
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.organisations.services import organisation_verify
+from quotas import services as quota_services
 from tests import builders
 
 
@@ -15,7 +15,7 @@ def application(owner, organisation, call, staff, reviewer):
 
 
 def _decide(application, staff, decision="approve", reason="Strong proposal.", **kwargs):
-    return services.application_decide(
+    return quota_services.application_decide(
         application=application, staff=staff, decision=decision, reason=reason, **kwargs
     )
 

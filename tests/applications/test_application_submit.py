@@ -8,8 +8,9 @@ from django.utils import timezone
 from portal.applications import services
 from portal.applications.models import Review
 from portal.calls.models import Call
-from portal.calls.services import call_update
 from portal.errors import Conflict, InvalidInput, NotAllowed
+from quotas import services as quota_services
+from quotas.calls import call_update
 from quotas.models import Allocation
 from tests import builders
 
@@ -119,7 +120,7 @@ def test_it_starts_a_new_review_round_on_resubmission(owner, organisation, call,
     ) == [reviewer2.pk]
     before = builders.row_counts()
     with pytest.raises(Conflict) as excinfo:
-        services.application_decide(
+        quota_services.application_decide(
             application=application, staff=staff, decision="approve", reason="Good now"
         )
     assert excinfo.value.code == "no_reviews"
@@ -138,7 +139,9 @@ def test_it_starts_a_new_review_round_on_resubmission(owner, organisation, call,
     assert excinfo.value.code == "review_closed"
 
     builders.scored(application, reviewer2)
-    services.application_decide(application=application, staff=staff, decision="approve", reason="Good now")
+    quota_services.application_decide(
+        application=application, staff=staff, decision="approve", reason="Good now"
+    )
     application.refresh_from_db()
     assert application.state == "approved"
     allocation = Allocation.objects.get(application=application)

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal.applications import services
 from portal.errors import Conflict, InvalidInput, NotAllowed
+from quotas import services as quota_services
 from quotas.models import Allocation, AllocationStatus
 from tests import builders
 
@@ -23,7 +23,7 @@ def _request(allocation, user, **overrides):
         gpu_requests={"A100": 500},
     )
     content.update(overrides)
-    return services.change_request_create(user=user, allocation=allocation, **content)
+    return quota_services.change_request_create(user=user, allocation=allocation, **content)
 
 
 @pytest.mark.django_db

@@ -8,6 +8,7 @@ from portal.applications.models import Application
 from portal.applications.states import State
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict
+from quotas import services as quota_services
 from tests import builders
 
 REASONS = {
@@ -26,7 +27,7 @@ def _perform(operation: str, application: Application, cast) -> None:
     elif operation == "assign":
         services.review_assign(application=application, staff=cast.staff, reviewers=[cast.reviewer2])
     else:
-        services.application_decide(
+        quota_services.application_decide(
             application=application, staff=cast.staff, decision=operation, reason=REASONS[operation]
         )
 
@@ -156,7 +157,7 @@ def test_it_adds_reviewers_while_under_review_without_a_new_transition(cast):
 @pytest.mark.django_db
 def test_it_records_who_decided_and_when(cast):
     rejected = _in_state("under_review", cast)
-    services.application_decide(
+    quota_services.application_decide(
         application=rejected, staff=cast.staff, decision="reject", reason="Out of scope."
     )
     rejected.refresh_from_db()
@@ -165,7 +166,7 @@ def test_it_records_who_decided_and_when(cast):
     assert rejected.decision_reason == "Out of scope."
 
     returned = _in_state("under_review", cast)
-    services.application_decide(
+    quota_services.application_decide(
         application=returned, staff=cast.staff, decision="request_revision", reason="More detail."
     )
     returned.refresh_from_db()

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.calls.selectors import calls_open, calls_visible_to
-from portal.calls.services import call_create
 from portal.errors import InvalidInput, NotAllowed
+from quotas.calls import call_create
 from quotas.models import CallPool
 from tests import builders
 

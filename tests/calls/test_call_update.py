@@ -3,8 +3,8 @@
 import pytest
 
 from portal.audit.models import AuditEvent
-from portal.calls.services import call_update
 from portal.errors import InvalidInput, NotAllowed
+from quotas.calls import call_update
 from quotas.models import CallPool
 from tests import builders
 

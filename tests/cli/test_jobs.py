@@ -94,7 +94,7 @@ def test_cancel_of_a_running_job_ends_it_once_the_backend_stops_it(cli, nodes, o
 
 
 def test_cancel_says_when_a_running_job_is_still_stopping(cli, nodes, owner, allocation, monkeypatch):
-    monkeypatch.setattr("scheduler.stopping.stop_after_commit", lambda job: None)  # a slow backend
+    monkeypatch.setattr("scheduler.services.stop_after_commit", lambda job: None)  # a slow backend
     job = submit(owner, allocation)
     run_cycle(backend=nodes)
     nodes.set_phase(str(job.public_id), Phase.RUNNING)

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from quotas.ledger import usage_ingest
 from scheduler.backends.base import Phase
 from scheduler.cycle import run_cycle
+from scheduler.metering import usage_ingest
 from scheduler.reconcile import reconcile_jobs
 from tests.scheduler.helpers import submit
 

@@ -4,9 +4,9 @@ import pytest
 from django.core import mail
 from django.utils import translation
 
-from portal.applications import services as application_services
 from portal.notifications.models import Notification
 from portal.organisations.services import membership_invite
+from quotas import services as quota_services
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_it_tells_applicants_about_a_decision_in_their_language(
     application = builders.ready_for_decision(teammate, organisation, call, staff, reviewer)
 
     with django_capture_on_commit_callbacks(execute=True):
-        application_services.application_decide(
+        quota_services.application_decide(
             application=application, staff=staff, decision="reject", reason="예산 부족."
         )
 

@@ -5,6 +5,7 @@ from django.core import mail
 
 from portal.applications import services
 from portal.notifications.models import Notification
+from quotas import services as quota_services
 from tests import builders
 
 
@@ -113,7 +114,7 @@ def test_it_tells_applicants_about_a_decision(
     before = Notification.objects.count()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.application_decide(
+        quota_services.application_decide(
             application=application, staff=staff, decision=decision, reason="Because."
         )
 

@@ -17,8 +17,8 @@ def approve_in_own_process(database_name, application_id, staff_id, barrier, res
     connection.settings_dict["NAME"] = database_name  # the test database, not the development one
     from portal.accounts.models import User
     from portal.applications.models import Application
-    from portal.applications.services import application_decide
     from portal.errors import ServiceError
+    from quotas.services import application_decide
 
     try:
         application = Application.objects.get(pk=application_id)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from portal.applications import services
 from portal.audit.models import AuditEvent
-from portal.calls.services import call_update
 from portal.errors import Conflict, InvalidInput
+from quotas import services as quota_services
+from quotas.calls import call_update
 from quotas.models import Allocation, AllocationStatus, CallPool
 from tests import builders
 
@@ -15,7 +15,7 @@ def _pool(call, gpu_type="A100") -> CallPool:
 
 
 def _approve(application, staff, awarded=None, reason="Strong proposal."):
-    return services.application_decide(
+    return quota_services.application_decide(
         application=application, staff=staff, decision="approve", reason=reason, awarded_gpu_hours=awarded
     )
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
-from portal.applications import services
 from portal.applications.models import Application
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict, ServiceError
+from quotas import services as quota_services
 from quotas.models import Allocation, AllocationBudget, CallPool
 from quotas.services import allocation_award
 from tests import builders
@@ -51,7 +51,7 @@ def _run_together(functions) -> list:
 
 
 def _approver(application, staff, awarded=None):
-    return lambda: services.application_decide(
+    return lambda: quota_services.application_decide(
         application=application,
         staff=staff,
         decision="approve",

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from portal.applications import services
 from portal.audit.models import AuditEvent
 from portal.errors import Conflict
+from quotas import services as quota_services
 from quotas.models import Allocation, AllocationStatus, CallPool
 from tests import builders
 
@@ -38,7 +38,7 @@ def _budgets(allocation) -> dict[str, int]:
 
 
 def _approve(application, staff, awarded=None, reason="Results justify it."):
-    services.application_decide(
+    quota_services.application_decide(
         application=application, staff=staff, decision="approve", reason=reason, awarded_gpu_hours=awarded
     )
 
@@ -182,7 +182,7 @@ def test_it_audits_the_change_with_the_approval_reason(allocation, owner, staff,
 
 @pytest.mark.django_db
 def test_it_sends_a_change_through_the_same_review(allocation, owner, staff, reviewer2):
-    change = services.change_request_create(
+    change = quota_services.change_request_create(
         user=owner,
         allocation=allocation,
         requested_end=allocation.ends_on,

@@ -8,11 +8,11 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from quotas.ledger import usage_ingest
 from quotas.models import AllocationBudget, LedgerEntry, UsageRecord
 from scheduler.backends.base import Phase
 from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
+from scheduler.metering import usage_ingest
 from scheduler.models import Job
 from scheduler.reconcile import reconcile_jobs
 from tests.scheduler.helpers import submit

@@ -19,8 +19,9 @@ from scheduler.backends.kubernetes import KubernetesBackend
 from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
 from scheduler.models import GpuNode, Job
-from scheduler.reconcile import reconcile_jobs, sweep
+from scheduler.reconcile import reconcile_jobs
 from scheduler.states import JobState
+from scheduler.sweep import sweep
 from scheduler.watching import watch_and_reconcile
 from tests.cluster.controlplane import ControlPlaneError, gpu_node
 from tests.reliability.invariants import assert_invariants

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduler.models import Job
-from scheduler.reconcile import reconcile_jobs, sweep
+from scheduler.reconcile import reconcile_jobs
 from scheduler.states import JobState
+from scheduler.sweep import sweep
 from tests.reliability.conftest import sample
 from tests.reliability.invariants import assert_invariants, unfinished
 from tests.reliability.stack import wait_until

@@ -12,7 +12,7 @@ from portal.errors import Conflict
 from quotas.models import AllocationBudget
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, Job
-from scheduler.reconcile import sweep
+from scheduler.sweep import sweep
 from tests.scheduler.helpers import assert_no_gpu_double_booked, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,8 @@ from scheduler.backends.base import LeftoverFromEarlierRun, NodeInfo, Phase
 from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, GpuNode, Job
-from scheduler.reconcile import reconcile_jobs, sweep
+from scheduler.reconcile import reconcile_jobs
+from scheduler.sweep import sweep
 from tests.scheduler.helpers import assert_no_gpu_double_booked, submit
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from django.utils.html import escape
 
-from portal.applications import services as application_services
+from quotas import services as quota_services
 from quotas.models import Allocation
 from tests import builders
 
@@ -38,7 +38,7 @@ def allocation(owner, organisation, call, staff, reviewer):
     application = builders.ready_for_decision(
         owner, organisation, call, staff, reviewer, project_title="Approved LLM project"
     )
-    application_services.application_decide(
+    quota_services.application_decide(
         application=application,
         staff=staff,
         decision="approve",

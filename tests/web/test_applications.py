@@ -492,7 +492,7 @@ def test_it_shows_an_award_the_pool_cannot_cover_in_the_award_section(
     other = builders.ready_for_decision(
         owner, organisation, small, staff, reviewer, gpu_requests={"A100": 500}
     )
-    from portal.applications.services import application_decide
+    from quotas.services import application_decide
 
     application_decide(application=other, staff=staff, decision="approve", reason="first")
     response = login(client, staff).post(

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.applications import services as application_services
+from quotas import services as quota_services
 from quotas.models import Allocation, AllocationBudget, AllocationStatus
 from scheduler.backends.base import Phase
 from scheduler.cycle import run_cycle
@@ -37,9 +37,7 @@ def allocation(owner, organisation, call, staff, reviewer):
         gpu_requests={"A100": 2000, "H100": 500},
         max_concurrent_gpus=16,
     )
-    application_services.application_decide(
-        application=application, staff=staff, decision="approve", reason="ok"
-    )
+    quota_services.application_decide(application=application, staff=staff, decision="approve", reason="ok")
     return builders.allowing_custom_images(Allocation.objects.get(application=application))
 
 

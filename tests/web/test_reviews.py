@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from portal.applications.models import Review
-from portal.applications.services import application_decide
+from quotas.services import application_decide
 from tests import builders
 from tests.web.conftest import login, shows
 

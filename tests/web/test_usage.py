@@ -11,14 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from portal.applications import services as application_services
 from portal.web.charts import bar_chart
-from quotas.ledger import usage_ingest
+from quotas import services as quota_services
 from quotas.models import Allocation
 from quotas.reports import CSV_COLUMNS
 from scheduler.backends.base import Phase
 from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
+from scheduler.metering import usage_ingest
 from scheduler.models import Job
 from scheduler.reconcile import reconcile_jobs
 from tests import builders
@@ -45,9 +45,7 @@ def allocation(owner, organisation, call, staff, reviewer):
         gpu_requests={"A100": 2000, "H100": 500},
         max_concurrent_gpus=16,
     )
-    application_services.application_decide(
-        application=application, staff=staff, decision="approve", reason="ok"
-    )
+    quota_services.application_decide(application=application, staff=staff, decision="approve", reason="ok")
     return Allocation.objects.get(application=application)
 
 

@@ -19,7 +19,7 @@ def devices_for_this_machine(
 
     ``activity(uuid)`` (0..1) drives the simulated GPUs' readings; without it they idle.
     """
-    from workers.metering.nvml import NvmlDevices
+    from workers.metering.nvml import NvmlDevices  # nvidia-ml-py is optional on a node: imported only here
 
     devices = NvmlDevices(clock=clock)
     try:

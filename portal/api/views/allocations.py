@@ -10,11 +10,11 @@ from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.allocations import AllocationOut, AllocationStatusIn, ChangeRequestIn
 from portal.api.serializers.applications import ApplicationOut
 from portal.applications.selectors import applications_visible_to
-from portal.applications.services import change_request_create
 from portal.errors import InvalidInput
 from quotas import services
 from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
+from quotas.services import change_request_create
 
 
 class AllocationList(APIView):

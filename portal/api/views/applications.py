@@ -19,11 +19,16 @@ from portal.api.serializers.applications import (
     ReviewOut,
 )
 from portal.applications import services
-from portal.applications.selectors import applications_visible_to, reviews_visible_on
+from portal.applications.selectors import (
+    application_is_member_visible,
+    applications_visible_to,
+    reviews_visible_on,
+)
 from portal.applications.states import State
 from portal.calls.selectors import calls_visible_to
 from portal.errors import InvalidInput
 from portal.organisations.selectors import organisations_visible_to
+from quotas import services as quota_services
 
 
 def _fresh(request, application):
@@ -166,7 +171,7 @@ class ApplicationDecision(APIView):
         application = get_visible(applications_visible_to(request.user), public_id)
         data = DecisionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_decide(
+        application = quota_services.application_decide(
             application=application, staff=request.user, **data.validated_data
         )
         return Response(ApplicationOut(_fresh(request, application)).data)
@@ -189,6 +194,4 @@ class ApplicationReviews(APIView):
 
 
 def _is_applicant(user, application) -> bool:
-    from portal.applications.selectors import application_is_member_visible
-
     return application_is_member_visible(user, application)

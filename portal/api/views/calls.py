@@ -8,9 +8,9 @@ from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
 from portal.api.serializers.calls import CallIn, CallOut
-from portal.calls import services
 from portal.calls.selectors import calls_visible_to
 from portal.errors import NotAllowed
+from quotas import calls as services
 
 
 class CallListCreate(APIView):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
 from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut
+from portal.api.shedding import SLOT_TAKEN
 from portal.api.throttling import (
     BatchedThrottles,
     OrganisationSubmitThrottle,
@@ -20,7 +21,6 @@ from portal.api.throttling import (
 )
 from portal.errors import InvalidInput
 from portal.organisations.selectors import memberships_read_once
-from portal.shedding import SLOT_TAKEN
 from quotas.selectors import allocation_to_submit_against
 from scheduler import services
 from scheduler.backends import get_backend
@@ -36,7 +36,7 @@ class JobListCreate(BatchedThrottles, APIView):
 
     def initial(self, request, *args, **kwargs):
         # The overload guard comes first, before authentication; under portal.wsgi the WSGI-level guard
-        # (portal/shedding.py) has already taken this request's slot, or refused it before Django.
+        # (portal/api/shedding.py) has already taken this request's slot, or refused it before Django.
         if request.method == "POST" and not request.META.get(SLOT_TAKEN):
             self._slot = submission_slot_take()
         super().initial(request, *args, **kwargs)

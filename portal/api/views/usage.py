@@ -26,10 +26,11 @@ from portal.api.serializers.strict import StrictInput
 from portal.errors import InvalidInput
 from portal.ops.agents import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
-from quotas.ledger import EARLIEST_USAGE_TIME, MAX_CLOCK_SKEW_S, usage_ingest
+from quotas.ledger import EARLIEST_USAGE_TIME, MAX_CLOCK_SKEW_S, epoch_to_datetime
 from quotas.models import UsageRecord
 from quotas.reports import CSV_COLUMNS, monthly_usage, usage_summary
 from quotas.selectors import allocations_visible_to
+from scheduler.metering import usage_ingest
 from scheduler.models import Job
 from scheduler.node_keys import IsNode, NodeKeyAuthentication
 from scheduler.selectors import jobs_visible_to
@@ -113,8 +114,6 @@ class UsageReport(APIView):
         summary="Node agents: report usage records (at least once; each is applied exactly once)",
     )
     def post(self, request):
-        from quotas.ledger import epoch_to_datetime
-
         data = UsageBatchIn(data=request.data)
         data.is_valid(raise_exception=True)
         records = []

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.calls.services import MAX_POOL_GPU_HOURS
 from portal.organisations.models import OrganisationType
 from portal.web.forms.base import DATE_WIDGET, DATETIME_INPUT_FORMATS, DATETIME_WIDGET, PortalForm
+from quotas.calls import MAX_POOL_GPU_HOURS
 
 
 class PoolRow:

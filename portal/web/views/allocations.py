@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal.applications import services as application_services
 from portal.applications.selectors import applications_visible_to
 from portal.audit.selectors import audit_events_for
 from portal.errors import ServiceError
@@ -103,7 +102,7 @@ def change_request_create(request, public_id):
             preview = True
         else:
             try:
-                application = application_services.change_request_create(
+                application = quota_services.change_request_create(
                     user=user, allocation=allocation, gpu_requests=form.gpu_requests, **form.content()
                 )
             except ServiceError as error:

@@ -30,6 +30,7 @@ from portal.web.forms.applications import (
     WithdrawForm,
 )
 from portal.web.selectors import organisations_of, reviewer_candidates
+from quotas import services as quota_services
 from quotas.selectors import allocations_visible_to
 
 ASSIGNABLE_STATES = (State.SUBMITTED, State.RESUBMITTED, State.UNDER_REVIEW)
@@ -211,7 +212,7 @@ def application_decide(request, public_id):
     form = DecisionForm(request.POST, application=application)
     if form.is_valid():
         try:
-            services.application_decide(
+            quota_services.application_decide(
                 application=application,
                 staff=request.user,
                 decision=form.cleaned_data["decision"],

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from portal.calls import services as call_services
 from portal.calls.selectors import calls_visible_to
 from portal.errors import ServiceError
 from portal.organisations.selectors import organisations_visible_to
@@ -12,6 +11,7 @@ from portal.web import selectors
 from portal.web.access import staff_required, visible_or_404
 from portal.web.forms.calls import CallForm
 from portal.web.forms.organisations import VerifyForm
+from quotas import calls as call_services
 
 
 @staff_required

@@ -10,7 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from portal.web.management.commands.seed_demo import LOGINS, demo_password
+from scheduler.backends import get_backend
 from scheduler.backends.local import UNSANDBOXED_WARNING, sandbox_unavailable_reason
+from scheduler.node_keys import node_key_create
 
 
 class Command(BaseCommand):
@@ -65,9 +67,6 @@ class Command(BaseCommand):
 
     def _agents(self, port: str) -> list[subprocess.Popen]:
         """One node agent per local node, reporting usage to this portal with its own node key."""
-        from scheduler.backends import get_backend
-        from scheduler.node_keys import node_key_create
-
         keys = settings.VAR_DIR / "node-keys"
         keys.mkdir(parents=True, exist_ok=True)
         agents = []

@@ -19,11 +19,12 @@ from portal.accounts.models import User
 from portal.applications import services as applications
 from portal.applications.models import Application, Review
 from portal.calls.models import Call
-from portal.calls.services import call_create
 from portal.environments.models import Environment
 from portal.environments.services import environment_create
 from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
+from quotas import services as quota_services
+from quotas.calls import call_create
 from quotas.models import Allocation
 from scheduler.backends import get_backend
 from scheduler.backends.local import LocalBackend
@@ -232,7 +233,7 @@ class Command(BaseCommand):
             public_comment="Clear plan and a real need.",
             private_comment="Team delivered on a previous grant.",
         )
-        applications.application_decide(
+        quota_services.application_decide(
             application=application,
             staff=staff,
             decision="approve",
@@ -301,7 +302,7 @@ class Command(BaseCommand):
         if new:
             applications.application_submit(application=app, user=dan)
             applications.review_assign(application=app, staff=staff, reviewers=[users["reviewer2@demo.test"]])
-            applications.application_decide(
+            quota_services.application_decide(
                 application=app,
                 staff=staff,
                 decision="request_revision",
@@ -319,7 +320,7 @@ class Command(BaseCommand):
         if new:
             applications.application_submit(application=app, user=erin)
             applications.review_assign(application=app, staff=staff, reviewers=[users["reviewer2@demo.test"]])
-            applications.application_decide(
+            quota_services.application_decide(
                 application=app,
                 staff=staff,
                 decision="reject",

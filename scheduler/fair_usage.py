@@ -1,4 +1,7 @@
-"""Decayed usage per allocation: the fair-share input, updated whenever GPU time is charged."""
+"""Decayed usage per allocation: the fair-share input, updated whenever GPU time is charged.
+
+It is the scheduler's policy (scheduler.core.fairshare), kept on the quotas' Allocation row.
+"""
 
 from django.conf import settings
 
