@@ -29,6 +29,7 @@ from quotas.models import (
     UsageSource,
 )
 from quotas.usage import decayed_usage_add
+from scheduler import reasons
 
 logger = logging.getLogger(__name__)
 MAX_INTERVAL_S = 24 * 3600
@@ -359,7 +360,7 @@ def _enforce_budgets(keys: list[tuple[int, str]]) -> None:
                 job_request_stop(
                     job_pk=job.pk,
                     stop="exhausted",
-                    reason=f"stopping: the allocation's {gpu_type} GPU-hours are used up",
+                    reason=reasons.exhausting(gpu_type),
                 )
 
 
@@ -411,11 +412,11 @@ def _watch_idle(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None
         if idle_for >= settings.GPUGRANT_IDLE_WARN_AFTER_S and job.idle_warned_at is None:
             Job.objects.filter(pk=job.pk).update(idle_warned_at=latest)
             minutes = int(idle_for // 60)
-            JobEvent.objects.create(
+            JobEvent.objects.record(
                 job=job,
                 from_state=job.state,
                 to_state=job.state,
-                reason=f"warning: its GPUs have been idle for {minutes} minutes",
+                reason=reasons.idle_warning(minutes),
             )
             notify(
                 recipients=[job.created_by, *owners_and_managers(job.organisation)],
@@ -443,7 +444,7 @@ def _watch_idle(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None
             job_request_stop(
                 job_pk=job.pk,
                 stop="idle",
-                reason=f"stopping: its GPUs were idle for {int(idle_for // 60)} minutes",
+                reason=reasons.idle_stopping(int(idle_for // 60)),
             )
 
 
