@@ -22,13 +22,15 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from scheduler import reasons
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
 from scheduler.core import plan
 from scheduler.core.estimate import estimate_starts
 from scheduler.inventory import inventory_sync
-from scheduler.models import Gpu, Job, JobEvent
+from scheduler.models import Gpu, Job, JobEvent, state_reason_fields
 from scheduler.queue_view import store_queue_view
+from scheduler.reasons import Reason
 from scheduler.signals import cycle_finished
 from scheduler.snapshot import build_snapshot
 from scheduler.states import JobState
@@ -111,13 +113,13 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
         pk: [{"node": p.node, "gpus": list(p.gpu_indices)} for p in start.pods]
         for pk, start in starts.items()
     }
-    reasons = {
-        pk: "placed on " + ", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement)
+    placed = {
+        pk: reasons.placed(", ".join(f"{p['node']} GPUs {','.join(map(str, p['gpus']))}" for p in placement))
         for pk, placement in placements.items()
     }
     events: list[JobEvent] = []
     with transaction.atomic():
-        won_jobs = claim_queued_jobs(placements, reasons, backend_name, now)
+        won_jobs = claim_queued_jobs(placements, placed, backend_name, now)
         wanted: dict[int, int] = {pk: sum(len(p.gpu_indices) for p in starts[pk].pods) for pk in won_jobs}
         rows = [
             (index.node_ids[pod.node], gpu, pk)
@@ -130,18 +132,22 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
         if losers:
             Gpu.objects.filter(job_id__in=losers).update(job=None, claimed_at=None)
             Job.objects.filter(pk__in=losers).update(
-                state=JobState.QUEUED, scheduled_at=None, run_started_at=None, placement=[], state_reason=""
+                state=JobState.QUEUED,
+                scheduled_at=None,
+                run_started_at=None,
+                placement=[],
+                **state_reason_fields(None),
             )
             result.lost_claims += len(losers)
         lost = set(losers)
         claimed = [pk for pk in won_jobs if pk not in lost]
         result.lost_claims += len(starts) - len(won_jobs)
         events.extend(
-            JobEvent(
+            JobEvent.of(
+                placed[pk],
                 job_id=pk,
                 from_state=JobState.QUEUED,
                 to_state=JobState.SCHEDULED,
-                reason=reasons[pk],
                 data={"placement": placements[pk]},
                 created_at=now,
             )
@@ -153,14 +159,15 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
                 pk=victim_pk, state__in=[JobState.SCHEDULED, JobState.RUNNING], stop_requested=""
             )
             state = active.values_list("state", flat=True).first()
-            if state and active.update(stop_requested=JobState.PREEMPTED, state_reason=victim.reason):
+            reason = reasons.preempting(victim.reason)
+            if state and active.update(stop_requested=JobState.PREEMPTED, **state_reason_fields(reason)):
                 result.preempted += 1
                 events.append(
-                    JobEvent(
+                    JobEvent.of(
+                        reasons.preempting(victim.reason, stopping=True),
                         job_id=victim_pk,
                         from_state=state,
                         to_state=state,
-                        reason=f"{victim.reason}; stopping",
                         created_at=now,
                     )
                 )
@@ -189,30 +196,38 @@ def store_preemption_holds(snapshot, decision) -> None:
 
 
 def claim_queued_jobs(
-    placements: dict[int, list], reasons: dict[int, str], backend_name: str, now
+    placements: dict[int, list], placed: dict[int, Reason], backend_name: str, now
 ) -> list[int]:
     """queued → scheduled, with placement and reason, for those still queued; returns the ones moved."""
     won: list[int] = []
     table = Job._meta.db_table
-    as_json = "CAST(v.column2 AS JSONB)" if connection.vendor == "postgresql" else "v.column2"
+    postgres = connection.vendor == "postgresql"
+    as_json = "CAST(v.column{} AS JSONB)" if postgres else "v.column{}"
     with connection.cursor() as cursor:
         for chunk in _chunks(list(placements), 500):
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"UPDATE {table} SET state = %s, scheduled_at = %s, run_started_at = %s, backend = %s, "
-                f"placement = {as_json}, state_reason = v.column3 FROM (VALUES {values}) AS v "
+                f"placement = {as_json.format(2)}, state_reason = v.column3, state_reason_code = v.column4, "
+                f"state_reason_params = {as_json.format(5)} FROM (VALUES {values}) AS v "
                 f"WHERE {table}.id = v.column1 AND {table}.state = %s RETURNING {table}.id",
                 [
                     JobState.SCHEDULED.value,
                     now,
                     now,
                     backend_name,
-                    *(value for pk in chunk for value in (pk, json.dumps(placements[pk]), reasons[pk][:500])),
+                    *(value for pk in chunk for value in _claim_row(pk, placements[pk], placed[pk])),
                     JobState.QUEUED.value,
                 ],
             )
             won.extend(row[0] for row in cursor.fetchall())
     return sorted(won)
+
+
+def _claim_row(pk: int, placement: list, reason: Reason) -> tuple:
+    columns = state_reason_fields(reason)
+    code, params = columns["state_reason_code"], json.dumps(columns["state_reason_params"])
+    return pk, json.dumps(placement), columns["state_reason"], code, params
 
 
 def claim_free_gpus(rows: list[tuple[int, int, int]], now) -> dict[int, int]:

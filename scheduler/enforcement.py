@@ -15,6 +15,7 @@ from portal.notifications.services import notify
 from portal.organisations.selectors import owners_and_managers
 from quotas.ledger import BudgetState, budgets_crossed
 from quotas.models import SECONDS_PER_HOUR
+from scheduler import reasons
 from scheduler.models import Job, JobEvent
 from scheduler.signals import budget_exhausted
 from scheduler.states import ACTIVE, JobState
@@ -42,7 +43,7 @@ def budgets_enforce(keys: list[tuple[int, str]]) -> None:
             job_request_stop(
                 job_pk=job.pk,
                 stop="exhausted",
-                reason=f"stopping: the allocation's {budget.gpu_type} GPU-hours are used up",
+                reason=reasons.exhausting(budget.gpu_type),
             )
 
 
@@ -91,11 +92,11 @@ def idle_watch(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None:
         if idle_for >= settings.GPUGRANT_IDLE_WARN_AFTER_S and job.idle_warned_at is None:
             Job.objects.filter(pk=job.pk).update(idle_warned_at=latest)
             minutes = int(idle_for // 60)
-            JobEvent.objects.create(
+            JobEvent.objects.record(
                 job=job,
                 from_state=job.state,
                 to_state=job.state,
-                reason=f"warning: its GPUs have been idle for {minutes} minutes",
+                reason=reasons.idle_warning(minutes),
             )
             notify(
                 recipients=[job.created_by, *owners_and_managers(job.organisation)],
@@ -123,5 +124,5 @@ def idle_watch(util: dict[int, list[tuple[float, datetime, datetime]]]) -> None:
             job_request_stop(
                 job_pk=job.pk,
                 stop="idle",
-                reason=f"stopping: its GPUs were idle for {int(idle_for // 60)} minutes",
+                reason=reasons.idle_stopping(int(idle_for // 60)),
             )

@@ -7,7 +7,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scheduler.reasons import Reason
 from scheduler.states import JobState
+
+REASON_CODE_HELP = "the reason as a stable code (accepted, placed, failed, preempted, …; text: a backend's or a person's words)"
 
 
 class GpuNode(models.Model):
@@ -80,6 +83,8 @@ class Job(models.Model):
         max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED
     )
     state_reason = models.CharField(max_length=500, blank=True)
+    state_reason_code = models.CharField(max_length=40, blank=True, help_text=REASON_CODE_HELP)
+    state_reason_params = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=16, blank=True)
     placement = models.JSONField(
         default=list, blank=True, help_text="[{node, gpus}] of the current or last run"
@@ -120,6 +125,11 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"
 
+    def set_state_reason(self, reason: Reason | None) -> None:
+        """Store ``reason`` (None: none) as code, parameters and English text; the caller saves."""
+        for name, value in state_reason_fields(reason).items():
+            setattr(self, name, value)
+
     @property
     def gpus(self) -> int:
         return self.gpus_per_pod * self.pods
@@ -129,22 +139,55 @@ class Job(models.Model):
         return self.max_runtime_minutes * 60
 
 
+def state_reason_fields(reason: Reason | None) -> dict:
+    """Job's state reason columns for ``reason`` (None: none), for save() or a queryset's update()."""
+    if reason is None:
+        return {"state_reason": "", "state_reason_code": "", "state_reason_params": {}}
+    return {
+        "state_reason": reason.english()[:500],
+        "state_reason_code": reason.code,
+        "state_reason_params": dict(reason.params),
+    }
+
+
+class JobEventManager(models.Manager):
+    def record(self, *, reason: Reason, **fields) -> "JobEvent":
+        """Create an event for ``reason`` (a Reason, never a sentence)."""
+        event = self.model.of(reason, **fields)
+        event.save(force_insert=True, using=self.db)
+        return event
+
+
 class JobEvent(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
     from_state = models.CharField(max_length=16, blank=True)
     to_state = models.CharField(max_length=16)
     reason = models.CharField(max_length=500)
+    reason_code = models.CharField(max_length=40, blank=True, help_text=REASON_CODE_HELP)
+    reason_params = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = JobEventManager()
+
     class Meta:
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_state} → {self.to_state}"
+
+    @classmethod
+    def of(cls, reason: Reason, **fields) -> "JobEvent":
+        """An unsaved event for ``reason``: every event says why in code, parameters and English."""
+        return cls(
+            reason=reason.english()[:500],
+            reason_code=reason.code,
+            reason_params=dict(reason.params),
+            **fields,
+        )
 
 
 class NodeKey(models.Model):

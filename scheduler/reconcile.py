@@ -4,8 +4,10 @@ import logging
 
 from django.db import transaction
 
+from scheduler import reasons
 from scheduler.backends.base import Backend, JobStatus, Phase
 from scheduler.models import Job
+from scheduler.reasons import Reason
 from scheduler.states import ACTIVE, JobState
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
 from workers.logs import job_context
@@ -13,30 +15,29 @@ from workers.logs import job_context
 logger = logging.getLogger(__name__)
 
 STOPPED_AS = {
-    JobState.CANCELLED.value: (JobState.CANCELLED, "cancelled; its pods were stopped"),
-    JobState.PREEMPTED.value: (JobState.PREEMPTED, "preempted for a job that waited longer"),
-    JobState.EXHAUSTED.value: (JobState.EXHAUSTED, "stopped: the allocation's GPU-hours ran out"),
-    JobState.TIMED_OUT.value: (JobState.TIMED_OUT, "stopped: it ran past its max_runtime"),
-    "idle": (JobState.CANCELLED, "stopped by gpugrant: its GPUs stayed idle (allocation policy)"),
-    "inactive": (JobState.CANCELLED, "stopped: its allocation is no longer active"),
+    JobState.CANCELLED.value: (JobState.CANCELLED, reasons.cancelled()),
+    JobState.PREEMPTED.value: (JobState.PREEMPTED, reasons.preempted()),
+    JobState.EXHAUSTED.value: (JobState.EXHAUSTED, reasons.exhausted()),
+    JobState.TIMED_OUT.value: (JobState.TIMED_OUT, reasons.ran_past_max_runtime()),
+    "idle": (JobState.CANCELLED, reasons.idle_stopped()),
+    "inactive": (JobState.CANCELLED, reasons.inactive_stopped()),
 }
 
 
-def _target(job: Job, status: JobStatus) -> tuple[JobState, str] | None:
+def _target(job: Job, status: JobStatus) -> tuple[JobState, Reason] | None:
     if status.phase == Phase.RUNNING:
-        return (JobState.RUNNING, "running") if job.state == JobState.SCHEDULED else None
+        return (JobState.RUNNING, reasons.running()) if job.state == JobState.SCHEDULED else None
     if status.phase == Phase.SUCCEEDED:
-        return JobState.SUCCEEDED, "finished successfully (exit code 0)"
+        return JobState.SUCCEEDED, reasons.succeeded(0)
     if status.phase == Phase.FAILED:
-        code = f"exit code {status.exit_code}" if status.exit_code is not None else "no exit code"
-        return JobState.FAILED, f"failed ({code}){': ' + status.reason if status.reason else ''}"
+        return JobState.FAILED, reasons.failed(status.exit_code, status.reason)
     if status.phase == Phase.TIMED_OUT:
-        return JobState.TIMED_OUT, f"stopped after its max_runtime of {job.max_runtime_minutes} minutes"
+        return JobState.TIMED_OUT, reasons.timed_out(job.max_runtime_minutes)
     if status.phase == Phase.STOPPED:
         # Nobody here asked for it (a node drain, a pod deleted behind gpugrant's back): requeue by policy.
-        return STOPPED_AS.get(job.stop_requested, (JobState.LOST, "lost: stopped outside gpugrant"))
+        return STOPPED_AS.get(job.stop_requested, (JobState.LOST, reasons.lost_stopped_outside()))
     if status.phase == Phase.LOST:
-        return JobState.LOST, f"lost: {status.reason or 'its node or pods vanished'}"
+        return JobState.LOST, reasons.lost(status.reason)
     return None
 
 
@@ -98,7 +99,7 @@ def _finish_vanished(backend: Backend, unknown: set[str], by_public: dict[str, i
             if job.stop_requested and JobState(job.state) in ACTIVE:
                 target, reason = STOPPED_AS[job.stop_requested]
             elif job.state == JobState.RUNNING:
-                target, reason = JobState.LOST, "lost: its pods vanished"
+                target, reason = JobState.LOST, reasons.lost_pods_vanished()
             else:
                 continue
             job_move(job, target, reason)

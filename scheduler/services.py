@@ -16,6 +16,7 @@ from portal.organisations.selectors import organisation_ids_of
 from portal.state_names import state_name
 from quotas.holds import hold_refusal, hold_try
 from quotas.models import Allocation, AllocationStatus
+from scheduler import reasons
 from scheduler.admission import admit_in_one_statement
 from scheduler.models import GpuNode, Job, JobEvent, JobKind, SubmissionKey
 from scheduler.states import TERMINAL, JobState
@@ -198,10 +199,10 @@ def job_submit(
         hold_gpu_seconds=hold,
         **content,
     )
-    event = JobEvent(
+    event = JobEvent.of(
+        reasons.accepted(),
         job=job,
         to_state=JobState.QUEUED,
-        reason="accepted; waiting for GPUs",
         actor=user,
         data={"held_gpu_seconds": hold},
     )
@@ -296,15 +297,15 @@ def job_cancel(*, job: Job, user) -> Job:
                 code="illegal_transition",
             )
         if job.state == JobState.QUEUED:
-            job_move(job, JobState.CANCELLED, f"cancelled by {user.email} before it started", actor=user)
+            job_move(job, JobState.CANCELLED, reasons.cancelled_before_start(user.email), actor=user)
         else:
             job.stop_requested = JobState.CANCELLED.value
             job.save(update_fields=["stop_requested"])
-            JobEvent.objects.create(
+            JobEvent.objects.record(
                 job=job,
                 from_state=job.state,
                 to_state=job.state,
-                reason=f"cancel requested by {user.email}; stopping",
+                reason=reasons.cancel_requested(user.email),
                 actor=user,
             )
             stop_after_commit(job)

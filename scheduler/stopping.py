@@ -9,6 +9,7 @@ from django.db import transaction
 
 from scheduler.backends import get_backend
 from scheduler.models import JobEvent
+from scheduler.reasons import Reason
 from scheduler.reconcile import reconcile_jobs
 from scheduler.states import JobState
 from scheduler.transitions import lock_job
@@ -30,7 +31,7 @@ def stop_after_commit(job) -> None:
     transaction.on_commit(stop)
 
 
-def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
+def job_request_stop(*, job_pk: int, stop: str, reason: Reason) -> bool:
     """Ask for an active job to be stopped (exhausted, idle, inactive, …), once; True if asked now."""
     with transaction.atomic():
         job = lock_job(job_pk)
@@ -38,6 +39,6 @@ def job_request_stop(*, job_pk: int, stop: str, reason: str) -> bool:
             return False
         job.stop_requested = stop
         job.save(update_fields=["stop_requested"])
-        JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, reason=reason[:500])
+        JobEvent.objects.record(job=job, from_state=job.state, to_state=job.state, reason=reason)
         stop_after_commit(job)
     return True

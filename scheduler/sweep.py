@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from quotas.models import AllocationStatus
+from scheduler import reasons
 from scheduler.backends.base import Backend
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.reconcile import stop_lost_run
@@ -67,7 +68,7 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
         with transaction.atomic():
             job = lock_job(pk)
             if job.state == JobState.QUEUED:
-                job_move(job, JobState.FAILED, "its allocation's period has ended")
+                job_move(job, JobState.FAILED, reasons.allocation_ended())
                 counts["expired_failed"] += 1
     # 5. jobs on nodes that vanished from the inventory are lost.
     gone = GpuNode.objects.filter(
@@ -82,7 +83,7 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
             job = lock_job(pk)
             if JobState(job.state) in ACTIVE:
                 stop_lost_run(backend, str(job.public_id))
-                job_move(job, JobState.LOST, "lost: its node is no longer reported by the cluster")
+                job_move(job, JobState.LOST, reasons.lost_node_gone())
                 counts["lost_on_vanished_nodes"] += 1
     # 6. running jobs of suspended or expired allocations, where the policy says stop.
     if settings.GPUGRANT_INACTIVE_ALLOCATION_POLICY == "stop":
@@ -92,9 +93,7 @@ def sweep(*, backend: Backend, now=None) -> dict[str, int]:
         for pk in Job.objects.filter(inactive, state__in=list(ACTIVE), stop_requested="").values_list(
             "pk", flat=True
         ):
-            if job_request_stop(
-                job_pk=pk, stop="inactive", reason="stopping: its allocation is no longer active"
-            ):
+            if job_request_stop(job_pk=pk, stop="inactive", reason=reasons.inactive_stopping()):
                 counts["inactive_stopped"] = counts.get("inactive_stopped", 0) + 1
     # 7. GPUs claimed by jobs that are no longer active (should never happen; repaired if it does).
     orphans = Gpu.objects.filter(job__isnull=False).exclude(job__state__in=list(ACTIVE))

@@ -13,8 +13,10 @@ from portal.errors import Conflict
 from portal.state_names import state_name
 from quotas.holds import hold_release, hold_top_up
 from quotas.models import UsageSource
+from scheduler import reasons
 from scheduler.charging import edges_record, usage_charge
 from scheduler.models import Gpu, Job, JobEvent
+from scheduler.reasons import Reason
 from scheduler.states import TERMINAL, JobState, can_move
 from scheduler.triggers import request_cycle
 
@@ -44,7 +46,7 @@ def _end_run(job: Job, now) -> int:
 
 
 def job_move(
-    job: Job, target: JobState, reason: str, *, actor=None, now=None, data: dict | None = None
+    job: Job, target: JobState, reason: Reason, *, actor=None, now=None, data: dict | None = None
 ) -> Job:
     """Move a job locked with ``lock_job``; raises Conflict on a move the state table forbids."""
     now = now or timezone.now()
@@ -82,13 +84,13 @@ def job_move(
             )
             job.hold_gpu_seconds = 0
     job.state = target.value
-    job.state_reason = reason[:500]
+    job.set_state_reason(reason)
     job.save()
-    JobEvent.objects.create(
+    JobEvent.objects.record(
         job=job,
         from_state=source.value,
         to_state=target.value,
-        reason=reason[:500],
+        reason=reason,
         actor=actor,
         data=data,
         created_at=now,
@@ -101,16 +103,12 @@ def job_move(
 def _requeue_or_fail(job: Job, now) -> None:
     if job.state == JobState.PREEMPTED.value:
         job.requeues += 1
-        job_move(
-            job, JobState.QUEUED, "requeued after preemption; keeps its place by submission time", now=now
-        )
+        job_move(job, JobState.QUEUED, reasons.requeued_after_preemption(), now=now)
     elif job.requeues < settings.GPUGRANT_MAX_REQUEUES:
         job.requeues += 1
-        job_move(
-            job, JobState.QUEUED, f"requeued after its node was lost (attempt {job.requeues + 1})", now=now
-        )
+        job_move(job, JobState.QUEUED, reasons.requeued_after_lost(job.requeues + 1), now=now)
     else:
-        job_move(job, JobState.FAILED, f"lost {job.requeues + 1} times; giving up", now=now)
+        job_move(job, JobState.FAILED, reasons.lost_too_often(job.requeues + 1), now=now)
 
 
 def on_commit_trigger_cycle() -> None:
@@ -129,10 +127,6 @@ def bind_failed(job_pk: int, message: str, *, counts: bool = True) -> None:
         job.run_started_at = None  # the GPUs never ran it
         job.requeues += 1 if counts else 0
         if job.requeues > settings.GPUGRANT_MAX_REQUEUES:
-            job_move(
-                job,
-                JobState.FAILED,
-                f"could not be started {job.requeues} times; last error: {message}"[:500],
-            )
+            job_move(job, JobState.FAILED, reasons.start_failed_gave_up(job.requeues, message))
         else:
-            job_move(job, JobState.QUEUED, f"could not be started ({message}); requeued"[:500])
+            job_move(job, JobState.QUEUED, reasons.start_failed_requeued(message))

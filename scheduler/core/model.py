@@ -113,11 +113,16 @@ class Start:
     pods: tuple[PodPlacement, ...]
 
 
+class PreemptionReason(StrEnum):
+    LOW_PRIORITY = "low_priority"
+    OVER_FAIR_SHARE = "over_fair_share"  # its allocation runs beyond its fair share
+
+
 @dataclass(frozen=True, slots=True)
 class Preemption:
     job_id: str
     for_job_id: str
-    reason: str
+    reason: PreemptionReason
 
 
 @dataclass(frozen=True, slots=True)

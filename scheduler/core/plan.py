@@ -22,6 +22,7 @@ from scheduler.core.model import (
     PodPlacement,
     Preemption,
     PreemptionHold,
+    PreemptionReason,
     Priority,
     QueuedJob,
     Reservation,
@@ -260,15 +261,11 @@ def _preempt_for(
         victims.add(victim.job_id)
         running_by_type[(victim.allocation_id, victim.gpu_type)] -= victim.gpus
         reason = (
-            "low priority" if victim.priority == Priority.LOW else "its allocation runs beyond its fair share"
+            PreemptionReason.LOW_PRIORITY
+            if victim.priority == Priority.LOW
+            else PreemptionReason.OVER_FAIR_SHARE
         )
-        preemptions.append(
-            Preemption(
-                job_id=victim.job_id,
-                for_job_id=job.job_id,
-                reason=f"preempted ({reason}) for a job waiting longer",
-            )
-        )
+        preemptions.append(Preemption(job_id=victim.job_id, for_job_id=job.job_id, reason=reason))
         for pod in victim.pods:
             free_after[pod.node] += len(pod.gpu_indices)
     need: dict[str, int] = {}

@@ -85,6 +85,7 @@ class JobOut(serializers.ModelSerializer):
             "priority",
             "state",
             "state_reason",
+            "state_reason_code",
             "queue_position",
             "estimated_start",
             "wait_reason",
@@ -140,7 +141,7 @@ class JobEventOut(serializers.ModelSerializer):
 
     class Meta:
         model = JobEvent
-        fields = ["created_at", "from_state", "to_state", "reason", "actor"]
+        fields = ["created_at", "from_state", "to_state", "reason", "reason_code", "actor"]
 
 
 class JobLogsOut(serializers.Serializer):

@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
 from quotas.models import SECONDS_PER_HOUR, AllocationStatus
-from scheduler.job_reasons import job_reason_text
+from scheduler.reasons import render
 from scheduler.states import JobState
 
 register = template.Library()
@@ -56,9 +56,15 @@ def state_label(state: str) -> str:
 
 
 @register.filter
-def reason_text(reason: str) -> str:
-    """A job's state or event reason in the reader's language, where gpugrant wrote it."""
-    return job_reason_text(reason)
+def state_reason_text(job) -> str:
+    """Why a job is in its state, in the reader's language (its stored English where the code is unknown)."""
+    return render(job.state_reason_code, job.state_reason_params, job.state_reason)
+
+
+@register.filter
+def event_reason_text(event) -> str:
+    """Why a job event happened, in the reader's language (its stored English where the code is unknown)."""
+    return render(event.reason_code, event.reason_params, event.reason)
 
 
 @register.filter

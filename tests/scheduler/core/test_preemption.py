@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from scheduler.core import Policy, Priority, WaitReason, plan
+from scheduler.core import Policy, PreemptionReason, Priority, WaitReason, plan
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
 POLICY = Policy(preemption_wait_s=HOUR)
@@ -38,7 +38,7 @@ def case(
 def test_it_preempts_a_low_priority_job_for_a_job_that_waited_long_enough():
     result = plan(case())
     assert [(p.job_id, p.for_job_id) for p in result.preemptions] == [("victim", "waiting")]
-    assert "low priority" in result.preemptions[0].reason
+    assert result.preemptions[0].reason == PreemptionReason.LOW_PRIORITY
     assert result.waiting["waiting"] == WaitReason.WAITING_FOR_PREEMPTION
     assert result.reservations[0].job_id == "waiting" and result.reservations[0].start_at == 2 * HOUR
 
@@ -50,7 +50,7 @@ def test_it_does_not_preempt_before_the_wait_threshold():
 def test_it_preempts_a_normal_job_only_when_its_allocation_runs_beyond_its_share():
     over_share = plan(case(victim_priority=Priority.NORMAL))  # theirs runs 8 GPUs, its share is 4
     assert [p.job_id for p in over_share.preemptions] == ["victim"]
-    assert "beyond its fair share" in over_share.preemptions[0].reason
+    assert over_share.preemptions[0].reason == PreemptionReason.OVER_FAIR_SHARE
     within_share = plan(case(victim_priority=Priority.NORMAL, victim_gpus=4))  # 4 = exactly its share
     assert within_share.preemptions == ()
 
