@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from portal.web.management.commands.seed_demo import LOGINS, demo_password
 from scheduler.backends.local import UNSANDBOXED_WARNING, sandbox_unavailable_reason
+from workers import local_layout
 
 
 class Command(BaseCommand):
@@ -94,7 +95,7 @@ class Command(BaseCommand):
                         "--source",
                         "local",
                         "--local-state",
-                        str(settings.VAR_DIR / "local-backend"),
+                        str(settings.VAR_DIR / local_layout.ROOT_FOLDER),
                         "--devices",
                         "simulated",
                         "--sample-interval",
