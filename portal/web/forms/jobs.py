@@ -211,7 +211,7 @@ class JobForm(PortalForm):
         self.data["submission_key"] = uuid.uuid4().hex
 
 
-STATE_CHOICES = [("", _("Any state"))] + [(state.value, label) for state, label in JOB_STATE_LABELS.items()]
+STATE_CHOICES = [("", _("Any state")), *JOB_STATE_LABELS.items()]
 KIND_CHOICES = [("", _("Any kind")), *JobKind.choices]
 
 
