@@ -4,7 +4,38 @@ English names are the codes written as words (``under_review`` → "under review
 showed them; other languages translate them.
 """
 
-from django.utils.translation import pgettext_lazy
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+
+@dataclass(frozen=True)
+class StateWords:
+    name: Promise  # within a sentence, as a code in words: "The job already ended (timed out)."
+    label: Promise  # standing alone, in plain words: a badge, a filter's choice
+
+
+# A job's states in words, the one list of them (scheduler.states.JobState's codes, in its order): messages
+# and a job's event list name them, the portal's badges and job filter label them.
+JOB_STATE_WORDS = {
+    "queued": StateWords(pgettext_lazy("state", "queued"), gettext_lazy("Waiting in the queue")),
+    "scheduled": StateWords(pgettext_lazy("state", "scheduled"), gettext_lazy("Starting (GPUs assigned)")),
+    "running": StateWords(pgettext_lazy("state", "running"), gettext_lazy("Running")),
+    "succeeded": StateWords(pgettext_lazy("state", "succeeded"), gettext_lazy("Finished successfully")),
+    "failed": StateWords(pgettext_lazy("state", "failed"), gettext_lazy("Failed")),
+    "cancelled": StateWords(pgettext_lazy("state", "cancelled"), gettext_lazy("Cancelled")),
+    "preempted": StateWords(
+        pgettext_lazy("state", "preempted"), gettext_lazy("Preempted, going back to the queue")
+    ),
+    "timed_out": StateWords(
+        pgettext_lazy("state", "timed out"), gettext_lazy("Stopped: ran past its time limit")
+    ),
+    "exhausted": StateWords(
+        pgettext_lazy("state", "exhausted"), gettext_lazy("Stopped: the allocation's GPU-hours ran out")
+    ),
+    "lost": StateWords(pgettext_lazy("state", "lost"), gettext_lazy("Lost: its node vanished")),
+}
 
 STATE_NAMES = {
     # applications
@@ -24,16 +55,7 @@ STATE_NAMES = {
     "open": pgettext_lazy("state", "open"),
     "closed": pgettext_lazy("state", "closed"),
     # jobs
-    "queued": pgettext_lazy("state", "queued"),
-    "scheduled": pgettext_lazy("state", "scheduled"),
-    "running": pgettext_lazy("state", "running"),
-    "succeeded": pgettext_lazy("state", "succeeded"),
-    "failed": pgettext_lazy("state", "failed"),
-    "cancelled": pgettext_lazy("state", "cancelled"),
-    "preempted": pgettext_lazy("state", "preempted"),
-    "timed_out": pgettext_lazy("state", "timed out"),
-    "exhausted": pgettext_lazy("state", "exhausted"),
-    "lost": pgettext_lazy("state", "lost"),
+    **{code: words.name for code, words in JOB_STATE_WORDS.items()},
 }
 
 ACTION_NAMES = {

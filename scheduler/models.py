@@ -7,6 +7,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scheduler.job_fields import (
+    DEFAULT_PODS,
+    DEFAULT_PRIORITY,
+    ENVIRONMENT_NAME_MAX_LENGTH,
+    GPU_TYPE_MAX_LENGTH,
+    IMAGE_MAX_LENGTH,
+    MAX_GPUS_PER_POD,
+    NAME_MAX_LENGTH,
+)
 from scheduler.reasons import Reason
 from scheduler.states import JobState
 
@@ -67,18 +76,18 @@ class Job(models.Model):
     )
     allocation = models.ForeignKey("quotas.Allocation", on_delete=models.PROTECT, related_name="jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    image = models.CharField(max_length=300)
+    image = models.CharField(max_length=IMAGE_MAX_LENGTH)
     # The catalogue environment the job chose (blank: its own image); ``image`` is what that name meant then.
-    environment_name = models.CharField(max_length=64, blank=True, default="")
+    environment_name = models.CharField(max_length=ENVIRONMENT_NAME_MAX_LENGTH, blank=True, default="")
     command = models.JSONField(default=list)
     environment = models.JSONField(default=dict, blank=True)
-    gpu_type = models.CharField(max_length=16)
+    gpu_type = models.CharField(max_length=GPU_TYPE_MAX_LENGTH)
     gpus_per_pod = models.PositiveSmallIntegerField()
-    pods = models.PositiveSmallIntegerField(default=1)
+    pods = models.PositiveSmallIntegerField(default=DEFAULT_PODS)
     max_runtime_minutes = models.PositiveIntegerField()
-    priority = models.CharField(max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL)
+    priority = models.CharField(max_length=8, choices=JobPriority.choices, default=DEFAULT_PRIORITY)
     state = models.CharField(
         max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED
     )
@@ -117,7 +126,8 @@ class Job(models.Model):
         indexes = [models.Index(fields=["state", "gpu_type"]), models.Index(fields=["organisation", "state"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=8), name="gpus_per_pod_1_8"
+                condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=MAX_GPUS_PER_POD),
+                name="gpus_per_pod_1_8",
             ),
             models.CheckConstraint(condition=models.Q(pods__gte=1), name="pods_at_least_one"),
         ]

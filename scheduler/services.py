@@ -18,6 +18,7 @@ from quotas.holds import hold_refusal, hold_try
 from quotas.models import Allocation, AllocationStatus
 from scheduler import reasons
 from scheduler.admission import admit_in_one_statement
+from scheduler.job_fields import DEFAULT_PODS, DEFAULT_PRIORITY
 from scheduler.models import GpuNode, Job, JobEvent, JobKind, SubmissionKey
 from scheduler.states import TERMINAL, JobState
 from scheduler.stopping import stop_after_commit
@@ -149,8 +150,8 @@ def job_submit(
     image: str = "",
     environment_name: str = "",
     environment: dict[str, str] | None = None,
-    pods: int = 1,
-    priority: str = "normal",
+    pods: int = DEFAULT_PODS,
+    priority: str = DEFAULT_PRIORITY,
     record: Callable[[Job], SubmissionKey] | None = None,
 ) -> Job:
     """Admit a job: validate, check the allocation, and hold its GPU-hours under the budget's row lock.

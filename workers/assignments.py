@@ -3,8 +3,8 @@
 Two sources, each with ``bindings(now) -> list[Binding]`` (active ones, and released ones for a while
 after their release so that the agent can write their final record):
 
-- ``LocalAssignments`` reads the local backend's files (scheduler/backends/local.py and
-  local_runner.py) directly — no Django. A rank's GPUs are bound from its runner's start record
+- ``LocalAssignments`` reads the local backend's files (named in workers/local_layout.py) directly —
+  no Django. A rank's GPUs are bound from its runner's start record
   (the mtime of ``runner-RANK.json``, written by the backend's bind) until its exit record
   (``exit-RANK.json``'s ``finished_at``). Both are files, so the edges survive agent restarts.
 - ``PodResourcesAssignments`` asks the kubelet's PodResources API which pod holds which GPU, and the
@@ -16,7 +16,6 @@ after their release so that the agent can write their final record):
   time instead of starting the binding anew.
 """
 
-import json
 import logging
 import os
 import re
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from workers import local_layout as layout
+from workers.local_layout import process_alive, read_json
 from workers.metering.device import GpuInfo
 from workers.podresources import PodResourcesClient, PodResourcesError
 from workers.portal_client import PortalClient, PortalError
@@ -78,16 +79,15 @@ class LocalAssignments:
         except FileNotFoundError:
             job_dirs = []
         for job_dir in job_dirs:
-            current = _read_json(Path(job_dir.path) / "current")
-            if not current or not isinstance(current.get("run"), str):
+            run_dir = layout.current_run(Path(job_dir.path))
+            if run_dir is None:
                 continue
-            run_dir = Path(job_dir.path) / current["run"]
             live_runs.add(str(run_dir))
             finished = self._finished_runs.get(str(run_dir))
             if finished is not None:
                 found.extend(finished)
                 continue
-            spec = _read_json(run_dir / "spec.json")
+            spec = read_json(run_dir / layout.SPEC)
             if spec is None:
                 continue
             run_bindings: list[Binding] = []
@@ -123,13 +123,13 @@ class LocalAssignments:
         rank_spec = spec["ranks"][rank]
         if rank_spec.get("node") != self.node:
             return _RankFacts((), None, final=True)
-        runner_path = run_dir / f"runner-{rank}.json"
+        runner_path = layout.runner_file(run_dir, rank)
         try:
             bound_at = runner_path.stat().st_mtime
         except FileNotFoundError:
             return _RankFacts((), None, final=False)  # not started yet (or the bind failed)
-        child = _read_json(run_dir / f"child-{rank}.json")
-        exit_record = _read_json(run_dir / f"exit-{rank}.json")
+        child = read_json(layout.child_file(run_dir, rank))
+        exit_record = read_json(layout.exit_file(run_dir, rank))
         final = exit_record is not None
         released_at = None
         if exit_record is not None:
@@ -153,16 +153,8 @@ class LocalAssignments:
         return _RankFacts(tuple(bindings), child, final)
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _runner_alive(run_dir: Path, rank: int) -> bool:
-    runner = _read_json(run_dir / f"runner-{rank}.json")
+    runner = read_json(layout.runner_file(run_dir, rank))
     return bool(runner) and process_alive(runner["pid"], runner.get("identity"))
 
 
@@ -178,27 +170,6 @@ def _group_alive(child: dict | None) -> bool:
         return False
     except PermissionError:
         return True
-
-
-def process_identity(pid: int) -> str | None:
-    """Boot id + start time of ``pid``, as scheduler/backends/local_runner.py records it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-    return f"{boot_id}:{stat[stat.rindex(')') + 2 :].split()[19]}"
-
-
-def process_alive(pid: int, identity: str | None) -> bool:
-    """Whether (pid, identity) still runs; zombies count as gone (same rule as the local runner)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    if stat[stat.rindex(")") + 2 :].split()[0] in {"Z", "X", "x"}:
-        return False
-    return identity is None or process_identity(pid) == identity
 
 
 def _recent(binding: Binding, now: float) -> bool:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.applications.states import State
 
 LIMITS = settings.GPUGRANT_MAX_TEXT
+MAX_CONCURRENT_GPUS = 4096
 
 
 class ApplicationKind(models.TextChoices):
@@ -51,7 +52,7 @@ class Application(models.Model):
     requested_start = models.DateField()
     requested_end = models.DateField()
     max_concurrent_gpus = models.PositiveIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(4096)]
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CONCURRENT_GPUS)]
     )
     justification = models.TextField(max_length=LIMITS["justification"])
     state = models.CharField(max_length=24, choices=[(s.value, s.value) for s in State], default=State.DRAFT)

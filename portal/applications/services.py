@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import User
+from portal.applications.fields import CONTENT_FIELDS
 from portal.applications.models import CRITERIA, Application, ApplicationGpuRequest, ApplicationKind, Review
 from portal.applications.selectors import current_round_reviews
 from portal.applications.states import EDITABLE_STATES, Action, State
@@ -20,16 +21,6 @@ from portal.notifications.services import notify
 from portal.organisations.models import Organisation
 from portal.organisations.selectors import membership_of, organisation_ids_of, owners_and_managers
 from portal.state_names import STATE_NAMES, state_name
-
-CONTENT_FIELDS = (
-    "project_title",
-    "summary",
-    "field",
-    "requested_start",
-    "requested_end",
-    "max_concurrent_gpus",
-    "justification",
-)
 
 
 def _applicant_recipients(application: Application) -> list[User]:

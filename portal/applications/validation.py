@@ -2,13 +2,10 @@
 
 from datetime import date
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
-from portal.applications.models import ApplicationKind, ResearchField
-
-LIMITS = settings.GPUGRANT_MAX_TEXT
-MAX_CONCURRENT_GPUS = 4096
+from portal.applications.fields import CONTENT
+from portal.applications.models import ApplicationKind
 
 
 def _text(errors, name, value, limit, required=True):
@@ -36,15 +33,21 @@ def application_content_errors(
 ) -> dict[str, list[str]]:
     """Field → messages for everything wrong with the content; empty when it may be saved."""
     errors: dict[str, list[str]] = {}
-    _text(errors, "project_title", project_title, LIMITS["title"])
-    _text(errors, "summary", summary, LIMITS["summary"])
-    _text(errors, "justification", justification, LIMITS["justification"])
-    if field not in ResearchField.values:
-        errors["field"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(ResearchField.values)}]
+    for name, value in (
+        ("project_title", project_title),
+        ("summary", summary),
+        ("justification", justification),
+    ):
+        _text(errors, name, value, CONTENT[name].max_length)
+    choices = [value for value, _label in CONTENT["field"].choices]
+    if field not in choices:
+        errors["field"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices)}]
+    gpus = CONTENT["max_concurrent_gpus"]
     if not isinstance(max_concurrent_gpus, int) or isinstance(max_concurrent_gpus, bool):
         errors["max_concurrent_gpus"] = [_("A whole number of GPUs is required.")]
-    elif not 1 <= max_concurrent_gpus <= MAX_CONCURRENT_GPUS:
-        errors["max_concurrent_gpus"] = [_("Must be between 1 and %(most)s.") % {"most": MAX_CONCURRENT_GPUS}]
+    elif not gpus.min_value <= max_concurrent_gpus <= gpus.max_value:
+        # The message's 1 is min_value: the Korean catalogue translates it as written.
+        errors["max_concurrent_gpus"] = [_("Must be between 1 and %(most)s.") % {"most": gpus.max_value}]
 
     dates_ok = isinstance(requested_start, date) and isinstance(requested_end, date)
     if not isinstance(requested_start, date):

@@ -1,13 +1,9 @@
 """The local backend: each pod of a job runs as a subprocess on this machine (the image is not pulled).
 
 State lives only in files, under ``VAR_DIR/local-backend/<job_id>/``, so that any worker process can
-bind a job and any other can later read its status, stop it or read its logs:
-
-    <job_id>/lock        flock: bind and stop of one job never interleave
-    <job_id>/current     the name of the current run ("run-1"); absent until the job is first bound
-    <job_id>/run-N/      one run: spec.json and the files of scheduler/backends/local_runner.py
-    <job_id>/checkpoints the job's own folder that outlives its runs (GPUGRANT_CHECKPOINT_DIR)
-    .sandbox-uids/       which running job has which uid (local_uids.py)
+bind a job and any other can later read its status, stop it or read its logs. workers/local_layout.py
+names those files (the node agent reads them too); beside the jobs' folders, ``.sandbox-uids/`` says which
+running job has which uid (local_uids.py).
 
 A job that was stopped (preempted) or lost gets a new run when it is bound again; the old runs go.
 Without NVIDIA GPUs the machine offers simulated ones (settings.GPUGRANT_LOCAL_GPUS), one node per type.
@@ -39,8 +35,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.backends import local_exec, local_netns, local_runner, local_sandbox, local_sandbox_host
 from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
-from scheduler.backends.local_runner import read_json, write_json_atomic
 from scheduler.backends.local_uids import NoFreeUid, UidLeases
+from workers import local_layout as layout
+from workers.local_layout import create_json_exclusive, process_alive, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +81,7 @@ class LocalBackend(Backend):
         log_limit_bytes: int | None = None,
     ):
         """``root`` defaults to VAR_DIR/local-backend; ``nvidia_smi=None`` forces simulated GPUs."""
-        self.root = Path(root) if root is not None else Path(settings.VAR_DIR) / "local-backend"
+        self.root = Path(root) if root is not None else Path(settings.VAR_DIR) / layout.ROOT_FOLDER
         self.nvidia_smi = nvidia_smi
         self.stop_grace_seconds = stop_grace_seconds
         self.log_limit_bytes = log_limit_bytes
@@ -184,7 +181,7 @@ class LocalBackend(Backend):
                 self._kill_leftovers(previous)
             self._check_placement(spec)
             real_gpus = {node.name: node for node in self._real_gpu_nodes()}
-            run_dir = job_dir / f"run-{_last_run_number(job_dir) + 1}"
+            run_dir = job_dir / layout.run_name(_last_run_number(job_dir) + 1)
             run_dir.mkdir(mode=0o700)
             uid = None
             if self.sandboxed:
@@ -194,7 +191,7 @@ class LocalBackend(Backend):
                     shutil.rmtree(run_dir, ignore_errors=True)
                     raise BindError(str(error)) from error
             self._write_run(run_dir, spec, real_gpus, uid)
-            write_json_atomic(job_dir / "current", {"run": run_dir.name})
+            write_json_atomic(job_dir / layout.CURRENT, {"run": run_dir.name})
             try:
                 with local_netns.job_network() if self.sandboxed else nullcontext() as network:
                     for rank in range(len(spec.pods)):
@@ -202,7 +199,7 @@ class LocalBackend(Backend):
             except (OSError, subprocess.SubprocessError) as error:
                 self._abandon_run(job_dir, run_dir, previous)
                 raise BindError(f"could not start the local runner: {error}") from error
-            for old_run in job_dir.glob("run-*"):
+            for old_run in job_dir.glob(f"{layout.RUN_PREFIX}*"):
                 if old_run != run_dir:
                     shutil.rmtree(old_run, ignore_errors=True)
 
@@ -232,7 +229,7 @@ class LocalBackend(Backend):
     ) -> None:
         work = run_dir / "work"
         work.mkdir(mode=0o700)
-        checkpoints = run_dir.parent / "checkpoints"
+        checkpoints = run_dir.parent / layout.CHECKPOINTS
         checkpoints.mkdir(mode=0o700, exist_ok=True)
         now = time.time()
         master_port = _free_port()
@@ -278,7 +275,7 @@ class LocalBackend(Backend):
                 )
             ranks.append(rank)
         write_json_atomic(
-            run_dir / "spec.json",
+            run_dir / layout.SPEC,
             {
                 "job_id": spec.job_id,
                 "image": spec.image,  # recorded, not pulled
@@ -349,7 +346,7 @@ class LocalBackend(Backend):
             made = run_dir.stat().st_mtime
         except OSError:
             return False  # the run was replaced and deleted
-        spec = read_json(run_dir / "spec.json")
+        spec = read_json(run_dir / layout.SPEC)
         if spec is None:
             return time.time() - made < RUNNER_START_SECONDS  # being bound (the lease comes first)
         phases = [self._rank_state(run_dir, rank, spec).phase for rank in range(len(spec["ranks"]))]
@@ -361,7 +358,7 @@ class LocalBackend(Backend):
         ``network``: the job's network namespace (an fd), which the runner joins before it starts the rank.
         """
         arguments = [sys.executable, "-I", local_runner.__file__, str(run_dir), str(rank)]
-        with open(run_dir / f"runner-{rank}.stderr", "ab") as stderr:
+        with open(layout.runner_stderr_file(run_dir, rank), "ab") as stderr:
             starter = subprocess.Popen(
                 arguments if network is None else [*arguments, str(network)],
                 stdin=subprocess.DEVNULL,
@@ -373,7 +370,7 @@ class LocalBackend(Backend):
                 # The runner needs none of the worker's environment, and so holds none of its secrets.
                 env={key: os.environ[key] for key in _ENV_PASSED_THROUGH if key in os.environ},
             )
-        if starter.wait(timeout=30) != 0 or read_json(run_dir / f"runner-{rank}.json") is None:
+        if starter.wait(timeout=30) != 0 or read_json(layout.runner_file(run_dir, rank)) is None:
             raise subprocess.SubprocessError(f"runner for rank {rank} did not start (see {stderr.name})")
 
     def _abandon_run(self, job_dir: Path, run_dir: Path, previous: Path | None) -> None:
@@ -381,12 +378,12 @@ class LocalBackend(Backend):
 
         Runners that did start see stop.json and end their commands; the next bind deletes the run.
         """
-        write_json_atomic(run_dir / "stop.json", {"reason": "bind failed"})
+        write_json_atomic(run_dir / layout.STOP, {"reason": "bind failed"})
         self._kill_leftovers(run_dir)
         if previous is None:
-            (job_dir / "current").unlink(missing_ok=True)
+            (job_dir / layout.CURRENT).unlink(missing_ok=True)
         else:
-            write_json_atomic(job_dir / "current", {"run": previous.name})
+            write_json_atomic(job_dir / layout.CURRENT, {"run": previous.name})
 
     # --- stop -------------------------------------------------------------------------------------
 
@@ -401,15 +398,15 @@ class LocalBackend(Backend):
             if run_dir is None:
                 return
             ranks = self._rank_count(run_dir)
-            if all(read_json(run_dir / f"exit-{rank}.json") for rank in range(ranks)):
+            if all(read_json(layout.exit_file(run_dir, rank)) for rank in range(ranks)):
                 return  # it already ended on its own; stopping it now changes nothing
-            local_runner.create_json_exclusive(run_dir / "stop.json", {"reason": reason, "at": time.time()})
+            create_json_exclusive(run_dir / layout.STOP, {"reason": reason, "at": time.time()})
             self._stop_ranks(run_dir, ranks)
 
     def _stop_ranks(self, run_dir: Path, ranks: int) -> None:
         """SIGTERM every rank's group now (runners escalate after the grace); SIGKILL what is left after."""
         for rank in range(ranks):
-            local_runner.signal_group(read_json(run_dir / f"child-{rank}.json"), signal.SIGTERM)
+            local_runner.signal_group(read_json(layout.child_file(run_dir, rank)), signal.SIGTERM)
         give_up = time.monotonic() + self.stop_grace_seconds + 2.0
         while time.monotonic() < give_up and not all(self._rank_done(run_dir, r) for r in range(ranks)):
             time.sleep(0.05)
@@ -417,18 +414,18 @@ class LocalBackend(Backend):
 
     def _rank_done(self, run_dir: Path, rank: int) -> bool:
         """It wrote its exit record, or its runner is gone and so is every process of its command."""
-        if (run_dir / f"exit-{rank}.json").exists():
+        if layout.exit_file(run_dir, rank).exists():
             return True
-        runner = read_json(run_dir / f"runner-{rank}.json")
-        if runner and local_runner.process_alive(runner["pid"], runner["identity"]):
+        runner = read_json(layout.runner_file(run_dir, rank))
+        if runner and process_alive(runner["pid"], runner["identity"]):
             return False
-        return not local_runner.group_exists(read_json(run_dir / f"child-{rank}.json"))
+        return not local_runner.group_exists(read_json(layout.child_file(run_dir, rank)))
 
     def _kill_leftovers(self, run_dir: Path) -> None:
         """SIGKILL the commands of ranks that have no exit record (their runner died or is stuck)."""
         for rank in range(self._rank_count(run_dir)):
-            if not (run_dir / f"exit-{rank}.json").exists():
-                local_runner.signal_group(read_json(run_dir / f"child-{rank}.json"), signal.SIGKILL)
+            if not layout.exit_file(run_dir, rank).exists():
+                local_runner.signal_group(read_json(layout.child_file(run_dir, rank)), signal.SIGKILL)
 
     # --- statuses ---------------------------------------------------------------------------------
 
@@ -443,10 +440,10 @@ class LocalBackend(Backend):
         return found
 
     def _job_status(self, job_id: str, run_dir: Path) -> JobStatus:
-        stop = read_json(run_dir / "stop.json")
+        stop = read_json(run_dir / layout.STOP)
         if stop is not None:
             return JobStatus(job_id, Phase.STOPPED, stop.get("reason", ""))
-        spec = read_json(run_dir / "spec.json")
+        spec = read_json(run_dir / layout.SPEC)
         if spec is None:
             return JobStatus(job_id, Phase.PENDING, "being bound")
         ranks = [self._rank_state(run_dir, rank, spec) for rank in range(len(spec["ranks"]))]
@@ -462,7 +459,7 @@ class LocalBackend(Backend):
                 return status(rank)
         failed = [rank for rank, state in enumerate(ranks) if state.phase == Phase.FAILED]
         if failed:
-            abort = read_json(run_dir / "abort.json")
+            abort = read_json(run_dir / layout.ABORT)
             root_cause = abort["rank"] if abort and abort.get("rank") in failed else failed[0]
             return status(root_cause)
         if all(state.phase == Phase.SUCCEEDED for state in ranks):
@@ -475,17 +472,17 @@ class LocalBackend(Backend):
         return JobStatus(job_id, Phase.PENDING)
 
     def _rank_state(self, run_dir: Path, rank: int, spec: dict) -> _RankState:
-        exit_record = read_json(run_dir / f"exit-{rank}.json")
+        exit_record = read_json(layout.exit_file(run_dir, rank))
         if exit_record is None:
-            runner = read_json(run_dir / f"runner-{rank}.json")
+            runner = read_json(layout.runner_file(run_dir, rank))
             if runner is None:
                 if time.time() - spec["bound_at"] < RUNNER_START_SECONDS:
                     return _RankState(Phase.PENDING)
                 return _RankState(Phase.LOST, "its runner never started")
-            if local_runner.process_alive(runner["pid"], runner["identity"]):
+            if process_alive(runner["pid"], runner["identity"]):
                 return _RankState(Phase.RUNNING)
             # The runner writes its exit record and then exits: look again before calling it lost.
-            exit_record = read_json(run_dir / f"exit-{rank}.json")
+            exit_record = read_json(layout.exit_file(run_dir, rank))
             if exit_record is None:
                 return _RankState(Phase.LOST, _RUNNER_VANISHED)
         outcome, exit_code = exit_record["outcome"], exit_record["exit_code"]
@@ -504,7 +501,7 @@ class LocalBackend(Backend):
         run_dir = self._current_run(self._job_dir(job_id))
         if run_dir is None:
             return ""
-        spec = read_json(run_dir / "spec.json") or {"ranks": [], "log_limit_bytes": 0}
+        spec = read_json(run_dir / layout.SPEC) or {"ranks": [], "log_limit_bytes": 0}
         # The runner keeps up to twice the limit on disk; what is promised is the last log_limit_bytes.
         kept = spec["log_limit_bytes"]
         outputs = [_read_log(run_dir, rank)[-kept:] for rank in range(len(spec["ranks"]))]
@@ -531,23 +528,22 @@ class LocalBackend(Backend):
             raise ValueError(f"job id {job_id!r} is not usable as a directory name")
         job_dir = self._job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (job_dir / "checkpoints").mkdir(exist_ok=True, mode=0o700)
-        return job_dir / "checkpoints"
+        (job_dir / layout.CHECKPOINTS).mkdir(exist_ok=True, mode=0o700)
+        return job_dir / layout.CHECKPOINTS
 
     def _job_dir(self, job_id: str) -> Path:
         return self.root / job_id
 
     def _current_run(self, job_dir: Path) -> Path | None:
-        current = read_json(job_dir / "current")
-        return None if current is None else job_dir / current["run"]
+        return layout.current_run(job_dir)
 
     def _rank_count(self, run_dir: Path) -> int:
-        spec = read_json(run_dir / "spec.json")
+        spec = read_json(run_dir / layout.SPEC)
         return 0 if spec is None else len(spec["ranks"])
 
     @contextmanager
     def _locked(self, job_dir: Path):
-        with open(job_dir / "lock", "a") as lock:
+        with open(job_dir / layout.LOCK, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -614,8 +610,8 @@ def _host_node_name() -> str:
 
 
 def _last_run_number(job_dir: Path) -> int:
-    numbers = [int(run.name.removeprefix("run-")) for run in job_dir.glob("run-*") if run.name[4:].isdigit()]
-    return max(numbers, default=0)
+    numbers = [layout.run_number(run.name) for run in job_dir.glob(f"{layout.RUN_PREFIX}*")]
+    return max((number for number in numbers if number is not None), default=0)
 
 
 def _free_port() -> int:
@@ -627,7 +623,8 @@ def _free_port() -> int:
 def _read_log(run_dir: Path, rank: int) -> bytes:
     """Older part first; the runner keeps at most two files (see local_runner.BoundedLog)."""
     data = b""
-    for path in (run_dir / f"rank-{rank}.log.1", run_dir / f"rank-{rank}.log"):
+    log = layout.log_file(run_dir, rank)
+    for path in (layout.rotated(log), log):
         try:
             data += path.read_bytes()
         except FileNotFoundError:

@@ -5,15 +5,8 @@ Usage: ``python local_runner.py RUN_DIR RANK [NETWORK_FD]`` (or ``python -m sche
 The local backend starts one runner per pod. The runner detaches (double fork, so that neither the
 Celery worker that bound the job nor anyone else has to reap it), starts the job's command in a
 process group of its own, copies its output into a bounded log, enforces the deadline, and finally
-writes ``exit-RANK.json`` atomically. Every fact lives in RUN_DIR, so any process can read it later:
-
-    spec.json              written by the backend before any runner starts
-    runner-RANK.json       {"pid", "identity"} of the runner, written before ``bind`` returns
-    child-RANK.json        {"pid", "pgid", "identity"} of the command, once started
-    rank-RANK.log(.1)      the output, at most two files of ``log_limit_bytes`` each
-    exit-RANK.json         {"outcome", "exit_code", "reason", "finished_at"}; the last thing written
-    stop.json              the backend asks every rank to stop (its reason)
-    abort.json             the first rank that failed asks its siblings to stop (gang failure)
+writes ``exit-RANK.json`` atomically. Every fact lives in a file of RUN_DIR, so any process can read it
+later; workers/local_layout.py names them and says what each holds.
 
 Outcomes: ``exited`` (with exit_code), ``start_failed``, ``timed_out``, ``stopped``, ``aborted``
 (a sibling rank failed), ``terminated`` (the runner itself got SIGTERM, e.g. the host shutting down).
@@ -24,7 +17,7 @@ and bubblewrap starts local_exec.py, which execs the command. Its process group 
 SIGTERM to the group reaches the command (bubblewrap ignores it), SIGKILL ends bubblewrap and with it
 the sandbox's whole PID namespace. The runner writes every file here as root, outside the sandbox.
 
-Standard library only: no Django, no database, so that it starts fast.
+Standard library only (workers/local_layout.py is too): no Django, no database, so that it starts fast.
 """
 
 import functools
@@ -42,72 +35,27 @@ TICK_SECONDS = 0.1  # how often the deadline and the stop/abort requests are che
 DRAIN_SECONDS = 1.0  # how long output is still read after the command exits (daemons may hold the pipe)
 READ_CHUNK = 64 * 1024
 
-_BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+def _module_at(name: str, path: Path):
+    """The module in the file ``path``: the runner runs as a script, without the project on its path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The files' names and formats, shared with the backend and the node agent (workers/local_layout.py).
+layout = _module_at(
+    "gpugrant_local_layout", Path(__file__).resolve().parents[2] / "workers" / "local_layout.py"
+)
+write_json_atomic = layout.write_json_atomic
+create_json_exclusive = layout.create_json_exclusive
+read_json = layout.read_json
+process_identity = layout.process_identity
+process_alive = layout.process_alive
 
 
 # --- helpers shared with the backend (scheduler/backends/local.py) ------------------------------
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Readers see the old file or the whole new one, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
-def create_json_exclusive(path: Path, data: dict) -> bool:
-    """Write ``path`` atomically unless it exists; True if this call created it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def process_identity(pid: int) -> str | None:
-    """Boot id + start time of ``pid``: tells a live process from a later one that reuses its pid.
-
-    None where /proc is unavailable (then only the pid is checked) or the process is gone.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot_id = _BOOT_ID_PATH.read_text().strip()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return f"{boot_id}:{fields[19]}"  # field 22 of proc(5): start time in clock ticks after boot
-
-
-def process_alive(pid: int, identity: str | None) -> bool:
-    """Whether the process recorded as (pid, identity) still runs; zombies count as gone."""
-    stat_path = Path(f"/proc/{pid}/stat")
-    if not Path("/proc/self/stat").exists():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    try:
-        stat = stat_path.read_text()
-    except OSError:
-        return False
-    state = stat[stat.rindex(")") + 2 :].split()[0]
-    if state in {"Z", "X", "x"}:
-        return False
-    return identity is None or process_identity(pid) == identity
 
 
 def signal_group(record: dict | None, sig: int) -> bool:
@@ -144,7 +92,7 @@ class BoundedLog:
 
     def __init__(self, path: Path, limit: int):
         self.path = path
-        self.old_path = path.with_name(path.name + ".1")
+        self.old_path = layout.rotated(path)
         self.limit = max(1, limit)
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         self.size = self.file.tell()
@@ -171,10 +119,10 @@ class Runner:
         self.run_dir = run_dir
         self.rank = rank
         self.network_fd = network_fd
-        self.spec = json.loads((run_dir / "spec.json").read_text())
+        self.spec = json.loads((run_dir / layout.SPEC).read_text())
         self.grace = float(self.spec["stop_grace_seconds"])
         self.deadline = float(self.spec["deadline"])
-        self.log = BoundedLog(run_dir / f"rank-{rank}.log", int(self.spec["log_limit_bytes"]))
+        self.log = BoundedLog(layout.log_file(run_dir, rank), int(self.spec["log_limit_bytes"]))
         self.child: subprocess.Popen | None = None
         self.pipe_fd: int | None = None
         self.status_fd: int | None = None  # sandboxed: why the command could not start, if it could not
@@ -209,7 +157,7 @@ class Runner:
             return
         pid = self.child.pid
         child_record = {"pid": pid, "pgid": pid, "identity": process_identity(pid)}
-        write_json_atomic(self.run_dir / f"child-{self.rank}.json", child_record)
+        write_json_atomic(layout.child_file(self.run_dir, self.rank), child_record)
         self.pipe_fd = self.child.stdout.fileno()
         outcome, reason = self._supervise()
         code = self.child.returncode
@@ -356,11 +304,11 @@ class Runner:
             self.pipe_fd = None
 
     def _stop_reason(self) -> str | None:
-        stop = read_json(self.run_dir / "stop.json")
+        stop = read_json(self.run_dir / layout.STOP)
         return None if stop is None else stop.get("reason", "stopped")
 
     def _abort_by_sibling(self) -> str | None:
-        abort = read_json(self.run_dir / "abort.json")
+        abort = read_json(self.run_dir / layout.ABORT)
         if abort is None or abort.get("rank") == self.rank:
             return None
         return f"rank {abort['rank']} failed: {abort['reason']}"
@@ -373,17 +321,17 @@ class Runner:
         if outcome in {"exited", "start_failed"} and exit_code != 0 and len(self.spec["ranks"]) > 1:
             self._abort_siblings(reason)
         write_json_atomic(
-            self.run_dir / f"exit-{self.rank}.json",
+            layout.exit_file(self.run_dir, self.rank),
             {"outcome": outcome, "exit_code": exit_code, "reason": reason, "finished_at": time.time()},
         )
 
     def _abort_siblings(self, reason: str) -> None:
         """A gang fails together: the first failing rank asks the others' runners to end their commands."""
-        if not create_json_exclusive(self.run_dir / "abort.json", {"rank": self.rank, "reason": reason}):
+        if not create_json_exclusive(self.run_dir / layout.ABORT, {"rank": self.rank, "reason": reason}):
             return
         for rank in range(len(self.spec["ranks"])):
             if rank != self.rank:
-                signal_group(read_json(self.run_dir / f"child-{rank}.json"), signal.SIGTERM)
+                signal_group(read_json(layout.child_file(self.run_dir, rank)), signal.SIGTERM)
 
 
 def _shell_exit_code(code: int) -> int:
@@ -400,10 +348,7 @@ def _signal_name(signum: int) -> str:
 
 def _sibling_module(name: str):
     """A module beside this file, loaded by path: the runner runs as a script, without its package."""
-    spec = importlib.util.spec_from_file_location(f"gpugrant_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _module_at(f"gpugrant_{name}", Path(__file__).with_name(f"{name}.py"))
 
 
 def main(argv: list[str]) -> None:
@@ -413,7 +358,7 @@ def main(argv: list[str]) -> None:
     if runner_pid:
         # The intermediate process records the detached runner, then exits so its parent can reap it.
         write_json_atomic(
-            run_dir / f"runner-{rank}.json", {"pid": runner_pid, "identity": process_identity(runner_pid)}
+            layout.runner_file(run_dir, rank), {"pid": runner_pid, "identity": process_identity(runner_pid)}
         )
         os._exit(0)
     Runner(run_dir, rank, network_fd).run()

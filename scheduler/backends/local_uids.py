@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from scheduler.backends.local_runner import read_json, write_json_atomic
+from workers.local_layout import read_json, write_json_atomic
 
 
 class NoFreeUid(Exception):

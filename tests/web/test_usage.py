@@ -10,7 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
+from rest_framework.test import APIClient
 
+from portal.accounts.services import api_key_create
+from portal.csv_download import csv_download
 from portal.web.charts import bar_chart
 from quotas import services as quota_services
 from quotas.models import Allocation
@@ -341,6 +344,35 @@ def test_a_csv_of_no_usage_is_just_the_header(client, prices, owner, allocation)
         reverse("web:allocation_usage_csv", kwargs={"public_id": allocation.public_id})
     )
     assert csv_rows(response) == []
+
+
+@pytest.mark.parametrize("target", ["job", "allocation", "organisation"])
+def test_the_api_and_the_portal_send_a_csv_with_the_same_headers_and_rows(
+    client, april_and_march, owner, allocation, organisation, target
+):
+    """One download helper serves both edges: the API used to leave out Cache-Control."""
+    obj = {"job": april_and_march[0], "allocation": allocation, "organisation": organisation}[target]
+    web = login(client, owner).get(reverse(f"web:{target}_usage_csv", kwargs={"public_id": obj.public_id}))
+    _, key = api_key_create(user=owner)
+    api = APIClient(HTTP_AUTHORIZATION=f"Bearer {key}").get(
+        f"/api/v1/{target}s/{obj.public_id}/usage?export=csv"
+    )
+    headers = ("Content-Type", "Content-Disposition", "Cache-Control")
+    assert (
+        [api[name] for name in headers]
+        == [web[name] for name in headers]
+        == [
+            "text/csv; charset=utf-8",
+            f'attachment; filename="{target}-{obj.public_id}-usage.csv"',
+            "private, no-store",
+        ]
+    )
+    assert api.content == web.content and csv_rows(api)
+
+
+def test_a_download_refuses_a_filename_that_would_break_its_header():
+    with pytest.raises(ValueError):
+        csv_download([], CSV_COLUMNS, 'usage.csv"; x="')
 
 
 # The chart's geometry

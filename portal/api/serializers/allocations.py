@@ -1,9 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.api.serializers.fields import GpuHoursByType
+from portal.api.serializers.fields import GpuHoursByType, application_content_field
 from portal.api.serializers.strict import StrictInput
-from portal.applications.validation import MAX_CONCURRENT_GPUS
 from quotas.models import Allocation
 from quotas.selectors import allocation_balances
 
@@ -52,7 +51,7 @@ class AllocationStatusIn(StrictInput):
 
 
 class ChangeRequestIn(StrictInput):
-    requested_end = serializers.DateField()
-    max_concurrent_gpus = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENT_GPUS)
-    justification = serializers.CharField(max_length=10000)
+    requested_end = application_content_field("requested_end")
+    max_concurrent_gpus = application_content_field("max_concurrent_gpus")
+    justification = application_content_field("justification")
     gpu_requests = GpuHoursByType(required=False, default=dict)

@@ -1,10 +1,9 @@
 from rest_framework import serializers
 
-from portal.api.serializers.fields import GpuHoursByType
+from portal.api.serializers.fields import GpuHoursByType, application_content_field
 from portal.api.serializers.strict import StrictInput
-from portal.applications.models import Application, ResearchField, Review
+from portal.applications.models import Application, Review
 from portal.applications.states import allowed_actions
-from portal.applications.validation import MAX_CONCURRENT_GPUS
 
 
 class GpuRequestOut(serializers.Serializer):
@@ -56,24 +55,24 @@ class ApplicationOut(serializers.ModelSerializer):
 class ApplicationIn(StrictInput):
     call = serializers.UUIDField()
     organisation = serializers.UUIDField()
-    project_title = serializers.CharField(max_length=200)
-    summary = serializers.CharField(max_length=5000)
-    field = serializers.ChoiceField(choices=ResearchField.choices)
-    requested_start = serializers.DateField()
-    requested_end = serializers.DateField()
-    max_concurrent_gpus = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENT_GPUS)
-    justification = serializers.CharField(max_length=10000)
+    project_title = application_content_field("project_title")
+    summary = application_content_field("summary")
+    field = application_content_field("field")
+    requested_start = application_content_field("requested_start")
+    requested_end = application_content_field("requested_end")
+    max_concurrent_gpus = application_content_field("max_concurrent_gpus")
+    justification = application_content_field("justification")
     gpu_requests = GpuHoursByType()
 
 
 class ApplicationPatch(StrictInput):
-    project_title = serializers.CharField(max_length=200, required=False)
-    summary = serializers.CharField(max_length=5000, required=False)
-    field = serializers.ChoiceField(choices=ResearchField.choices, required=False)
-    requested_start = serializers.DateField(required=False)
-    requested_end = serializers.DateField(required=False)
-    max_concurrent_gpus = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENT_GPUS, required=False)
-    justification = serializers.CharField(max_length=10000, required=False)
+    project_title = application_content_field("project_title", required=False)
+    summary = application_content_field("summary", required=False)
+    field = application_content_field("field", required=False)
+    requested_start = application_content_field("requested_start", required=False)
+    requested_end = application_content_field("requested_end", required=False)
+    max_concurrent_gpus = application_content_field("max_concurrent_gpus", required=False)
+    justification = application_content_field("justification", required=False)
     gpu_requests = GpuHoursByType(required=False)
 
 

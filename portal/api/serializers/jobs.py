@@ -4,44 +4,58 @@ from rest_framework import serializers
 
 from portal.api.serializers.strict import StrictInput
 from quotas.models import SECONDS_PER_HOUR
+from scheduler.job_fields import (
+    ARGUMENT_MAX_LENGTH,
+    COMMAND_MAX_ARGUMENTS,
+    DEFAULT_PODS,
+    DEFAULT_PRIORITY,
+    ENVIRONMENT_NAME_MAX_LENGTH,
+    GPU_TYPE_MAX_LENGTH,
+    IMAGE_MAX_LENGTH,
+    MAX_GPUS_PER_POD,
+    MAX_PODS,
+    MIN_RUNTIME_MINUTES,
+    NAME_MAX_LENGTH,
+)
 from scheduler.models import Job, JobEvent, JobKind, JobPriority
 from scheduler.queue_view import queue_views
 from scheduler.selectors import job_queue_facts
 from scheduler.states import JobState
-from scheduler.validation import MAX_PODS
 
 
 class JobIn(StrictInput):
     allocation = serializers.UUIDField()
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
     kind = serializers.ChoiceField(choices=JobKind.choices)
     environment_name = serializers.CharField(
-        max_length=64,
+        max_length=ENVIRONMENT_NAME_MAX_LENGTH,
         required=False,
         default="",
         help_text="a catalogue environment (GET /api/v1/environments)",
     )
     image = serializers.CharField(
-        max_length=300,
+        max_length=IMAGE_MAX_LENGTH,
         required=False,
         default="",
         help_text="your own image instead of an environment, where the allocation allows custom images",
     )
     command = serializers.ListField(
-        child=serializers.CharField(max_length=4096, trim_whitespace=False), min_length=1, max_length=100
+        child=serializers.CharField(max_length=ARGUMENT_MAX_LENGTH, trim_whitespace=False),
+        min_length=1,
+        max_length=COMMAND_MAX_ARGUMENTS,
     )
     environment = serializers.DictField(
-        child=serializers.CharField(max_length=4096, allow_blank=True, trim_whitespace=False),
+        child=serializers.CharField(max_length=ARGUMENT_MAX_LENGTH, allow_blank=True, trim_whitespace=False),
         required=False,
         default=dict,
     )
-    gpu_type = serializers.CharField(max_length=16)
-    gpus_per_pod = serializers.IntegerField(min_value=1, max_value=8)
-    pods = serializers.IntegerField(min_value=1, max_value=MAX_PODS, default=1)
+    gpu_type = serializers.CharField(max_length=GPU_TYPE_MAX_LENGTH)
+    gpus_per_pod = serializers.IntegerField(min_value=1, max_value=MAX_GPUS_PER_POD)
+    pods = serializers.IntegerField(min_value=1, max_value=MAX_PODS, default=DEFAULT_PODS)
     max_runtime_minutes = serializers.IntegerField(
-        min_value=1, max_value=settings.GPUGRANT_MAX_RUNTIME_MINUTES
+        min_value=MIN_RUNTIME_MINUTES, max_value=settings.GPUGRANT_MAX_RUNTIME_MINUTES
     )
-    priority = serializers.ChoiceField(choices=JobPriority.choices, default=JobPriority.NORMAL)
+    priority = serializers.ChoiceField(choices=JobPriority.choices, default=DEFAULT_PRIORITY)
 
 
 class PlacementOut(serializers.Serializer):

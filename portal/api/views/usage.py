@@ -1,10 +1,7 @@
 """Usage: node agents report it; members read it per job, allocation and organisation (JSON or CSV)."""
 
-import csv
-import io
 from datetime import UTC, datetime
 
-from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,6 +20,7 @@ from rest_framework.views import APIView
 from portal.api.common import get_visible
 from portal.api.parsers import DepthLimitedJSONParser
 from portal.api.serializers.strict import StrictInput
+from portal.csv_download import csv_download
 from portal.errors import InvalidInput
 from portal.ops.agents import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
@@ -177,16 +175,6 @@ class NodeJobs(APIView):
         return Response({"jobs": out})
 
 
-def _csv(rows: list[dict], filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 EXPORT = OpenApiParameter("export", str, enum=["csv"], description="csv: the monthly rows as a CSV file")
 
 
@@ -254,5 +242,5 @@ def usage_response(request, records, name: str, extra: dict | None = None):
     """The summary and monthly rows of ``records`` as JSON, or the rows as CSV with ?export=csv."""
     months = monthly_usage(records)
     if _export(request):
-        return _csv(months, f"{name}-usage.csv")
+        return csv_download(months, CSV_COLUMNS, f"{name}-usage.csv")
     return Response({"summary": {**usage_summary(records).as_dict(), **(extra or {})}, "months": months})

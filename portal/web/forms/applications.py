@@ -1,51 +1,45 @@
 """Applying for GPU-hours, asking to change an allocation, and staff's assignment and decision."""
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
-from portal.applications.models import ResearchField
-from portal.applications.validation import MAX_CONCURRENT_GPUS
+from portal.applications.fields import CHANGE_REQUEST_FIELDS, CONTENT, CONTENT_FIELDS, Kind
 from portal.web.forms.base import DATE_WIDGET, PortalForm, ReasonField
 from portal.web.forms.gpu import GpuHoursMixin
 
-LIMITS = settings.GPUGRANT_MAX_TEXT
 
-
-def _text(label, limit: int, rows: int | None = None, required: bool = True) -> forms.CharField:
-    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
-    return forms.CharField(label=label, max_length=limit, required=required, widget=widget)
-
-
-def _concurrency_field() -> forms.IntegerField:
-    return forms.IntegerField(label=_("Most GPUs in use at once"), min_value=1, max_value=MAX_CONCURRENT_GPUS)
+def content_field(name: str, *, label=None, rows: int | None = None) -> forms.Field:
+    """The portal's field for the application content field ``name`` (portal.applications.fields);
+    ``label`` where this form words it its own way, ``rows`` for a text area."""
+    spec = CONTENT[name]
+    label = label or spec.label
+    if spec.kind == Kind.TEXT:
+        widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
+        return forms.CharField(label=label, max_length=spec.max_length, widget=widget)
+    if spec.kind == Kind.CHOICE:
+        return forms.ChoiceField(label=label, choices=spec.choices)
+    if spec.kind == Kind.DATE:
+        return forms.DateField(label=label, widget=DATE_WIDGET)
+    return forms.IntegerField(label=label, min_value=spec.min_value, max_value=spec.max_value)
 
 
 class ApplicationForm(GpuHoursMixin, PortalForm):
     """A new project's application; without ``organisations`` (editing) the organisation is fixed."""
 
     sections = ("gpu_requests",)
-    content_fields = (
-        "project_title",
-        "summary",
-        "field",
-        "requested_start",
-        "requested_end",
-        "max_concurrent_gpus",
-        "justification",
-    )
+    content_fields = CONTENT_FIELDS
 
     organisation = forms.ModelChoiceField(
         label=_("Organisation"), queryset=None, to_field_name="public_id", empty_label=None
     )
-    project_title = _text(_("Project title"), LIMITS["title"])
-    summary = _text(_("Summary"), LIMITS["summary"], rows=6)
-    field = forms.ChoiceField(label=_("Research field"), choices=ResearchField.choices)
-    requested_start = forms.DateField(label=_("Start"), widget=DATE_WIDGET)
-    requested_end = forms.DateField(label=_("End"), widget=DATE_WIDGET)
-    max_concurrent_gpus = _concurrency_field()
-    justification = _text(_("Why you need public GPU time"), LIMITS["justification"], rows=6)
+    project_title = content_field("project_title")
+    summary = content_field("summary", rows=6)
+    field = content_field("field")
+    requested_start = content_field("requested_start")
+    requested_end = content_field("requested_end")
+    max_concurrent_gpus = content_field("max_concurrent_gpus")
+    justification = content_field("justification", rows=6)
 
     def __init__(self, *args, call, organisations=None, application=None, **kwargs):
         initial = kwargs.setdefault("initial", {})
@@ -79,11 +73,11 @@ class ChangeRequestForm(GpuHoursMixin, PortalForm):
     """More GPU-hours, a later end or another concurrency cap for an allocation."""
 
     sections = ("gpu_requests",)
-    content_fields = ("requested_end", "max_concurrent_gpus", "justification")
+    content_fields = CHANGE_REQUEST_FIELDS
 
-    requested_end = forms.DateField(label=_("New end date"), widget=DATE_WIDGET)
-    max_concurrent_gpus = _concurrency_field()
-    justification = _text(_("Why you need the change"), LIMITS["justification"], rows=5)
+    requested_end = content_field("requested_end", label=_("New end date"))
+    max_concurrent_gpus = content_field("max_concurrent_gpus")
+    justification = content_field("justification", label=_("Why you need the change"), rows=5)
 
     def __init__(self, *args, allocation, application=None, **kwargs):
         initial = kwargs.setdefault("initial", {})

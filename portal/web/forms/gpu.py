@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.applications.validation import MAX_CONCURRENT_GPUS
+from portal.applications.models import MAX_CONCURRENT_GPUS
 
 GPU_INPUT_PREFIXES = ("gpu_hours_", "gpus_", "months_")
 MAX_MONTHS = Decimal("120")

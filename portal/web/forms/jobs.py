@@ -19,23 +19,20 @@ from portal.errors import ServiceError
 from portal.jsonlimits import JsonTooDeep, check_json_depth
 from portal.web.forms.base import PortalForm
 from portal.web.templatetags.portal_tags import JOB_STATE_LABELS
+from scheduler.job_fields import (
+    DEFAULT_PODS,
+    DEFAULT_PRIORITY,
+    IMAGE_MAX_LENGTH,
+    MAX_GPUS_PER_POD,
+    MAX_PODS,
+    MIN_RUNTIME_MINUTES,
+    NAME_MAX_LENGTH,
+    SUBMITTED_FIELDS,
+)
 from scheduler.models import JobKind, JobPriority
 
 # A service error without field details, by code → the field it concerns.
 FIELD_FOR_CODE = {"budget_exceeded": "max_runtime_minutes", "gpu_type_not_awarded": "gpu_type"}
-JOB_FIELDS = (
-    "name",
-    "kind",
-    "environment_name",
-    "image",
-    "command",
-    "environment",
-    "gpu_type",
-    "gpus_per_pod",
-    "pods",
-    "max_runtime_minutes",
-    "priority",
-)
 
 
 def awarded_types(allocation) -> list[str]:
@@ -96,8 +93,12 @@ class JobForm(PortalForm):
     allocation = AllocationChoiceField(
         label=_("Allocation"), queryset=None, to_field_name="public_id", empty_label=_("Choose an allocation")
     )
+    # Bounds are the browser's hints only (widget attributes): the submit service checks them, and its
+    # messages are the ones shown.
     name = forms.CharField(
-        label=_("Name"), help_text=_("Letters, digits, spaces, dots, dashes or underscores.")
+        label=_("Name"),
+        widget=forms.TextInput(attrs={"maxlength": NAME_MAX_LENGTH}),
+        help_text=_("Letters, digits, spaces, dots, dashes or underscores."),
     )
     kind = forms.ChoiceField(
         label=_("Kind"), choices=JobKind.choices, initial=JobKind.TRAINING, widget=forms.RadioSelect
@@ -111,6 +112,7 @@ class JobForm(PortalForm):
     image = forms.CharField(
         label=_("Your own container image"),
         required=False,
+        widget=forms.TextInput(attrs={"maxlength": IMAGE_MAX_LENGTH}),
         help_text=_(
             "Instead of an environment, only where the allocation allows custom images; "
             "for example registry.example.kr/team/train:1.2"
@@ -132,12 +134,14 @@ class JobForm(PortalForm):
     )
     gpu_type = forms.CharField(label=_("GPU type"), widget=forms.Select)
     gpus_per_pod = forms.IntegerField(
-        label=_("GPUs per pod"), initial=1, widget=forms.NumberInput(attrs={"min": 1, "max": 8})
+        label=_("GPUs per pod"),
+        initial=1,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_GPUS_PER_POD}),
     )
     pods = forms.IntegerField(
         label=_("Pods"),
-        initial=1,
-        widget=forms.NumberInput(attrs={"min": 1}),
+        initial=DEFAULT_PODS,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_PODS}),
         help_text=_("More than one pod runs a distributed job across nodes."),
     )
     max_runtime_minutes = forms.IntegerField(
@@ -146,7 +150,7 @@ class JobForm(PortalForm):
             "The job is stopped after this long. Its GPU-hours are held on the allocation until it ends."
         ),
     )
-    priority = forms.ChoiceField(label=_("Priority"), choices=JobPriority.choices, initial=JobPriority.NORMAL)
+    priority = forms.ChoiceField(label=_("Priority"), choices=JobPriority.choices, initial=DEFAULT_PRIORITY)
     submission_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, allocations, preselected=None, **kwargs):
@@ -160,7 +164,7 @@ class JobForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.fields["allocation"].queryset = allocations
         self.fields["max_runtime_minutes"].widget.attrs.update(
-            {"min": 1, "max": settings.GPUGRANT_MAX_RUNTIME_MINUTES}
+            {"min": MIN_RUNTIME_MINUTES, "max": settings.GPUGRANT_MAX_RUNTIME_MINUTES}
         )
         # Every type awarded to any of the user's allocations (each allocation's label lists its own);
         # the service checks the chosen type against the chosen allocation.
@@ -192,7 +196,7 @@ class JobForm(PortalForm):
             return uuid.uuid4().hex  # missing or mangled: submit without the protection rather than fail
 
     def job_values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in JOB_FIELDS}
+        return {name: self.cleaned_data[name] for name in SUBMITTED_FIELDS}
 
     def add_service_error(self, error: ServiceError) -> None:
         if not error.fields and error.code in FIELD_FOR_CODE:
@@ -207,7 +211,7 @@ class JobForm(PortalForm):
         self.data["submission_key"] = uuid.uuid4().hex
 
 
-STATE_CHOICES = [("", _("Any state"))] + [(state.value, label) for state, label in JOB_STATE_LABELS.items()]
+STATE_CHOICES = [("", _("Any state")), *JOB_STATE_LABELS.items()]
 KIND_CHOICES = [("", _("Any kind")), *JobKind.choices]
 
 

@@ -9,9 +9,9 @@ from django.utils.translation import pgettext_lazy
 
 from portal.applications.states import State
 from portal.organisations.models import OrganisationType
+from portal.state_names import JOB_STATE_WORDS, state_name
 from quotas.models import SECONDS_PER_HOUR, AllocationStatus
 from scheduler.reasons import render
-from scheduler.states import JobState
 
 register = template.Library()
 
@@ -26,18 +26,7 @@ STATE_LABELS = {
     State.WITHDRAWN: _("Withdrawn"),
 }
 
-JOB_STATE_LABELS = {
-    JobState.QUEUED: _("Waiting in the queue"),
-    JobState.SCHEDULED: _("Starting (GPUs assigned)"),
-    JobState.RUNNING: _("Running"),
-    JobState.SUCCEEDED: _("Finished successfully"),
-    JobState.FAILED: _("Failed"),
-    JobState.CANCELLED: _("Cancelled"),
-    JobState.PREEMPTED: _("Preempted, going back to the queue"),
-    JobState.TIMED_OUT: _("Stopped: ran past its time limit"),
-    JobState.EXHAUSTED: _("Stopped: the allocation's GPU-hours ran out"),
-    JobState.LOST: _("Lost: its node vanished"),
-}
+JOB_STATE_LABELS = {code: words.label for code, words in JOB_STATE_WORDS.items()}
 
 STATUS_LABELS = {
     AllocationStatus.ACTIVE: _("Active"),
@@ -132,21 +121,6 @@ AUDIT_STATE_LABELS = {
 }
 
 
-# A job event stores state codes; English shows the codes themselves, Korean their names.
-JOB_EVENT_STATE_LABELS = {
-    "queued": pgettext_lazy("job event state", "queued"),
-    "scheduled": pgettext_lazy("job event state", "scheduled"),
-    "running": pgettext_lazy("job event state", "running"),
-    "succeeded": pgettext_lazy("job event state", "succeeded"),
-    "failed": pgettext_lazy("job event state", "failed"),
-    "cancelled": pgettext_lazy("job event state", "cancelled"),
-    "preempted": pgettext_lazy("job event state", "preempted"),
-    "timed_out": pgettext_lazy("job event state", "timed_out"),
-    "exhausted": pgettext_lazy("job event state", "exhausted"),
-    "lost": pgettext_lazy("job event state", "lost"),
-}
-
-
 @register.filter
 def action_label(action: str) -> str:
     """An audit event's action, e.g. ``reviewer_assigned`` → ``Reviewer assigned``."""
@@ -161,8 +135,8 @@ def audit_state_label(state: str) -> str:
 
 @register.filter
 def job_event_state_label(state: str) -> str:
-    """A job state code from a job event, in the reader's language."""
-    return JOB_EVENT_STATE_LABELS.get(state, state)
+    """A job state code from a job event, in the reader's language (as messages name it)."""
+    return state_name(state) if state in JOB_STATE_WORDS else state
 
 
 @register.filter

@@ -5,13 +5,10 @@ All figures come from quotas.reports; nothing is recomputed here. A download is 
 the page it belongs to (members of the organisation, and staff); anyone else gets 404.
 """
 
-import csv
-import io
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 
+from portal.csv_download import csv_download
 from portal.organisations.selectors import organisations_visible_to
 from portal.web.access import visible_or_404
 from portal.web.charts import bar_chart, per_month
@@ -69,33 +66,22 @@ def organisation_usage_context(organisation) -> dict:
     }
 
 
-def csv_download(rows: list[dict], filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @login_required
 def job_usage_csv(request, public_id):
     job = visible_or_404(jobs_visible_to(request.user), public_id)
     rows = monthly_usage(UsageRecord.objects.filter(job=job))
-    return csv_download(rows, f"job-{job.public_id}-usage.csv")
+    return csv_download(rows, CSV_COLUMNS, f"job-{job.public_id}-usage.csv")
 
 
 @login_required
 def allocation_usage_csv(request, public_id):
     allocation = visible_or_404(allocations_visible_to(request.user), public_id)
     rows = monthly_usage(UsageRecord.objects.filter(allocation=allocation))
-    return csv_download(rows, f"allocation-{allocation.public_id}-usage.csv")
+    return csv_download(rows, CSV_COLUMNS, f"allocation-{allocation.public_id}-usage.csv")
 
 
 @login_required
 def organisation_usage_csv(request, public_id):
     organisation = visible_or_404(organisations_visible_to(request.user), public_id)
     rows = monthly_usage(UsageRecord.objects.filter(allocation__organisation=organisation))
-    return csv_download(rows, f"organisation-{organisation.public_id}-usage.csv")
+    return csv_download(rows, CSV_COLUMNS, f"organisation-{organisation.public_id}-usage.csv")

@@ -13,6 +13,7 @@ from portal.web.management.commands.seed_demo import LOGINS, demo_password
 from scheduler.backends import get_backend
 from scheduler.backends.local import UNSANDBOXED_WARNING, sandbox_unavailable_reason
 from scheduler.node_keys import node_key_create
+from workers import local_layout
 
 
 class Command(BaseCommand):
@@ -93,7 +94,7 @@ class Command(BaseCommand):
                         "--source",
                         "local",
                         "--local-state",
-                        str(settings.VAR_DIR / "local-backend"),
+                        str(settings.VAR_DIR / local_layout.ROOT_FOLDER),
                         "--devices",
                         "simulated",
                         "--sample-interval",
