@@ -210,7 +210,7 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     backend = programme["backend"]
     job = Job.objects.get(name="legal-llm finetune")
     started = timezone.now()
-    # Submission asks for a cycle on commit (run at once, as Celery is eager in tests); one more is harmless.
+    # Submission asks the worker for a cycle on commit (a message nobody consumes here): run it now.
     run_cycle(backend=backend, now=started)
     assert str(job.public_id) in backend.bound
     backend.set_phase(str(job.public_id), Phase.RUNNING)
