@@ -2,7 +2,8 @@
 
     F = 2 ** (-U / S)       U: the allocation's share of all decayed usage; S: its share of all weight
     A = min(1, wait / max_age)
-    R = min(1, sqrt(short_job_reference / max_runtime))     shortness by the estimate, never the truth
+    R = min(1, sqrt(short_job_reference / expected))        shortness by the predicted runtime (never the
+                                                            truth); without history, attained service
     score = fairshare_weight * F + age_weight * A + short_job_weight * R
 
 Jobs are ordered by priority class (high, normal, low), then score, then submission time, then id.
@@ -32,11 +33,11 @@ def fairshare_factors(allocations: tuple[AllocationState, ...]) -> dict[str, flo
     return factors
 
 
-def shortness(max_runtime_s: float, reference_s: float) -> float:
-    """1 for jobs estimated at ``reference_s`` or less, falling as the square root beyond it."""
-    if max_runtime_s <= reference_s:
+def shortness(runtime_s: float, reference_s: float) -> float:
+    """1 for jobs expected to run ``reference_s`` or less, falling as the square root beyond it."""
+    if runtime_s <= reference_s:
         return 1.0
-    return math.sqrt(reference_s / max_runtime_s)
+    return math.sqrt(reference_s / runtime_s)
 
 
 def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
@@ -49,7 +50,8 @@ def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
         score = (
             policy.fairshare_weight * factors.get(job.allocation_id, 0.0)
             + policy.age_weight * age
-            + policy.short_job_weight * shortness(job.max_runtime_s, policy.short_job_reference_s)
+            + policy.short_job_weight
+            * shortness(job.expected_runtime_s(policy.unknown_runtime), policy.short_job_reference_s)
         )
         return (-int(job.priority), -score, job.submitted_at, job.job_id)
 

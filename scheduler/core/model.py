@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from scheduler.core.predict import Prediction
+
 
 class Priority(IntEnum):
     LOW = 0  # preemptible; may run beyond its allocation's fair share
@@ -34,6 +36,9 @@ class RunningJob:
     started_at: float
     max_runtime_s: float
     priority: Priority = Priority.NORMAL
+    # How long this run will probably take, from history (predict.py); None: unknown. Estimates only:
+    # reservations keep counting on max_runtime.
+    prediction: Prediction | None = None
     gpus: int = field(init=False, repr=False, compare=False)  # read for every running job in every plan
 
     def __post_init__(self):
@@ -58,10 +63,23 @@ class QueuedJob:
     # back by the caller): they stay held for it across cycles, so others cannot take the freed GPUs.
     held_nodes: tuple[str, ...] = ()
     held_since: float | None = None
+    # Its predicted runtime from history (predict.py), or None; and the GPU-seconds its earlier runs got.
+    prediction: Prediction | None = None
+    attained_gpu_s: float = 0.0
 
     @property
     def gpus(self) -> int:
         return self.gpus_per_pod * self.pods
+
+    def expected_runtime_s(self, unknown: str = "attained") -> float:
+        """The runtime ordering goes by: the prediction; without one, by ``unknown``: the run time its
+        earlier runs attained (least attained service first, as Tiresias does without estimates), or the
+        user's max_runtime."""
+        if self.prediction is not None:
+            return self.prediction.runtime_s
+        if unknown == "max_runtime":
+            return self.max_runtime_s
+        return self.attained_gpu_s / self.gpus if self.gpus > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,9 @@ class Policy:
     # Shorter estimated jobs rank higher, by at most this much (see fairshare.shortness): a job's
     # slowdown suffers most from waiting when it is short, and short jobs free their GPUs soon.
     short_job_weight: float = 500.0
-    short_job_reference_s: float = 3600.0  # max_runtime at or below this counts as fully short
+    short_job_reference_s: float = 3600.0  # an expected runtime at or below this counts as fully short
+    # What ordering takes as the runtime of a job its history cannot predict (QueuedJob.expected_runtime_s).
+    unknown_runtime: str = "attained"
     preemption_wait_s: float = 10 * 60.0  # a within-share job waiting this long may preempt
     reservation_depth: int = 4  # blocked jobs per GPU type that get a reserved start
     preemption_attempts: int = 8  # victim searches per GPU type per cycle (each costs O(running jobs))
