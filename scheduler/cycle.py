@@ -26,7 +26,8 @@ from scheduler import reasons
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
 from scheduler.core import plan
-from scheduler.core.estimate import estimate_starts
+from scheduler.core.estimate import estimate_ranges
+from scheduler.estimates import record_estimates
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, Job, JobEvent, state_reason_fields
 from scheduler.queue_view import store_queue_view
@@ -82,7 +83,10 @@ def run_cycle(
     for victim in decision.preemptions:
         _stop(backend, index.public_ids[victim.job_id])
     if estimate:
-        store_queue_view(decision, estimate_starts(snapshot, decision), snapshot, index, now)
+        fallback = index.history.fallback if index.history is not None else None
+        estimates = estimate_ranges(snapshot, decision, fallback=fallback)
+        store_queue_view(decision, estimates, snapshot, index, now)
+        record_estimates(estimates, now)
     lap("queue_view")
     started = set(bound)
     _record_cycle(result, [pk for pk, spec in claimed if spec.job_id in started], now)

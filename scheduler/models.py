@@ -120,6 +120,10 @@ class Job(models.Model):
     # starts or the hold expires (scheduler.core: QueuedJob.held_nodes / Plan.preemption_holds).
     held_nodes = models.JSONField(default=list, blank=True)
     held_since = models.DateTimeField(null=True, blank=True)
+    # The start the queue view first promised it, and the last one recorded (JobStartEstimate keeps each
+    # change): users can see how the estimate moved.
+    first_estimated_start = models.DateTimeField(null=True, blank=True)
+    estimated_start = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -212,6 +216,22 @@ class NodeKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node} ({self.prefix}…)"
+
+
+class JobStartEstimate(models.Model):
+    """An estimated start as it was given: the first one, and each one that moved (scheduler/estimates.py)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="start_estimates")
+    recorded_at = models.DateTimeField()
+    start = models.DateTimeField()
+    earliest = models.DateTimeField()
+    latest = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.start}"
 
 
 class QueueView(models.Model):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django.utils.translation import gettext_lazy as _
 
 from scheduler.core import WaitReason
+from scheduler.core.estimate import StartEstimate
 from scheduler.models import QueueView
 
 ENTRIES_PER_TYPE = 2000
@@ -28,8 +29,16 @@ def reason_text(reason: WaitReason, gpu_type: str) -> str:
     return str(REASONS[reason]).format(gpu_type=gpu_type)
 
 
-def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now) -> None:
+def _prediction_entry(prediction) -> list | None:
+    if prediction is None:
+        return None
+    return [prediction.runtime_s, prediction.low_s, prediction.high_s, prediction.basis, prediction.runs]
+
+
+def store_queue_view(decision, estimates: dict[str, StartEstimate], snapshot, index, now) -> None:
+    """Each waiting job's place, estimated start with its range, wait reason and predicted runtime."""
     types = {job.job_id: job.gpu_type for job in snapshot.queue}
+    predictions = {job.job_id: job.prediction for job in snapshot.queue}
     entries: dict[str, dict] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
     for job_id in decision.order:
@@ -40,7 +49,14 @@ def store_queue_view(decision, estimates: dict[str, float], snapshot, index, now
         totals[gpu_type] += 1
         if totals[gpu_type] <= ENTRIES_PER_TYPE:
             estimate = estimates.get(job_id)
-            entries[gpu_type][index.public_ids[job_id]] = [totals[gpu_type], estimate, reason.value]
+            entries[gpu_type][index.public_ids[job_id]] = [
+                totals[gpu_type],
+                estimate.at if estimate else None,
+                reason.value,
+                estimate.low if estimate else None,
+                estimate.high if estimate else None,
+                _prediction_entry(predictions.get(job_id)),
+            ]
     known = set(QueueView.objects.values_list("gpu_type", flat=True))
     for gpu_type in known | set(totals):
         QueueView.objects.update_or_create(
@@ -67,8 +83,23 @@ def queue_view_for_new_job(gpu_type: str) -> QueueView | None:
     return None if total is None else QueueView(gpu_type=gpu_type, total=total, entries={})
 
 
+def _moment(epoch: float | None):
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch is not None else None
+
+
+def _prediction(entry: list | None) -> dict | None:
+    if entry is None:
+        return None
+    runtime_s, low_s, high_s, basis, runs = entry
+    return {"runtime_s": runtime_s, "low_s": low_s, "high_s": high_s, "basis": basis, "runs": runs}
+
+
+UNKNOWN = {"estimated_start_earliest": None, "estimated_start_latest": None, "predicted_runtime": None}
+
+
 def queue_entry(job, view: QueueView | None = None) -> dict | None:
-    """{"queue_position", "estimated_start", "wait_reason"} for a queued job, from the last cycle."""
+    """{"queue_position", "estimated_start" with its earliest and latest, "wait_reason",
+    "predicted_runtime"} for a queued job, from the last cycle."""
     if view is None:
         view = QueueView.objects.filter(gpu_type=job.gpu_type).first()
     if view is None:
@@ -76,6 +107,7 @@ def queue_entry(job, view: QueueView | None = None) -> dict | None:
     entry = view.entries.get(str(job.public_id))
     if entry is None:
         return {
+            **UNKNOWN,
             "queue_position": None,
             "estimated_start": None,
             "wait_reason": str(
@@ -86,9 +118,13 @@ def queue_entry(job, view: QueueView | None = None) -> dict | None:
                 else _("Waiting for the next scheduling cycle.")
             ),
         }
-    position, estimate, reason = entry
+    position, estimate, reason, *ranged = entry
+    low, high, prediction = (ranged + [None, None, None])[:3]  # views stored before ranges have none
     return {
         "queue_position": position,
-        "estimated_start": datetime.fromtimestamp(estimate, tz=UTC) if estimate is not None else None,
+        "estimated_start": _moment(estimate),
+        "estimated_start_earliest": _moment(low),
+        "estimated_start_latest": _moment(high),
         "wait_reason": reason_text(WaitReason(reason), job.gpu_type),
+        "predicted_runtime": _prediction(prediction),
     }

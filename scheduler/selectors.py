@@ -4,12 +4,13 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
 
 from portal.organisations.selectors import organisation_ids_of
-from scheduler.models import Job, JobEvent
-from scheduler.queue_view import queue_entry, queue_views
+from scheduler.models import Job, JobEvent, JobStartEstimate
+from scheduler.queue_view import UNKNOWN, queue_entry, queue_views
 from scheduler.states import JobState
 
-NOT_QUEUED = {"queue_position": None, "estimated_start": None, "wait_reason": ""}
+NOT_QUEUED = {"queue_position": None, "estimated_start": None, "wait_reason": "", **UNKNOWN}
 FIRST_CYCLE = {
+    **UNKNOWN,
     "queue_position": None,
     "estimated_start": None,
     "wait_reason": gettext_lazy("Waiting for the first scheduling cycle."),
@@ -53,3 +54,10 @@ def jobs_queue_facts(jobs) -> dict[int, dict]:
 
 def job_events(job: Job) -> QuerySet[JobEvent]:
     return job.events.select_related("actor").order_by("created_at", "id")
+
+
+def job_start_estimates(job: Job, latest: int = 20) -> list[JobStartEstimate]:
+    """The first estimated start the job was given and its latest changes, oldest first."""
+    first = list(job.start_estimates.order_by("recorded_at", "id")[:1])
+    recent = list(job.start_estimates.order_by("-recorded_at", "-id")[:latest])[::-1]
+    return first + [estimate for estimate in recent if not first or estimate.pk != first[0].pk]

@@ -1,7 +1,7 @@
 """Reading the database into a scheduler.core Snapshot, with plain values only (no model objects)."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db.models import Q, Sum
@@ -18,7 +18,9 @@ from scheduler.core import (
     RunningJob,
     Snapshot,
 )
+from scheduler.core.predict import RuntimeHistory
 from scheduler.fair_usage import decayed_usage_at
+from scheduler.history import TRAIT_FIELDS, job_traits, runtime_history
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.states import JobState
 
@@ -29,6 +31,7 @@ PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.H
 class SnapshotIndex:
     node_ids: dict[str, int]
     public_ids: dict[str, str]  # core job id (the primary key as text) → public id
+    history: RuntimeHistory | None = None  # what the predictions came from (and the estimates' fallback)
 
 
 def policy_from_settings() -> Policy:
@@ -143,5 +146,35 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             "id", "decayed_usage_gpu_seconds", "decayed_usage_as_of", "max_concurrent_gpus"
         )
     )
+    history = runtime_history(allocation_ids, now)
+    running, queue = _with_predictions(history, running, queue)
     snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
-    return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids)
+    return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history)
+
+
+def _with_predictions(history: RuntimeHistory, running: list, queue: list) -> tuple[list, list]:
+    """Each job with its runtime predicted from history, and a queued job with the GPU time it attained."""
+    if not running and not queue:
+        return running, queue
+    rows = {
+        str(row["id"]): row
+        # by state, not by a list of ids: the queue may hold 100,000 jobs
+        for row in Job.objects.filter(
+            state__in=[JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING]
+        ).values("id", "used_gpu_seconds", *TRAIT_FIELDS)
+    }
+
+    def predicted(job):
+        row = rows.get(job.job_id)
+        return history.predict(job_traits(row), job.max_runtime_s) if row is not None else None
+
+    running = [replace(job, prediction=predicted(job)) for job in running]
+    queue = [
+        replace(
+            job,
+            prediction=predicted(job),
+            attained_gpu_s=float(rows[job.job_id]["used_gpu_seconds"]) if job.job_id in rows else 0.0,
+        )
+        for job in queue
+    ]
+    return running, queue

@@ -63,6 +63,17 @@ class PlacementOut(serializers.Serializer):
     gpus = serializers.ListField(child=serializers.IntegerField())
 
 
+class PredictedRuntimeOut(serializers.Serializer):
+    minutes = serializers.FloatField(help_text="the median of its kind's recent runs, at most max_runtime")
+    low_minutes = serializers.FloatField(help_text="10th percentile")
+    high_minutes = serializers.FloatField(help_text="90th percentile")
+    basis = serializers.CharField(
+        help_text="the history it rests on: same_name, same_command, same_submitter_size, "
+        "same_allocation_size or same_allocation"
+    )
+    runs = serializers.IntegerField(help_text="how many finished runs")
+
+
 class JobOut(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     allocation = serializers.UUIDField(source="allocation.public_id", read_only=True)
@@ -71,6 +82,12 @@ class JobOut(serializers.ModelSerializer):
     placement = PlacementOut(many=True, read_only=True)
     queue_position = serializers.SerializerMethodField()
     estimated_start = serializers.SerializerMethodField()
+    estimated_start_earliest = serializers.SerializerMethodField()
+    estimated_start_latest = serializers.SerializerMethodField()
+    first_estimated_start = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="the first start the queue gave it"
+    )
+    predicted_runtime = serializers.SerializerMethodField()
     wait_reason = serializers.SerializerMethodField()
     used_gpu_hours = serializers.SerializerMethodField()
     held_gpu_hours = serializers.SerializerMethodField()
@@ -102,6 +119,10 @@ class JobOut(serializers.ModelSerializer):
             "state_reason_code",
             "queue_position",
             "estimated_start",
+            "estimated_start_earliest",
+            "estimated_start_latest",
+            "first_estimated_start",
+            "predicted_runtime",
             "wait_reason",
             "placement",
             "exit_code",
@@ -132,6 +153,29 @@ class JobOut(serializers.ModelSerializer):
     def get_estimated_start(self, job):
         value = self._facts(job)["estimated_start"]
         return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_estimated_start_earliest(self, job):
+        value = self._facts(job)["estimated_start_earliest"]
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_estimated_start_latest(self, job):
+        value = self._facts(job)["estimated_start_latest"]
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(PredictedRuntimeOut(allow_null=True))
+    def get_predicted_runtime(self, job):
+        value = self._facts(job)["predicted_runtime"]
+        if value is None:
+            return None
+        return {
+            "minutes": round(value["runtime_s"] / 60, 1),
+            "low_minutes": round(value["low_s"] / 60, 1),
+            "high_minutes": round(value["high_s"] / 60, 1),
+            "basis": value["basis"],
+            "runs": value["runs"],
+        }
 
     @extend_schema_field(serializers.CharField())
     def get_wait_reason(self, job):

@@ -190,3 +190,12 @@ def krw(value) -> str:
     if value is None or value == "":
         return "–"
     return f"₩{round(Decimal(str(value))):,}"
+
+
+@register.filter
+def minutes(seconds) -> str:
+    """Seconds as whole minutes, for run times."""
+    try:
+        return f"{round(float(seconds) / 60):,}"
+    except (TypeError, ValueError):
+        return ""

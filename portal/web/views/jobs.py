@@ -25,7 +25,7 @@ from quotas.reports import job_usage
 from quotas.selectors import allocations_visible_to
 from scheduler import services
 from scheduler.backends import get_backend
-from scheduler.selectors import job_events, job_queue_facts, jobs_visible_to
+from scheduler.selectors import job_events, job_queue_facts, job_start_estimates, jobs_visible_to
 from scheduler.states import TERMINAL, JobState
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def job_detail(request, public_id):
         "usage": job_usage(job),
         "run": job_run_series(job),
         "idle": _idle_notice(job),
+        "start_estimates": job_start_estimates(job),
     }
     return render(request, "web/jobs/detail.html", context)
 

@@ -1,0 +1,61 @@
+"""The runtime history the planner predicts from (scheduler.core.predict), read from finished jobs.
+
+A finished job counts when it ran once start to end (no requeue, so its run time is known) and ended
+by itself (succeeded, failed or timed out: a cancelled or stopped job says little about how long its
+kind runs). Only the allocations in play are read, newest first, up to HISTORY_ROWS jobs.
+"""
+
+from datetime import timedelta
+
+from scheduler.core.predict import FinishedRun, JobTraits, RuntimeHistory
+from scheduler.models import Job
+from scheduler.states import JobState
+
+HISTORY_DAYS = 90
+HISTORY_ROWS = 5000
+TRAIT_FIELDS = (
+    "allocation_id",
+    "created_by_id",
+    "name",
+    "command",
+    "environment_name",
+    "image",
+    "gpus_per_pod",
+    "pods",
+)
+
+
+def job_traits(row: dict) -> JobTraits:
+    """The traits of a job from a values() row with TRAIT_FIELDS."""
+    command = row["command"]
+    return JobTraits(
+        allocation_id=str(row["allocation_id"]),
+        submitter=str(row["created_by_id"]),
+        name=row["name"],
+        command=" ".join(command) if isinstance(command, list) else str(command),
+        environment=row["environment_name"] or row["image"],
+        gpus=row["gpus_per_pod"] * row["pods"],
+    )
+
+
+def runtime_history(allocation_ids, now) -> RuntimeHistory:
+    rows = (
+        Job.objects.filter(
+            allocation_id__in=allocation_ids,
+            state__in=[JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT],
+            requeues=0,
+            started_at__isnull=False,
+            finished_at__gte=now - timedelta(days=HISTORY_DAYS),
+        )
+        .order_by("-finished_at")
+        .values(*TRAIT_FIELDS, "started_at", "finished_at", "max_runtime_minutes")[:HISTORY_ROWS]
+    )
+    return RuntimeHistory(
+        FinishedRun(
+            job_traits(row),
+            max(0.0, (row["finished_at"] - row["started_at"]).total_seconds()),
+            row["max_runtime_minutes"] * 60.0,
+            row["finished_at"].timestamp(),
+        )
+        for row in rows
+    )
