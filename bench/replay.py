@@ -134,19 +134,18 @@ def add_sharing_ratios(result: dict, jcts: dict, alone: dict) -> None:
 def _line(name: str, r: dict) -> str:
     est = r["estimates"]
     est_text = f"{est['median_error']:>7.2f}" if est["median_error"] is not None else f"{'—':>7}"
-    share = f"{r['max_sharing_ratio']:>7.2f}" if r.get("max_sharing_ratio") is not None else f"{'—':>7}"
     return (
         f"{name:<17}{r['jobs_completed']:>6}{r['jobs_killed']:>7}{r['jobs_never_fit']:>7}"
         f"{r['avg_jct_s'] / HOUR:>9.2f}{r['median_jct_s'] / HOUR:>9.2f}"
         f"{r['avg_queue_s'] / HOUR:>8.2f}{r['p99_queue_s'] / HOUR:>8.2f}{r['utilization']:>6.2f}"
-        f"{r['jain_index']:>6.3f}{r['preemptions']:>8}{r['gpu_hours_lost']:>9.1f}{share}{est_text}"
+        f"{r['jain_index']:>6.3f}{r['preemptions']:>8}{r['gpu_hours_lost']:>9.1f}{est_text}"
         f"{r['wall_s']:>7.1f}"
     )
 
 
 HEADER = (
     f"{'policy':<17}{'done':>6}{'killed':>7}{'nofit':>7}{'avgJCT h':>9}{'medJCT h':>9}{'avgQ h':>8}"
-    f"{'p99Q h':>8}{'util':>6}{'jain':>6}{'preempt':>8}{'lostGPUh':>9}{'maxSR':>7}{'estErr':>7}{'wall s':>7}"
+    f"{'p99Q h':>8}{'util':>6}{'jain':>6}{'preempt':>8}{'lostGPUh':>9}{'estErr':>7}{'wall s':>7}"
 )
 
 

@@ -82,18 +82,22 @@ class Job:
 
 
 def load_trace(path) -> list[Job]:
-    jobs = []
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            jobs.append(
-                Job(
-                    job_id=str(row["job_id"]),
-                    vc=row["vc"],
-                    submit_s=float(row["submit_s"]),
-                    num_gpus=max(1, int(row["num_gpus"])),
-                    duration_s=max(1.0, float(row["duration_s"])),
-                )
-            )
+        return jobs_from_rows(csv.DictReader(f))
+
+
+def jobs_from_rows(rows) -> list[Job]:
+    """Jobs from trace rows (dicts with job_id, vc, submit_s, num_gpus, duration_s), by submission."""
+    jobs = [
+        Job(
+            job_id=str(row["job_id"]),
+            vc=row["vc"],
+            submit_s=float(row["submit_s"]),
+            num_gpus=max(1, int(row["num_gpus"])),
+            duration_s=max(1.0, float(row["duration_s"])),
+        )
+        for row in rows
+    ]
     jobs.sort(key=lambda j: (j.submit_s, int(j.job_id) if j.job_id.isdigit() else 0, j.job_id))
     return jobs
 
