@@ -16,8 +16,8 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
   preempted (each preemption costs the restart).
 - ``static_partition``: no sharing at all: each tenant (vc) alone on its own dedicated slice of whole
   nodes, its share of the cluster (``bench/shares.py``; equal by default) rounded to nodes by largest
-  remainder with at least one node per tenant (more tenants than nodes: an error), contiguous, in
-  tenant-name order; FIFO + EASY backfill inside each slice only. A gang with more pods than its
+  remainder (ties by name) with at least one node per tenant (more tenants than nodes: an error),
+  contiguous, in tenant-name order; FIFO + EASY backfill inside each slice only. A gang with more pods than its
   tenant's slice has nodes never runs: it is set aside on arrival and counted in ``jobs_never_fit``
   (it could only run by borrowing another tenant's nodes, which is what this baseline forbids). The
   sharing ratio of a policy (bench/sim.py ``sharing_ratios``) compares each tenant's JCT with this.
