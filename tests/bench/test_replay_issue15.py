@@ -294,3 +294,18 @@ def test_the_gap_target_applies_only_where_easy_trails_sjf():
     user["fifo_backfill"] = result(200.0)
     targets = {t["short"]: t for t in week_targets(user, none)}
     assert targets["EASY–SJF gap closed"]["value"] == 1.0
+
+
+def test_without_a_node_per_tenant_static_partition_is_an_error_and_ratios_are_left_out(tmp_path):
+    import json
+
+    from bench.replay import main
+
+    trace = tmp_path / "t.csv"
+    trace.write_text("job_id,vc,submit_s,num_gpus,duration_s\n0,a,0,1,10\n1,b,0,1,10\n2,c,0,1,10\n")
+    out = tmp_path / "r.json"
+    assert main(["--trace", str(trace), "--gpus", "16", "--policy", "static_partition"]) == 2
+    assert main(["--trace", str(trace), "--gpus", "16", "--policy", "fifo", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert "3 tenants but only 2 nodes" in data["static_partition_baseline"]["error"]
+    assert data["policies"]["fifo"]["max_sharing_ratio"] is None
