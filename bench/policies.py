@@ -14,10 +14,18 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
   GPU-seconds (below / above ``las_threshold_gpu_s``), FIFO within a queue, preemptive: the set of jobs
   that should run is taken greedily in that order over the cluster's GPUs; running jobs outside it are
   preempted (each preemption costs the restart).
+- ``static_partition``: no sharing at all: each tenant (vc) alone on its own dedicated slice of whole
+  nodes, its share of the cluster (``bench/shares.py``; equal by default) rounded to nodes by largest
+  remainder (ties by name) with at least one node per tenant (more tenants than nodes: an error),
+  contiguous, in tenant-name order; FIFO + EASY backfill inside each slice only. A gang with more pods than its
+  tenant's slice has nodes never runs: it is set aside on arrival and counted in ``jobs_never_fit``
+  (it could only run by borrowing another tenant's nodes, which is what this baseline forbids). The
+  sharing ratio of a policy (bench/sim.py ``sharing_ratios``) compares each tenant's JCT with this.
 """
 
 from dataclasses import replace
 
+from bench.shares import tenant_weights
 from bench.sim import DAY, Sim, best_fit, materialise
 from scheduler.core import (
     AllocationState,
@@ -30,6 +38,7 @@ from scheduler.core import (
     Snapshot,
     plan,
 )
+from scheduler.core.estimate import estimate_starts
 from scheduler.core.fairshare import decay
 
 GPU_TYPE = "gpu"
@@ -56,13 +65,13 @@ class Fifo:
         return starts, []
 
 
-def _shadow(sim: Sim, free: list[int], job) -> tuple[float, list[int]] | None:
-    """EASY: the earliest time ``job`` fits by running jobs' estimated ends, and the spare GPUs per node then."""
+def _shadow(sim: Sim, free: list[int], job, running) -> tuple[float, list[int]] | None:
+    """EASY: the earliest time ``job`` fits by ``running`` jobs' estimated ends, and the spare GPUs per node then."""
     g, pods = job.gpus_per_pod, job.pods
     future = list(free)
     releases = sorted(
         (max(sim.now, r.started_at + r.max_runtime_s), node, len(idx))
-        for r in sim.running.values()
+        for r in running
         for node, idx in r.placement
     )
 
@@ -88,39 +97,99 @@ def _shadow(sim: Sim, free: list[int], job) -> tuple[float, list[int]] | None:
     return at, spare
 
 
+def easy_backfill(sim: Sim, ordered, free: list[int], running, pending: dict[int, list[int]]):
+    """FIFO + EASY backfill of ``ordered`` jobs on per-node free counts ``free`` (updated in place), with
+    one reservation for the first blocked job from ``running`` jobs' max_runtime. Returns the starts."""
+    starts = []
+    shadow = None
+    for job in ordered:
+        if shadow is None:
+            counts = best_fit(sim, free, job)
+            if counts is not None:
+                starts.append((job, materialise(sim, counts, pending)))
+                continue
+            # the head is blocked: reserve for it (GPUs freed by starts above are already counted)
+            shadow = _shadow(sim, free, job, running)
+            if shadow is None:
+                break
+            continue
+        at, spare = shadow
+        ends = sim.now + job.max_runtime_s
+        if ends <= at:
+            counts = best_fit(sim, free, job)
+        else:
+            # only where the reservation keeps enough spare GPUs
+            masked = [min(f, s) for f, s in zip(free, spare, strict=True)]
+            counts = best_fit(sim, masked, job)
+            if counts is not None:
+                for node, c in counts:
+                    free[node] -= c
+                    spare[node] -= c
+        if counts is not None:
+            starts.append((job, materialise(sim, counts, pending)))
+    return starts
+
+
 class FifoBackfill(Fifo):
     name = "fifo_backfill"
 
     def decide(self, sim: Sim):
         free = [len(f) for f in sim.free]
+        return easy_backfill(sim, self._ordered(sim), free, sim.running.values(), {}), []
+
+
+def largest_remainder_nodes(weights: dict[str, float], n_nodes: int) -> dict[str, int]:
+    """Whole nodes per tenant in proportion to ``weights``, at least one each (Hamilton's method)."""
+    if len(weights) > n_nodes:
+        raise ValueError(
+            f"static_partition: {len(weights)} tenants but only {n_nodes} nodes; each tenant needs a "
+            "node of its own (use more GPUs)"
+        )
+    total = sum(weights.values())
+    quota = {t: w / total * n_nodes for t, w in weights.items()}
+    nodes = {t: max(1, int(q)) for t, q in quota.items()}
+    while sum(nodes.values()) > n_nodes:  # the one-node floors overshot: take from the most over quota
+        over = max((t for t in nodes if nodes[t] > 1), key=lambda t: (nodes[t] - quota[t], t))
+        nodes[over] -= 1
+    for t in sorted(quota, key=lambda t: (-(quota[t] - nodes[t]), t))[: n_nodes - sum(nodes.values())]:
+        nodes[t] += 1
+    return nodes
+
+
+class StaticPartition(Fifo):
+    """Each tenant alone on its own slice of whole nodes, FIFO + EASY backfill inside it (module docstring)."""
+
+    name = "static_partition"
+
+    def __init__(self, shares="equal"):
+        self.shares = shares
+
+    def setup(self, sim: Sim) -> None:
+        weights = tenant_weights({job.vc for job in sim.jobs}, self.shares)
+        counts = largest_remainder_nodes(weights, sim.n_nodes)
+        self.slices: dict[str, range] = {}
+        first = 0
+        for tenant in sorted(counts):
+            self.slices[tenant] = range(first, first + counts[tenant])
+            first += counts[tenant]
+
+    def never_fits(self, sim: Sim, job) -> bool:
+        return job.pods > len(self.slices[job.vc])
+
+    def decide(self, sim: Sim):
+        queued: dict[str, list] = {}
+        for job in sim.queue.values():
+            queued.setdefault(job.vc, []).append(job)
+        running: dict[str, list] = {}
+        for job in sim.running.values():
+            running.setdefault(job.vc, []).append(job)
         pending: dict[int, list[int]] = {}
         starts = []
-        shadow = None
-        for job in self._ordered(sim):
-            if shadow is None:
-                counts = best_fit(sim, free, job)
-                if counts is not None:
-                    starts.append((job, materialise(sim, counts, pending)))
-                    continue
-                # the head is blocked: reserve for it (GPUs freed by starts above are already counted)
-                shadow = _shadow(sim, free, job)
-                if shadow is None:
-                    break
-                continue
-            at, spare = shadow
-            ends = sim.now + job.max_runtime_s
-            if ends <= at:
-                counts = best_fit(sim, free, job)
-            else:
-                # only where the reservation keeps enough spare GPUs
-                masked = [min(f, s) for f, s in zip(free, spare, strict=True)]
-                counts = best_fit(sim, masked, job)
-                if counts is not None:
-                    for node, c in counts:
-                        free[node] -= c
-                        spare[node] -= c
-            if counts is not None:
-                starts.append((job, materialise(sim, counts, pending)))
+        for tenant, jobs in queued.items():
+            nodes = self.slices[tenant]
+            free = [len(f) if node in nodes else 0 for node, f in enumerate(sim.free)]
+            ordered = sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
+            starts += easy_backfill(sim, ordered, free, running.get(tenant, ()), pending)
         return starts, []
 
 
@@ -197,7 +266,7 @@ class Gpugrant:
     # like the product's cycle: victims are stopped now, and the next plan (next event) uses their GPUs
     replan_after_preemption = False
 
-    def __init__(self, shares: str = "equal", policy: Policy | None = None, half_life_s: float = 7 * DAY):
+    def __init__(self, shares="equal", policy: Policy | None = None, half_life_s: float = 7 * DAY):
         self.shares = shares
         self.policy = policy or Policy()
         self.half_life_s = half_life_s
@@ -205,14 +274,10 @@ class Gpugrant:
     def setup(self, sim: Sim) -> None:
         self.names = [f"node-{i:04d}" for i in range(sim.n_nodes)]
         self.index = {name: i for i, name in enumerate(self.names)}
-        weights: dict[str, float] = {}
-        for job in sim.jobs:
-            gpu_h = job.num_gpus * job.duration_s / 3600.0
-            weights[job.vc] = weights.get(job.vc, 0.0) + (gpu_h if self.shares == "proportional" else 0.0)
-        if self.shares == "equal":
-            weights = dict.fromkeys(weights, 1.0)
-        self.weights = weights
-        self.usage = dict.fromkeys(weights, 0.0)
+        # "equal", or weights known before the window (bench/shares.py), never the trace's own future
+        self.weights = tenant_weights({job.vc for job in sim.jobs}, self.shares)
+        self.usage = dict.fromkeys(self.weights, 0.0)
+        self.last_plan = None
         self.last = None
         self.queued: dict[str, QueuedJob] = {}
         self.running: dict[tuple[str, int], RunningJob] = {}
@@ -261,6 +326,7 @@ class Gpugrant:
 
     def decide(self, sim: Sim):
         self._charge(sim)
+        self.last_plan = None
         if not sim.queue:
             return [], []
         gpn = sim.gpn
@@ -275,7 +341,9 @@ class Gpugrant:
         allocations = tuple(
             AllocationState(vc, self.weights[vc], self.usage[vc], sim.total_gpus) for vc in self.weights
         )
-        result = plan(Snapshot(sim.now, nodes, running, queue, allocations, self.policy))
+        snapshot = Snapshot(sim.now, nodes, running, queue, allocations, self.policy)
+        result = plan(snapshot)
+        self.last_plan = (snapshot, result)
         self.holds = {h.job_id: (h.nodes, h.since) for h in result.preemption_holds}
         starts = [
             (sim.queue[s.job_id], [(self.index[p.node], p.gpu_indices) for p in s.pods])
@@ -284,10 +352,20 @@ class Gpugrant:
         victims = [sim.running[p.job_id] for p in result.preemptions]
         return starts, victims
 
+    def estimates(self, sim: Sim) -> dict[str, tuple[float, float, float]]:
+        """The product's estimated starts for the last plan's waiting jobs (as the cycle shows them).
+        estimate_starts gives one time per job today, so the range is that point."""
+        if self.last_plan is None:
+            return {}
+        return {job_id: (at, at, at) for job_id, at in estimate_starts(*self.last_plan).items()}
 
-def make(name: str, shares: str = "equal", las_threshold_gpu_s: float = 3600.0):
+
+def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
+    """A policy by name; ``shares`` is "equal" or a weight per tenant (bench/shares.py resolve_shares)."""
     if name == "gpugrant":
         return Gpugrant(shares=shares)
+    if name == "static_partition":
+        return StaticPartition(shares=shares)
     if name == "fifo":
         return Fifo()
     if name == "fifo_backfill":
@@ -299,4 +377,4 @@ def make(name: str, shares: str = "equal", las_threshold_gpu_s: float = 3600.0):
     raise ValueError(f"unknown policy {name!r}")
 
 
-POLICIES = ("gpugrant", "fifo", "fifo_backfill", "sjf_oracle", "las")
+POLICIES = ("gpugrant", "fifo", "fifo_backfill", "static_partition", "sjf_oracle", "las")

@@ -44,13 +44,15 @@ def test_day_slice_invariants(policy, preemptible):
     jobs = day_slice()
     r = replay(str(DAY), 64, policy, preemptible=preemptible, check=True, jobs=jobs, shares="proportional")
     assert KEYS <= r.keys()
-    assert r["jobs_completed"] == len(jobs)
+    assert r["jobs_completed"] + r["jobs_killed"] + r["jobs_never_fit"] == len(jobs)
+    if policy != "static_partition":
+        assert r["jobs_never_fit"] == 0
     assert r["max_busy_gpus"] <= 64
     assert 0 < r["utilization"] <= 1
     assert 0 < r["jain_index"] <= 1
     assert r["avg_jct_s"] >= r["lower_bound_avg_jct_s"]
-    assert sum(t["jobs"] for t in r["tenants"].values()) == len(jobs)
-    if policy in ("fifo", "fifo_backfill", "sjf_oracle"):
+    assert sum(t["jobs"] + t["jobs_never_fit"] for t in r["tenants"].values()) == len(jobs)
+    if policy in ("fifo", "fifo_backfill", "static_partition", "sjf_oracle"):
         assert r["preemptions"] == 0
 
 
@@ -65,8 +67,8 @@ def test_multi_node_jobs_get_whole_nodes():
         assert (big.pods, big.gpus_per_pod) == (2, 8)
 
 
-def _run(policy, jobs, gpus=8, **kw):
-    sim = Sim(jobs, gpus, runtime_rule="exact", check=True, **kw)
+def _run(policy, jobs, gpus=8, rule="exact", **kw):
+    sim = Sim(jobs, gpus, runtime_rule=rule, check=True, **kw)
     sim.run(make(policy))
     return {j.job_id: j for j in sim.done}, sim
 
@@ -101,7 +103,8 @@ def test_easy_backfill_starts_a_job_that_ends_before_the_reservation():
 
 def test_las_preempts_a_long_job_for_a_new_one_and_charges_the_restart():
     jobs = [Job("a", "x", 0, 8, 10_000), Job("b", "y", 4000, 8, 100)]
-    done, sim = _run("las", jobs, restart_cost_s=300)
+    # the 7-day max_runtime: with "exact", the restarted run (duration + restart) would be killed
+    done, sim = _run("las", jobs, rule="none", restart_cost_s=300)
     assert done["b"].finished_at == 4100
     assert done["a"].finished_at == 4100 + 10_000 + 300  # not checkpointable: progress lost
     assert sim.preemptions == 1
@@ -110,7 +113,7 @@ def test_las_preempts_a_long_job_for_a_new_one_and_charges_the_restart():
 
 def test_las_checkpointable_keeps_progress():
     jobs = [Job("a", "x", 0, 8, 10_000), Job("b", "y", 4000, 8, 100)]
-    done, _ = _run("las", jobs, preemptible=True, restart_cost_s=300)
+    done, _ = _run("las", jobs, rule="none", preemptible=True, restart_cost_s=300)
     assert done["a"].finished_at == 4100 + 6000 + 300
 
 
@@ -137,4 +140,8 @@ def test_cli_writes_json(tmp_path):
     assert set(data["policies"]) == set(POLICIES)
     for result in data["policies"].values():
         assert KEYS <= result.keys()
-        assert result["jobs_completed"] == 3
+        assert result["jobs_completed"] + result["jobs_never_fit"] == 3
+        assert "max_sharing_ratio" in result
+    # b's 16-GPU gang cannot fit b's one-node slice
+    assert data["policies"]["static_partition"]["jobs_never_fit"] == 1
+    assert data["static_partition_baseline"]["requested"] is True

@@ -1,0 +1,180 @@
+"""Sweep: replay every loaded full week of a trace and check issue 15's targets on each.
+
+    python -m bench.replay_weeks --trace ../shared/traces/philly/philly_jobs_full.csv \\
+        --gpus 256 --gpus 512 --json bench-results/weeks.json [--week 2017-10-23 ...]
+
+Weeks run Monday 00:00 to the next Monday 00:00 by ``submit_time``, read as the naive wall-clock times
+the trace gives (Philly's own calendar; no time zone is stated); a week is full if the trace has
+submissions before its Monday and after its end. For each week and GPU count, strict FIFO runs first;
+only weeks where FIFO's average queueing delay exceeds ``--min-fifo-queue-h`` (1 h) are replayed, with
+gpugrant, fifo_backfill, static_partition, sjf_oracle and las under the ``user`` rule, gpugrant and
+sjf_oracle again under ``none``, equal shares, normal (non-checkpointable) jobs. One JSON holds every
+run and its targets; ``python -m bench.report --only weeks`` turns it into the table of
+docs/benchmarks.md. ``--week`` limits the sweep to the weeks named (to check it, or to split it).
+"""
+
+import argparse
+import csv
+import json
+import sys
+import time
+from datetime import datetime, timedelta
+
+from bench.replay import HOUR, replay_policies, run_policy
+from bench.sim import jobs_from_rows
+from bench.trace_slice import slice_rows
+
+USER_POLICIES = ("gpugrant", "fifo_backfill", "static_partition", "sjf_oracle", "las")
+NONE_POLICIES = ("gpugrant", "sjf_oracle")
+EASY_SJF_MIN_GAP = 0.05  # the backfill-closing target only where EASY is this much worse than SJF
+
+
+def full_weeks(rows) -> list[datetime]:
+    """Mondays 00:00 of the weeks that lie wholly between the trace's first and last submission."""
+    times = [datetime.fromisoformat(row["submit_time"]) for row in rows]
+    first, last = min(times), max(times)
+    monday = datetime.combine(first.date() - timedelta(days=first.weekday()), datetime.min.time())
+    if monday < first:
+        monday += timedelta(weeks=1)
+    weeks = []
+    while monday + timedelta(weeks=1) < last:
+        weeks.append(monday)
+        monday += timedelta(weeks=1)
+    return weeks
+
+
+def _target(short: str, name: str, value, op: str, bound: float) -> dict:
+    ops = {"<=": float.__le__, ">=": float.__ge__}
+    met = None if value is None else ops[op](float(value), float(bound))
+    rounded = None if value is None else round(value, 3)
+    return {"target": name, "short": short, "value": rounded, "op": op, "bound": bound, "met": met}
+
+
+def week_targets(user: dict, none: dict) -> list[dict]:
+    """Issue 15's targets for gpugrant on one run; ``met`` None where a target does not apply (or where
+    nothing was measured: no estimates given)."""
+    g, easy, sjf, alone, las = (
+        user[p] for p in ("gpugrant", "fifo_backfill", "sjf_oracle", "static_partition", "las")
+    )
+    gap = easy["avg_jct_s"] - sjf["avg_jct_s"]
+    closed = (easy["avg_jct_s"] - g["avg_jct_s"]) / gap if gap > EASY_SJF_MIN_GAP * sjf["avg_jct_s"] else None
+    none_ratio = none["gpugrant"]["avg_jct_s"] / none["sjf_oracle"]["avg_jct_s"]
+    est = g["estimates"]
+    return [
+        _target(
+            "JCT ÷ SJF", "avg JCT ≤ 1.2× sjf_oracle's (ratio)", g["avg_jct_s"] / sjf["avg_jct_s"], "<=", 1.2
+        ),
+        _target(
+            "EASY–SJF gap closed",
+            "(EASY − gpugrant) ÷ (EASY − SJF) ≥ 0.75, where EASY's avg JCT > 1.05× SJF's",
+            closed,
+            ">=",
+            0.75,
+        ),
+        _target(
+            "max sharing ratio",
+            "max sharing ratio (a tenant's avg JCT ÷ alone on its static slice)",
+            g["max_sharing_ratio"],
+            "<=",
+            1.05,
+        ),
+        _target(
+            "static ÷ JCT",
+            "avg JCT ≥ 2× better than static_partition (ratio)",
+            alone["avg_jct_s"] / g["avg_jct_s"],
+            ">=",
+            2.0,
+        ),
+        _target("none: JCT ÷ SJF", "rule none: avg JCT ≤ 1.5× sjf_oracle's (ratio)", none_ratio, "<=", 1.5),
+        _target(
+            "preemptions ÷ LAS",
+            "preemptions ≤ 1/10 of LAS's (ratio)",
+            g["preemptions"] / max(1, las["preemptions"]),
+            "<=",
+            0.1,
+        ),
+        _target("estimate median", "estimated start: median |error| ÷ wait", est["median_error"], "<=", 0.35),
+        _target("estimate p90", "estimated start: p90 |error| ÷ wait", est["p90_error"], "<=", 1.5),
+        _target(
+            "estimate in range", "estimated start: share inside [low, high]", est["inside_range"], ">=", 0.8
+        ),
+    ]
+
+
+def replay_week(rows, gpus: int, min_fifo_queue_s: float, log=print) -> dict:
+    """One week at one size: FIFO first, then, if it is loaded, every policy under ``user`` and ``none``."""
+    load = lambda: jobs_from_rows(rows)  # noqa: E731 (fresh Job objects for every run)
+    started = time.perf_counter()
+    fifo, _ = run_policy(load(), gpus, "fifo", runtime_estimate="user")
+    run = {"gpus": gpus, "jobs": len(rows), "fifo_avg_queue_s": fifo["avg_queue_s"]}
+    run["selected"] = fifo["avg_queue_s"] > min_fifo_queue_s
+    log(f"  {gpus} GPUs: FIFO avg queue {fifo['avg_queue_s'] / HOUR:.2f} h ({fifo['wall_s']:.1f} s)")
+    if run["selected"]:
+        wall = {}
+
+        def note(name, result):
+            wall[name] = result["wall_s"]
+            log(
+                f"    user  {name:<17} avg JCT {result['avg_jct_s'] / HOUR:7.2f} h  {result['wall_s']:6.1f} s"
+            )
+
+        user = replay_policies(load, gpus, USER_POLICIES, on_result=note, runtime_estimate="user")
+        user["policies"]["fifo"] = fifo
+        none = {}
+        for name in NONE_POLICIES:
+            none[name], _ = run_policy(load(), gpus, name, runtime_estimate="none")
+            log(
+                f"    none  {name:<17} avg JCT {none[name]['avg_jct_s'] / HOUR:7.2f} h  {none[name]['wall_s']:6.1f} s"
+            )
+        run |= {"user": user, "none": {"policies": none}}
+        run["targets"] = week_targets(user["policies"], none)
+    run["wall_s"] = round(time.perf_counter() - started, 1)
+    return run
+
+
+def main(argv=None) -> int:
+    from bench.report import load_average, machine  # the report's machine description, same words
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trace", required=True, help="a full trace with submit_time (philly_jobs_full.csv)")
+    parser.add_argument("--gpus", type=int, action="append", required=True)
+    parser.add_argument("--week", action="append", help="only these weeks (their Monday, YYYY-MM-DD)")
+    parser.add_argument("--min-fifo-queue-h", type=float, default=1.0)
+    parser.add_argument("--json", required=True)
+    args = parser.parse_args(argv)
+    with open(args.trace, newline="") as f:
+        rows = list(csv.DictReader(f))
+    weeks = full_weeks(rows)
+    if args.week:
+        wanted = {datetime.fromisoformat(w) for w in args.week}
+        weeks = [w for w in weeks if w in wanted]
+        if len(weeks) != len(wanted):
+            parser.error(f"not a full week's Monday in this trace: {sorted(wanted - set(weeks))}")
+    out = {
+        "command": "python -m bench.replay_weeks " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "trace": args.trace,
+        "calendar": "Monday 00:00 to Monday 00:00 by the trace's naive submit_time",
+        "gpus": args.gpus,
+        "runtime_estimates": {"user": list(USER_POLICIES), "none": list(NONE_POLICIES)},
+        "shares": "equal",
+        "min_fifo_avg_queue_s": args.min_fifo_queue_h * HOUR,
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "weeks": [],
+    }
+    for monday in weeks:
+        week_rows = slice_rows(rows, monday, 7)
+        print(f"week of {monday.date()}: {len(week_rows)} jobs", flush=True)
+        for gpus in args.gpus:
+            run = replay_week(
+                week_rows, gpus, args.min_fifo_queue_h * HOUR, log=lambda s: print(s, flush=True)
+            )
+            run |= {"week": monday.date().isoformat(), "load_average_after": load_average()}
+            out["weeks"].append(run)
+            with open(args.json, "w") as f:  # after every run: a long sweep keeps what it did
+                json.dump(out, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
