@@ -38,10 +38,12 @@ from scheduler.core import (
     Snapshot,
     plan,
 )
-from scheduler.core.estimate import estimate_starts
+from scheduler.core.estimate import estimate_ranges
 from scheduler.core.fairshare import decay
+from scheduler.core.predict import FinishedRun, JobTraits, RuntimeHistory
 
 GPU_TYPE = "gpu"
+LETTERS = str.maketrans("0123456789", "abcdefghij")
 
 
 class Fifo:
@@ -266,10 +268,17 @@ class Gpugrant:
     # like the product's cycle: victims are stopped now, and the next plan (next event) uses their GPUs
     replan_after_preemption = False
 
-    def __init__(self, shares="equal", policy: Policy | None = None, half_life_s: float = 7 * DAY):
+    def __init__(
+        self,
+        shares="equal",
+        policy: Policy | None = None,
+        half_life_s: float = 7 * DAY,
+        predict: bool = True,
+    ):
         self.shares = shares
         self.policy = policy or Policy()
         self.half_life_s = half_life_s
+        self.predict = predict
 
     def setup(self, sim: Sim) -> None:
         self.names = [f"node-{i:04d}" for i in range(sim.n_nodes)]
@@ -282,6 +291,13 @@ class Gpugrant:
         self.queued: dict[str, QueuedJob] = {}
         self.running: dict[tuple[str, int], RunningJob] = {}
         self.holds: dict[str, tuple[tuple[str, ...], float]] = {}  # what the product stores on the job
+        # Runtime history as the product keeps it (scheduler/history.py): runs that finished by themselves
+        # in one go, learnt only once they end. The trace names no user, job or command, so a job's kind
+        # is its tenant and size: predictions come from the tenant's jobs of its size, else its jobs.
+        self.history = RuntimeHistory()
+        self.learnt = 0  # how many of sim.done the history has seen
+        self.group_predictions: dict[tuple[str, int], object] = {}
+        self.group_version = -1
 
     def _charge(self, sim: Sim) -> None:
         if self.last is not None and sim.now > self.last:
@@ -299,9 +315,43 @@ class Gpugrant:
             return replace(self._queued_plain(job, priority), held_nodes=held[0], held_since=held[1])
         return self._queued_plain(job, priority)
 
+    @staticmethod
+    def _traits(job) -> JobTraits:
+        # No names or commands in the trace: each job gets its own (letters for the id's digits, since name
+        # stems drop numbers), so only the tenant-and-size and tenant levels of the history can match.
+        unique = job.job_id.translate(LETTERS)
+        return JobTraits(job.vc, job.vc, unique, unique, "", job.gpus)
+
+    def _learn(self, sim: Sim) -> None:
+        for job in sim.done[self.learnt :]:
+            if not job.killed and job.preemptions == 0:
+                self.history.add(
+                    FinishedRun(
+                        self._traits(job),
+                        job.finished_at - job.first_start,
+                        job.max_runtime_s,
+                        job.finished_at,
+                    )
+                )
+        self.learnt = len(sim.done)
+
+    def _prediction(self, job):
+        if not self.predict:
+            return None
+        if self.group_version != self.history.version:
+            self.group_predictions.clear()
+            self.group_version = self.history.version
+        key = (job.vc, job.gpus)
+        if key not in self.group_predictions:
+            self.group_predictions[key] = self.history.predict(self._traits(job), float("inf"))
+        found = self.group_predictions[key]
+        return found.scaled(job.max_runtime_s) if found is not None else None
+
     def _queued_plain(self, job, priority) -> QueuedJob:
         q = self.queued.get(job.job_id)
-        if q is None:
+        prediction = self._prediction(job)
+        attained = job.attained_gpu_s
+        if q is None or q.prediction != prediction or q.attained_gpu_s != attained:
             q = QueuedJob(
                 job.job_id,
                 job.vc,
@@ -311,6 +361,8 @@ class Gpugrant:
                 job.max_runtime_s,
                 job.submit_s,
                 priority,
+                prediction=prediction,
+                attained_gpu_s=attained,
             )
             self.queued[job.job_id] = q
         return q
@@ -320,12 +372,22 @@ class Gpugrant:
         r = self.running.get(key)
         if r is None:
             pods = tuple(PodPlacement(self.names[node], tuple(idx)) for node, idx in job.placement)
-            r = RunningJob(job.job_id, job.vc, GPU_TYPE, pods, job.started_at, job.max_runtime_s, priority)
+            r = RunningJob(
+                job.job_id,
+                job.vc,
+                GPU_TYPE,
+                pods,
+                job.started_at,
+                job.max_runtime_s,
+                priority,
+                prediction=self._prediction(job),
+            )
             self.running[key] = r
         return r
 
     def decide(self, sim: Sim):
         self._charge(sim)
+        self._learn(sim)
         self.last_plan = None
         if not sim.queue:
             return [], []
@@ -353,17 +415,19 @@ class Gpugrant:
         return starts, victims
 
     def estimates(self, sim: Sim) -> dict[str, tuple[float, float, float]]:
-        """The product's estimated starts for the last plan's waiting jobs (as the cycle shows them).
-        estimate_starts gives one time per job today, so the range is that point."""
+        """The product's estimated starts and ranges for the last plan's waiting jobs, as the cycle
+        computes them (predicted runtimes, the programme-wide fallback for jobs without history)."""
         if self.last_plan is None:
             return {}
-        return {job_id: (at, at, at) for job_id, at in estimate_starts(*self.last_plan).items()}
+        ranges = estimate_ranges(*self.last_plan, fallback=self.history.fallback if self.predict else None)
+        return {job_id: (e.at, e.low, e.high) for job_id, e in ranges.items()}
 
 
 def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
     """A policy by name; ``shares`` is "equal" or a weight per tenant (bench/shares.py resolve_shares)."""
-    if name == "gpugrant":
-        return Gpugrant(shares=shares)
+    if name in GPUGRANT_VARIANTS:
+        predict, unknown = GPUGRANT_VARIANTS[name]
+        return Gpugrant(shares=shares, policy=Policy(unknown_runtime=unknown), predict=predict)
     if name == "static_partition":
         return StaticPartition(shares=shares)
     if name == "fifo":
@@ -378,3 +442,11 @@ def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
 
 
 POLICIES = ("gpugrant", "fifo", "fifo_backfill", "static_partition", "sjf_oracle", "las")
+# The product's planner with parts of it turned off, to measure what each part gives: (predict from
+# history, what ordering takes for a job without a prediction).
+GPUGRANT_VARIANTS = {
+    "gpugrant": (True, "attained"),
+    "gpugrant_by_max_runtime": (True, "max_runtime"),  # no history: the user's max_runtime ranks it
+    "gpugrant_no_history": (False, "max_runtime"),  # the planner before runtime prediction
+    "gpugrant_no_history_attained": (False, "attained"),
+}

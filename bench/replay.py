@@ -20,7 +20,7 @@ import json
 import sys
 import time
 
-from bench.policies import POLICIES, make
+from bench.policies import GPUGRANT_VARIANTS, POLICIES, make
 from bench.shares import DEFAULT_HISTORY_WEEKS, SHARE_RULES, resolve_shares
 from bench.sim import (
     DEFAULT_RULE,
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trace", required=True)
     parser.add_argument("--gpus", type=int, required=True)
     parser.add_argument("--gpus-per-node", type=int, default=8)
-    parser.add_argument("--policy", action="append", choices=POLICIES)
+    parser.add_argument("--policy", action="append", choices=sorted({*POLICIES, *GPUGRANT_VARIANTS}))
     parser.add_argument(
         "--runtime-estimate", default=DEFAULT_RULE, choices=tuple(RUNTIME_RULES), help=RULE_HELP
     )

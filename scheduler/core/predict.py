@@ -16,7 +16,7 @@ checking max_runtime (reservations.py), so a job that outlives its prediction de
 
 import math
 import re
-from collections import defaultdict
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -93,35 +93,59 @@ def _summary(values: list[float], basis: str) -> Prediction:
 
 
 class RuntimeHistory:
-    """Finished runs indexed for prediction. Build once per plan; predicting is a few dict lookups."""
+    """Finished runs indexed for prediction; runs may be added as they finish (the replay does).
 
-    def __init__(self, runs: Iterable[FinishedRun], *, recent: int = 20, min_runs: int = 2):
+    Predicting is a few dict lookups; a group's percentiles are computed when first asked after a change.
+    """
+
+    def __init__(self, runs: Iterable[FinishedRun] = (), *, recent: int = 20, min_runs: int = 2):
         self.min_runs = min_runs
-        latest_first = sorted(runs, key=lambda run: (-run.finished_at, run.traits.name))
-        groups: dict[tuple, list[float]] = defaultdict(list)
-        ratios: list[float] = []
-        for run in latest_first:
-            for basis, key in BASES:
-                values = groups[(basis, key(run.traits))]
-                if len(values) < recent:
-                    values.append(max(0.0, run.runtime_s))
-            if run.max_runtime_s > 0 and len(ratios) < 50 * recent:
-                ratios.append(min(1.0, max(0.0, run.runtime_s / run.max_runtime_s)))
-        self._summaries = {
-            key: _summary(values, key[0]) for key, values in groups.items() if len(values) >= min_runs
-        }
-        self._ratio = _summary(ratios, PROGRAMME_WIDE) if len(ratios) >= min_runs else None
+        self.recent = recent
+        self._groups: dict[tuple, deque[float]] = {}
+        self._ratios: deque[float] = deque(maxlen=50 * recent)
+        self._summaries: dict[tuple, Prediction | None] = {}
+        self._ratio: Prediction | None = None
+        self._ratio_stale = False
+        self.version = 0  # bumped by every add
+        for run in sorted(runs, key=lambda run: (run.finished_at, run.traits.name)):
+            self.add(run)
+
+    def add(self, run: FinishedRun) -> None:
+        """A run that finished after every run added before it."""
+        for basis, key in BASES:
+            group_key = (basis, key(run.traits))
+            group = self._groups.get(group_key)
+            if group is None:
+                group = self._groups[group_key] = deque(maxlen=self.recent)
+            group.append(max(0.0, run.runtime_s))
+            self._summaries.pop(group_key, None)
+        if run.max_runtime_s > 0:
+            self._ratios.append(min(1.0, max(0.0, run.runtime_s / run.max_runtime_s)))
+            self._ratio_stale = True
+        self.version += 1
+
+    def _summary(self, group_key: tuple) -> Prediction | None:
+        if group_key not in self._summaries:
+            values = self._groups.get(group_key)
+            enough = values is not None and len(values) >= self.min_runs
+            self._summaries[group_key] = _summary(list(values), group_key[0]) if enough else None
+        return self._summaries[group_key]
 
     def predict(self, traits: JobTraits, max_runtime_s: float) -> Prediction | None:
         """The most specific history's prediction for a job like ``traits``, or None without one."""
         for basis, key in BASES:
-            found = self._summaries.get((basis, key(traits)))
+            found = self._summary((basis, key(traits)))
             if found is not None:
                 return found.scaled(max_runtime_s)
         return None
 
     def fallback(self, max_runtime_s: float) -> Prediction | None:
         """For estimates only: max_runtime scaled by the programme-wide ratio of runtime to it."""
+        if self._ratio_stale:
+            self._ratio = (
+                _summary(list(self._ratios), PROGRAMME_WIDE) if len(self._ratios) >= self.min_runs else None
+            )
+            self._ratio_stale = False
         if self._ratio is None:
             return None
         r = self._ratio

@@ -309,3 +309,33 @@ def test_without_a_node_per_tenant_static_partition_is_an_error_and_ratios_are_l
     data = json.loads(out.read_text())
     assert "3 tenants but only 2 nodes" in data["static_partition_baseline"]["error"]
     assert data["policies"]["fifo"]["max_sharing_ratio"] is None
+
+
+# -- the product's planner learns runtimes as jobs finish ------------------------------------------------
+def test_gpugrant_predicts_from_the_tenants_finished_jobs_only_once_they_end_and_gives_ranges():
+    # One 8-GPU node. Tenant "a" runs three 1-hour jobs one after the other, then two more queue behind a
+    # 1-hour job: by then "a"'s history says 1 h. Tenant "b" never finished anything.
+    jobs = [Job(str(i), "a", i * 1.0, 8, HOUR) for i in range(3)] + [
+        Job("b1", "b", 10.0, 8, 2 * HOUR),
+        Job("a9", "a", 11.0, 8, HOUR),
+    ]
+    sim = Sim(jobs, 8, runtime_rule="none")
+    policy = make("gpugrant")
+    seen = {}
+    original = policy.decide
+
+    def watching(s):
+        starts, victims = original(s)
+        for job_id, q in policy.queued.items():
+            seen.setdefault(job_id, []).append((s.now, q.prediction))
+        return starts, victims
+
+    policy.decide = watching
+    sim.run(policy)
+    first_known = next(now for now, p in seen["a9"] if p is not None)
+    assert first_known >= 2 * HOUR  # two of "a"'s runs had ended: never before they did
+    assert all(p is None for _, p in seen["b1"])  # "a"'s history says nothing of "b"
+    prediction = next(p for _, p in seen["a9"] if p is not None)
+    assert prediction.runtime_s == HOUR and prediction.basis == "same_submitter_size"
+    estimates = metrics(sim)["estimates"]
+    assert estimates["jobs_estimated"] >= 1
