@@ -23,6 +23,7 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
   sharing ratio of a policy (bench/sim.py ``sharing_ratios``) compares each tenant's JCT with this.
 """
 
+import json
 from dataclasses import replace
 
 from bench.shares import tenant_weights
@@ -428,6 +429,8 @@ def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
     if name in GPUGRANT_VARIANTS:
         predict, unknown = GPUGRANT_VARIANTS[name]
         return Gpugrant(shares=shares, policy=Policy(unknown_runtime=unknown), predict=predict)
+    if name.startswith("gpugrant{"):  # gpugrant{"short_job_weight": 4000}: Policy fields, for tuning
+        return Gpugrant(shares=shares, policy=Policy(**json.loads(name[len("gpugrant") :])))
     if name == "static_partition":
         return StaticPartition(shares=shares)
     if name == "fifo":

@@ -157,7 +157,11 @@ def main(argv=None) -> int:
     parser.add_argument("--trace", required=True)
     parser.add_argument("--gpus", type=int, required=True)
     parser.add_argument("--gpus-per-node", type=int, default=8)
-    parser.add_argument("--policy", action="append", choices=sorted({*POLICIES, *GPUGRANT_VARIANTS}))
+    parser.add_argument(
+        "--policy",
+        action="append",
+        help=f"one of {', '.join(sorted({*POLICIES, *GPUGRANT_VARIANTS}))}, or gpugrant{{JSON of Policy fields}}",
+    )
     parser.add_argument(
         "--runtime-estimate", default=DEFAULT_RULE, choices=tuple(RUNTIME_RULES), help=RULE_HELP
     )

@@ -6,7 +6,8 @@
                                                             truth); without history, attained service
     score = fairshare_weight * F + age_weight * A + short_job_weight * R
 
-Jobs are ordered by priority class (high, normal, low), then score, then submission time, then id.
+Jobs are ordered by priority class (high, normal, low), then jobs that have waited max_age ahead of the
+rest, then score, then submission time, then id.
 """
 
 import math
@@ -53,7 +54,10 @@ def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
             + policy.short_job_weight
             * shortness(job.expected_runtime_s(policy.unknown_runtime), policy.short_job_reference_s)
         )
-        return (-int(job.priority), -score, job.submitted_at, job.job_id)
+        # A job that has waited max_age goes ahead of every job of its class that has not: nothing starves,
+        # however the weights trade shortness against age.
+        starving = policy.max_age_s > 0 and now - job.submitted_at >= policy.max_age_s
+        return (-int(job.priority), not starving, -score, job.submitted_at, job.job_id)
 
     return sorted(snapshot.queue, key=key)
 

@@ -93,11 +93,11 @@ class AllocationState:
 @dataclass(frozen=True, slots=True)
 class Policy:
     fairshare_weight: float = 1000.0
-    age_weight: float = 2000.0  # above fairshare_weight: a job at max age outranks any fresh job
+    age_weight: float = 2000.0  # a job that waited max_age also goes ahead of all that did not (fairshare.py)
     max_age_s: float = 7 * 24 * 3600.0
     # Shorter estimated jobs rank higher, by at most this much (see fairshare.shortness): a job's
     # slowdown suffers most from waiting when it is short, and short jobs free their GPUs soon.
-    short_job_weight: float = 500.0
+    short_job_weight: float = 4000.0
     short_job_reference_s: float = 3600.0  # an expected runtime at or below this counts as fully short
     # What ordering takes as the runtime of a job its history cannot predict (QueuedJob.expected_runtime_s).
     unknown_runtime: str = "attained"

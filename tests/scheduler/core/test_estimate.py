@@ -91,3 +91,22 @@ def test_ordering_goes_by_prediction_then_by_the_rule_for_jobs_without_history(
     ]
     snap = snapshot([node("n1")], queue, policy=Policy(unknown_runtime=unknown_runtime))
     assert [job.job_id for job in ordered_queue(snap)] == expected_order
+
+
+@pytest.mark.parametrize(
+    "waited_h, expected_first",
+    [
+        (24, "short"),  # a day's wait: the short job still goes first
+        (167, "short"),  # just under max_age (7 days)
+        (168, "long"),  # at max_age the long job goes ahead of every job that has not waited as long
+    ],
+)
+def test_a_job_that_waited_max_age_goes_ahead_whatever_the_weights(waited_h, expected_first):
+    now = 200 * HOUR
+    long = replace(
+        queued("long", runtime=48 * HOUR, submitted_at=now - waited_h * HOUR),
+        prediction=predicted(40, 45, 48),
+    )
+    short = replace(queued("short", runtime=HOUR, submitted_at=now), prediction=predicted(0.1, 0.2, 0.3))
+    snap = snapshot([node("n1")], [long, short], now=now)
+    assert ordered_queue(snap)[0].job_id == expected_first
