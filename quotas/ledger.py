@@ -7,7 +7,6 @@ scheduler/metering.py charges the jobs and scheduler/enforcement.py decides what
 Lock order (docs/concurrency.md): Job rows by id → Allocation rows by id → AllocationBudget rows.
 """
 
-import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from django.db.models import F
 
 from quotas.models import AllocationBudget, LedgerEntry, UsageRecord
 
-logger = logging.getLogger(__name__)
 MAX_INTERVAL_S = 24 * 3600
 # The times a usage record may carry (POST /usage checks them): no agent's clock reads earlier than this
 # unless it is unset (1970), and none runs more than MAX_CLOCK_SKEW_S ahead of the portal's. A record

@@ -1,7 +1,7 @@
 """Reading the database into a scheduler.core Snapshot, with plain values only (no model objects)."""
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q, Sum
@@ -67,73 +67,75 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         for node_id, name, gpu_type, count, schedulable in nodes_rows
     )
 
-    public_ids: dict[str, str] = {}
-    running = []
-    for pk, public_id, allocation_id, gpu_type, priority, run_started_at, minutes in Job.objects.filter(
-        state__in=[JobState.SCHEDULED, JobState.RUNNING], backend=backend_name
-    ).values_list(
-        "id", "public_id", "allocation_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes"
-    ):
-        pods = tuple(
-            PodPlacement(node, tuple(sorted(indices))) for node, indices in sorted(held.get(pk, {}).items())
+    running_rows = list(
+        Job.objects.filter(state__in=[JobState.SCHEDULED, JobState.RUNNING], backend=backend_name).values(
+            "id", "public_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes", *TRAIT_FIELDS
         )
-        started = (run_started_at or now).timestamp()
-        running.append(
-            RunningJob(
-                str(pk), str(allocation_id), gpu_type, pods, started, minutes * 60, PRIORITIES[priority]
-            )
-        )
-        public_ids[str(pk)] = str(public_id)
-
+    )
     today = timezone.localdate()
     eligible = Q(
         allocation__status=AllocationStatus.ACTIVE,
         allocation__starts_on__lte=today,
         allocation__ends_on__gte=today,
     )
-    queue = []
-    for (
-        pk,
-        public_id,
-        allocation_id,
-        gpu_type,
-        per_pod,
-        pods,
-        minutes,
-        submitted_at,
-        priority,
-        held_nodes,
-        held_since,
-    ) in Job.objects.filter(eligible, state=JobState.QUEUED).values_list(
-        "id",
-        "public_id",
-        "allocation_id",
-        "gpu_type",
-        "gpus_per_pod",
-        "pods",
-        "max_runtime_minutes",
-        "submitted_at",
-        "priority",
-        "held_nodes",
-        "held_since",
-    ):
-        queue.append(
-            QueuedJob(
-                str(pk),
-                str(allocation_id),
-                gpu_type,
-                per_pod,
+    queued_rows = list(
+        Job.objects.filter(eligible, state=JobState.QUEUED).values(
+            "id",
+            "public_id",
+            "gpu_type",
+            "max_runtime_minutes",
+            "submitted_at",
+            "priority",
+            "held_nodes",
+            "held_since",
+            "used_gpu_seconds",
+            *TRAIT_FIELDS,
+        )
+    )
+    allocation_ids = {row["allocation_id"] for row in (*running_rows, *queued_rows)}
+    # Predictions come with the rows already read: each job is built once, with its prediction.
+    history = runtime_history(allocation_ids, now)
+
+    def predicted(row):
+        return history.predict(job_traits(row), row["max_runtime_minutes"] * 60)
+
+    public_ids = {str(row["id"]): str(row["public_id"]) for row in (*running_rows, *queued_rows)}
+    running = []
+    for row in running_rows:
+        pods = tuple(
+            PodPlacement(node, tuple(sorted(indices)))
+            for node, indices in sorted(held.get(row["id"], {}).items())
+        )
+        running.append(
+            RunningJob(
+                str(row["id"]),
+                str(row["allocation_id"]),
+                row["gpu_type"],
                 pods,
-                minutes * 60,
-                submitted_at.timestamp(),
-                PRIORITIES[priority],
-                held_nodes=tuple(held_nodes or ()) if held_since else (),
-                held_since=held_since.timestamp() if held_since else None,
+                (row["run_started_at"] or now).timestamp(),
+                row["max_runtime_minutes"] * 60,
+                PRIORITIES[row["priority"]],
+                prediction=predicted(row),
             )
         )
-        public_ids[str(pk)] = str(public_id)
+    queue = [
+        QueuedJob(
+            str(row["id"]),
+            str(row["allocation_id"]),
+            row["gpu_type"],
+            row["gpus_per_pod"],
+            row["pods"],
+            row["max_runtime_minutes"] * 60,
+            row["submitted_at"].timestamp(),
+            PRIORITIES[row["priority"]],
+            held_nodes=tuple(row["held_nodes"] or ()) if row["held_since"] else (),
+            held_since=row["held_since"].timestamp() if row["held_since"] else None,
+            prediction=predicted(row),
+            attained_gpu_s=float(row["used_gpu_seconds"]),
+        )
+        for row in queued_rows
+    ]
 
-    allocation_ids = {int(job.allocation_id) for job in (*running, *queue)}
     weights = dict(
         AllocationBudget.objects.filter(allocation_id__in=allocation_ids)
         .values("allocation_id")
@@ -146,35 +148,5 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             "id", "decayed_usage_gpu_seconds", "decayed_usage_as_of", "max_concurrent_gpus"
         )
     )
-    history = runtime_history(allocation_ids, now)
-    running, queue = _with_predictions(history, running, queue)
     snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
     return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history)
-
-
-def _with_predictions(history: RuntimeHistory, running: list, queue: list) -> tuple[list, list]:
-    """Each job with its runtime predicted from history, and a queued job with the GPU time it attained."""
-    if not running and not queue:
-        return running, queue
-    rows = {
-        str(row["id"]): row
-        # by state, not by a list of ids: the queue may hold 100,000 jobs
-        for row in Job.objects.filter(
-            state__in=[JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING]
-        ).values("id", "used_gpu_seconds", *TRAIT_FIELDS)
-    }
-
-    def predicted(job):
-        row = rows.get(job.job_id)
-        return history.predict(job_traits(row), job.max_runtime_s) if row is not None else None
-
-    running = [replace(job, prediction=predicted(job)) for job in running]
-    queue = [
-        replace(
-            job,
-            prediction=predicted(job),
-            attained_gpu_s=float(rows[job.job_id]["used_gpu_seconds"]) if job.job_id in rows else 0.0,
-        )
-        for job in queue
-    ]
-    return running, queue
