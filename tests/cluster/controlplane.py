@@ -737,7 +737,22 @@ class ControlPlane:
         return events, offset + end
 
     def audit_offset(self) -> int:
-        return self.audit_log.stat().st_size if self.audit_log.exists() else 0
+        """The offset just past the last whole event: the log's size can fall inside an event another
+        client's request is having written at this moment, and reading from there would start mid-line."""
+        if not self.audit_log.exists():
+            return 0
+        with self.audit_log.open("rb") as log:
+            size = log.seek(0, 2)
+            start = max(0, size - 65536)
+            while True:
+                log.seek(start)
+                tail = log.read(size - start)
+                newline = tail.rfind(b"\n")
+                if newline >= 0:
+                    return start + newline + 1
+                if start == 0:
+                    return 0
+                start = max(0, start - 65536)
 
     def etcd_compact(self) -> int:
         """Compact etcd's history up to its current revision (through etcd's JSON gateway); returns it."""
