@@ -14,6 +14,7 @@ from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.organisations.models import Organisation
 from quotas.models import Allocation
+from scheduler.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,6 +124,14 @@ def test_it_seeds_demo_data_idempotently_with_working_logins(settings):
         User.objects.filter(email__in=["reviewer@demo.test", "reviewer2@demo.test"], is_reviewer=True).count()
         == 2
     )
+
+    # carol's jobs are alike (one submitter, four H100s each), so once two have finished the rest are
+    # predicted from them: the demo shows predictions and start ranges for real jobs.
+    carol_jobs = Job.objects.filter(allocation=carol_allocation)
+    assert carol_jobs.count() == 4
+    assert {(job.created_by.email, job.gpus_per_pod * job.pods) for job in carol_jobs} == {
+        ("carol@demo.test", 4)
+    }
 
     for email in (
         "staff@demo.test",

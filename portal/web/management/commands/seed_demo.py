@@ -388,6 +388,12 @@ class Command(BaseCommand):
             ("alice@demo.test", "A100", "retail-vision-serve", "inference", serve, 1),
             ("carol@demo.test", "H100", "protein-fold-train", "training", train(2), 4),
         ]
+        # A small seed sweep on all four H100s: the runs wait for one another, and once two of carol's
+        # 4-GPU jobs have finished the rest show a runtime predicted from them and a start range.
+        plans += [
+            ("carol@demo.test", "H100", f"protein-fold-sweep-{seed}", "training", train(seed), 4)
+            for seed in (3, 4, 5)
+        ]
         for email, gpu_type, name, kind, command, gpus in plans:
             user = users[email]
             allocation = Allocation.objects.filter(
