@@ -197,6 +197,7 @@ class Sim:
         self.done: list[Job] = []  # ended: ran to completion or killed at max_runtime
         self.never_fit: list[Job] = []  # set aside on arrival by the policy's never_fits
         self.awaiting_estimate: set[str] = set()  # queued, never started, never given an estimate
+        self.first_started: list[Job] = []  # jobs in the order of their first start
         self.now = 0.0
         self.busy_gpus = 0
         self.busy_log: list[tuple[float, int]] = []  # (time, busy GPUs from then on)
@@ -244,6 +245,7 @@ class Sim:
         if job.first_start is None:
             job.first_start = self.now
             self.awaiting_estimate.discard(job.job_id)
+            self.first_started.append(job)
         self.running[job.job_id] = job
         # the backend stops a run at its max_runtime, whatever it still needs
         job.run_hits_limit = job.remaining_s > job.max_runtime_s

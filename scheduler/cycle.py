@@ -26,8 +26,10 @@ from scheduler import reasons
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
 from scheduler.core import plan
+from scheduler.core.calibration import calibrate
 from scheduler.core.estimate import estimate_ranges
 from scheduler.estimates import record_estimates
+from scheduler.history import wait_calibration
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, Job, JobEvent, state_reason_fields
 from scheduler.queue_view import store_queue_view
@@ -84,9 +86,10 @@ def run_cycle(
         _stop(backend, index.public_ids[victim.job_id])
     if estimate:
         fallback = index.history.fallback if index.history is not None else None
-        estimates = estimate_ranges(snapshot, decision, fallback=fallback)
+        planned = estimate_ranges(snapshot, decision, fallback=fallback)
+        estimates = calibrate(planned, snapshot, decision, wait_calibration(now))
         store_queue_view(decision, estimates, snapshot, index, now)
-        record_estimates(estimates, now)
+        record_estimates(estimates, now, planned)
     lap("queue_view")
     started = set(bound)
     _record_cycle(result, [pk for pk, spec in claimed if spec.job_id in started], now)

@@ -1,4 +1,5 @@
-"""The runtime history the planner predicts from (scheduler.core.predict), read from finished jobs.
+"""The runtime history the planner predicts from (scheduler.core.predict), read from finished jobs,
+and how recent estimated starts turned out (scheduler.core.calibration), read from started ones.
 
 A finished job counts when it ran once start to end (no requeue, so its run time is known) and ended
 by itself (succeeded, failed or timed out: a cancelled or stopped job says little about how long its
@@ -7,6 +8,7 @@ kind runs). Only the allocations in play are read, newest first, up to HISTORY_R
 
 from datetime import timedelta
 
+from scheduler.core.calibration import WaitCalibration, WaitSample
 from scheduler.core.predict import FinishedRun, JobTraits, RuntimeHistory
 from scheduler.models import Job
 from scheduler.states import JobState
@@ -58,4 +60,27 @@ def runtime_history(allocation_ids, now) -> RuntimeHistory:
             row["finished_at"].timestamp(),
         )
         for row in rows
+    )
+
+
+CALIBRATION_DAYS = 14
+CALIBRATION_ROWS = 5000
+
+
+def wait_calibration(now) -> WaitCalibration:
+    """How recent plans' first estimates turned out: jobs that started in one go (no requeue) in the
+    last CALIBRATION_DAYS, newest CALIBRATION_ROWS, fed oldest first (core/calibration.py)."""
+    rows = (
+        Job.objects.filter(
+            requeues=0,
+            started_at__gte=now - timedelta(days=CALIBRATION_DAYS),
+            first_estimate_at__isnull=False,
+            first_planned_start__isnull=False,
+        )
+        .order_by("-started_at")
+        .values_list("gpu_type", "first_estimate_at", "first_planned_start", "started_at")[:CALIBRATION_ROWS]
+    )
+    return WaitCalibration(
+        WaitSample(gpu_type, (planned - given).total_seconds(), (started - given).total_seconds())
+        for gpu_type, given, planned, started in reversed(list(rows))
     )

@@ -124,6 +124,10 @@ class Job(models.Model):
     # change): users can see how the estimate moved.
     first_estimated_start = models.DateTimeField(null=True, blank=True)
     estimated_start = models.DateTimeField(null=True, blank=True)
+    # When the first estimate was given, and the start the plan itself gave then, before calibration
+    # (scheduler/core/calibration.py learns from how such plans turned out).
+    first_estimate_at = models.DateTimeField(null=True, blank=True)
+    first_planned_start = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]

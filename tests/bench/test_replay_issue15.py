@@ -339,3 +339,39 @@ def test_gpugrant_predicts_from_the_tenants_finished_jobs_only_once_they_end_and
     assert prediction.runtime_s == HOUR and prediction.basis == "same_submitter_size"
     estimates = metrics(sim)["estimates"]
     assert estimates["jobs_estimated"] >= 1
+
+
+def test_calibration_learns_only_from_jobs_that_have_started_and_never_changes_a_decision():
+    # 30 one-GPU jobs of one tenant behind a long blocker on one 8-GPU node, arriving over time, with
+    # an "hour" estimate each: the plan's first estimates for them are what calibration learns from.
+    jobs = [Job("blocker", "x", 0, 8, 3 * HOUR)] + [
+        Job(f"j{i}", "y", 60.0 * i, 1 + i % 8, 600.0 + 60 * i) for i in range(60)
+    ]
+    runs = {}
+    for name in ("gpugrant", "gpugrant_uncalibrated"):
+        copies = [Job(j.job_id, j.vc, j.submit_s, j.num_gpus, j.duration_s) for j in jobs]
+        sim = Sim(copies, 8, runtime_rule="hour", check=True)
+        policy = make(name)
+        learnt = []
+        if policy.calibrate:
+            original = policy.estimates
+
+            def watching(s, original=original, policy=policy, learnt=learnt):
+                result = original(s)
+                samples = sum(len(ratios) for ratios in policy.calibration._ratios.values())
+                learnt.append((samples, len(s.first_started)))
+                return result
+
+            policy.estimates = watching
+        sim.run(policy)
+        runs[name] = (sim, learnt)
+    calibrated, plain = runs["gpugrant"][0], runs["gpugrant_uncalibrated"][0]
+    # the same starts and ends: calibration touches what users are told, never the plan
+    assert {j.job_id: (j.first_start, j.finished_at) for j in calibrated.done} == {
+        j.job_id: (j.first_start, j.finished_at) for j in plain.done
+    }
+    assert not make("gpugrant_uncalibrated").calibrate
+    # at every moment, no more samples than jobs that had started by then: nothing from the future
+    learnt = runs["gpugrant"][1]
+    assert all(samples <= started for samples, started in learnt)
+    assert learnt[-1][0] > 0  # and it did learn

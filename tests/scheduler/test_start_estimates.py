@@ -94,3 +94,58 @@ def test_the_first_estimate_is_recorded_and_again_only_when_it_moves(backend, bu
     run_cycle(backend=backend, now=T0 + timedelta(minutes=3))
     waiting.refresh_from_db()
     assert waiting.state == "scheduled" and waiting.first_estimated_start == T0 + timedelta(hours=3)
+
+
+def test_the_first_estimate_keeps_when_it_was_given_and_the_plans_own_start(backend, busy):
+    runner, waiting = busy
+    run_cycle(backend=backend, now=T0 + timedelta(minutes=1))
+    waiting.refresh_from_db()
+    assert waiting.first_estimate_at == T0 + timedelta(minutes=1)
+    # no started jobs to learn from yet: what was shown is what the plan said
+    assert waiting.first_planned_start == waiting.first_estimated_start == T0 + timedelta(hours=3)
+
+
+def started_after(owner, allocation, announced_h, waited_h, *, started_ago_h=1):
+    """A job whose first estimate, given ``waited_h`` before its start, announced a wait of ``announced_h``."""
+    job = submit(owner, allocation, gpus_per_pod=1, minutes=60, name="sweep")
+    start = T0 - timedelta(hours=started_ago_h)
+    given = start - timedelta(hours=waited_h)
+    Job.objects.filter(pk=job.pk).update(
+        state="running",
+        started_at=start,
+        first_estimate_at=given,
+        first_planned_start=given + timedelta(hours=announced_h),
+        first_estimated_start=given + timedelta(hours=announced_h),
+    )
+    return job
+
+
+def test_recent_starts_that_came_later_than_announced_push_the_estimate_out_and_widen_its_range(
+    backend, busy, owner, allocation
+):
+    runner, waiting = busy
+    # 30 recent A100 jobs were each announced a start 3 h away and really started after 6 h (ratio 2):
+    # eval's announced wait doubles, and its range now reaches that far.
+    for _ in range(30):
+        started_after(owner, allocation, announced_h=3, waited_h=6)
+    run_cycle(backend=backend, now=T0 + timedelta(minutes=1))
+    facts = job_queue_facts(Job.objects.get(pk=waiting.pk))
+    now = T0 + timedelta(minutes=1)
+    assert facts["estimated_start"] == now + (T0 + timedelta(hours=3) - now) * 2
+    assert facts["estimated_start_earliest"] == T0 + timedelta(hours=2.2)  # the plan's own low stays
+    assert facts["estimated_start_latest"] == facts["estimated_start"]
+    waiting.refresh_from_db()
+    # users see the corrected estimate; the plan's own is kept to learn from
+    assert waiting.first_planned_start == T0 + timedelta(hours=3)
+    assert waiting.first_estimated_start == facts["estimated_start"]
+
+
+def test_jobs_that_were_requeued_or_started_long_ago_teach_nothing(backend, busy, owner, allocation):
+    runner, waiting = busy
+    for _ in range(15):
+        started_after(owner, allocation, announced_h=3, waited_h=6, started_ago_h=24 * 15)
+    for job in [started_after(owner, allocation, announced_h=3, waited_h=6) for _ in range(15)]:
+        Job.objects.filter(pk=job.pk).update(requeues=1)
+    run_cycle(backend=backend, now=T0 + timedelta(minutes=1))
+    waiting.refresh_from_db()
+    assert waiting.first_estimated_start == waiting.first_planned_start == T0 + timedelta(hours=3)
