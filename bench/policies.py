@@ -302,7 +302,7 @@ class Gpugrant:
         self.learnt = 0  # how many of sim.done the history has seen
         # Estimated starts corrected as the product corrects them (core/calibration.py), from the plan's
         # own first estimate of each job that has started since: nothing a real cycle would not know.
-        self.calibration = WaitCalibration() if calibrate else None
+        self.calibration = WaitCalibration() if self.calibrate else None
         self.planned_first: dict[str, tuple[float, float]] = {}  # job id → (given at, the plan's start)
         self.announced: set[str] = set()
         self.calibrated_starts = 0  # how many of sim.first_started the calibration has seen

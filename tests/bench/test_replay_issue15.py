@@ -25,6 +25,7 @@ from bench.sim import (
     rule_user,
     sharing_ratios,
 )
+from scheduler.core.calibration import WaitCalibration
 
 ROOT = Path(__file__).parents[2]
 
@@ -354,6 +355,13 @@ def test_calibration_learns_only_from_jobs_that_have_started_and_never_changes_a
         policy = make(name)
         learnt = []
         if policy.calibrate:
+            setup = policy.setup
+
+            def eager(s, setup=setup, policy=policy):  # learn from the first start on (a tiny trace)
+                setup(s)
+                policy.calibration = WaitCalibration(min_samples=1)
+
+            policy.setup = eager
             original = policy.estimates
 
             def watching(s, original=original, policy=policy, learnt=learnt):
@@ -364,13 +372,16 @@ def test_calibration_learns_only_from_jobs_that_have_started_and_never_changes_a
 
             policy.estimates = watching
         sim.run(policy)
-        runs[name] = (sim, learnt)
+        runs[name] = (sim, learnt, policy)
     calibrated, plain = runs["gpugrant"][0], runs["gpugrant_uncalibrated"][0]
     # the same starts and ends: calibration touches what users are told, never the plan
     assert {j.job_id: (j.first_start, j.finished_at) for j in calibrated.done} == {
         j.job_id: (j.first_start, j.finished_at) for j in plain.done
     }
-    assert not make("gpugrant_uncalibrated").calibrate
+    assert runs["gpugrant_uncalibrated"][2].calibration is None and runs["gpugrant"][1]
+    # the uncalibrated variant tells the plan's own estimates; the default corrects some of them
+    plain_first = {j.job_id: j.first_estimate for j in plain.jobs}
+    assert any(j.first_estimate != plain_first[j.job_id] for j in calibrated.jobs)
     # at every moment, no more samples than jobs that had started by then: nothing from the future
     learnt = runs["gpugrant"][1]
     assert all(samples <= started for samples, started in learnt)
