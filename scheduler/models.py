@@ -131,7 +131,12 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
-        indexes = [models.Index(fields=["state", "gpu_type"]), models.Index(fields=["organisation", "state"])]
+        indexes = [
+            models.Index(fields=["state", "gpu_type"]),
+            models.Index(fields=["organisation", "state"]),
+            # each cycle reads the recent starts (history.wait_calibration), not the whole table
+            models.Index(fields=["started_at"], name="job_started_at"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(gpus_per_pod__gte=1, gpus_per_pod__lte=MAX_GPUS_PER_POD),
