@@ -10,7 +10,8 @@ only weeks where FIFO's average queueing delay exceeds ``--min-fifo-queue-h`` (1
 gpugrant, fifo_backfill, static_partition, sjf_oracle and las under the ``user`` rule, gpugrant and
 sjf_oracle again under ``none``, equal shares, normal (non-checkpointable) jobs. One JSON holds every
 run and its targets; ``python -m bench.report --only weeks`` turns it into the table of
-docs/benchmarks.md. ``--week`` limits the sweep to the weeks named (to check it, or to split it).
+docs/benchmarks.md. ``--week`` limits the sweep to the weeks named (to check it, or to split it over
+processes: ``--merge A.json B.json --json OUT`` joins the parts, each week and size once).
 """
 
 import argparse
@@ -132,16 +133,44 @@ def replay_week(rows, gpus: int, min_fifo_queue_s: float, log=print) -> dict:
     return run
 
 
+def merge_sweeps(parts: list[dict], command: str) -> dict:
+    """One sweep from several run side by side (``--week`` splits): each (week, GPUs) run once, from the
+    first part that has it, in calendar order; every part's command is kept."""
+    out = {key: value for key, value in parts[0].items() if key != "weeks"}
+    out |= {"command": command, "parts": [part["command"] for part in parts], "weeks": []}
+    seen = set()
+    for part in parts:
+        for run in part["weeks"]:
+            if (run["week"], run["gpus"]) not in seen:
+                seen.add((run["week"], run["gpus"]))
+                out["weeks"].append(run)
+    sizes = {gpus: i for i, gpus in enumerate(out["gpus"])}
+    out["weeks"].sort(key=lambda run: (run["week"], sizes.get(run["gpus"], len(sizes))))
+    return out
+
+
 def main(argv=None) -> int:
     from bench.report import load_average, machine  # the report's machine description, same words
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trace", required=True, help="a full trace with submit_time (philly_jobs_full.csv)")
-    parser.add_argument("--gpus", type=int, action="append", required=True)
+    parser.add_argument("--merge", nargs="+", metavar="PART", help="merge these sweeps' JSON into --json")
+    parser.add_argument("--trace", help="a full trace with submit_time (philly_jobs_full.csv)")
+    parser.add_argument("--gpus", type=int, action="append")
     parser.add_argument("--week", action="append", help="only these weeks (their Monday, YYYY-MM-DD)")
     parser.add_argument("--min-fifo-queue-h", type=float, default=1.0)
     parser.add_argument("--json", required=True)
     args = parser.parse_args(argv)
+    command = "python -m bench.replay_weeks " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.merge:
+        parts = []
+        for path in args.merge:
+            with open(path) as f:
+                parts.append(json.load(f))
+        with open(args.json, "w") as f:
+            json.dump(merge_sweeps(parts, command), f, indent=2)
+        return 0
+    if not args.trace or not args.gpus:
+        parser.error("--trace and --gpus are required (unless --merge)")
     with open(args.trace, newline="") as f:
         rows = list(csv.DictReader(f))
     weeks = full_weeks(rows)
@@ -151,7 +180,7 @@ def main(argv=None) -> int:
         if len(weeks) != len(wanted):
             parser.error(f"not a full week's Monday in this trace: {sorted(wanted - set(weeks))}")
     out = {
-        "command": "python -m bench.replay_weeks " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
         "trace": args.trace,
         "calendar": "Monday 00:00 to Monday 00:00 by the trace's naive submit_time",
         "gpus": args.gpus,

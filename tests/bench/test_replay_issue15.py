@@ -386,3 +386,27 @@ def test_calibration_learns_only_from_jobs_that_have_started_and_never_changes_a
     learnt = runs["gpugrant"][1]
     assert all(samples <= started for samples, started in learnt)
     assert learnt[-1][0] > 0  # and it did learn
+
+
+def test_a_split_sweep_merges_into_one_each_week_and_size_once_in_calendar_order():
+    from bench.replay_weeks import merge_sweeps
+
+    def part(command, runs):
+        return {
+            "command": command,
+            "gpus": [512, 256],
+            "date": "d",
+            "weeks": [{"week": week, "gpus": gpus, "from": command} for week, gpus in runs],
+        }
+
+    first = part("a", [("2017-10-02", 512), ("2017-10-02", 256), ("2017-10-23", 512)])  # cut mid-week
+    second = part("b", [("2017-10-23", 512), ("2017-10-23", 256), ("2017-09-25", 256)])
+    merged = merge_sweeps([first, second], "merge")
+    assert [(r["week"], r["gpus"], r["from"]) for r in merged["weeks"]] == [
+        ("2017-09-25", 256, "b"),
+        ("2017-10-02", 512, "a"),
+        ("2017-10-02", 256, "a"),
+        ("2017-10-23", 512, "a"),
+        ("2017-10-23", 256, "b"),
+    ]
+    assert merged["command"] == "merge" and merged["parts"] == ["a", "b"]
