@@ -7,6 +7,8 @@ Two modes, chosen by GPUGRANT_ENV:
   redirects are on, and ``manage.py check --deploy`` is clean.
 """
 
+import base64
+import binascii
 import ipaddress
 import os
 import secrets
@@ -55,16 +57,21 @@ PRODUCTION = GPUGRANT_ENV == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
 
-def _demo_secret_key() -> str:
-    # A random key per checkout, kept under var/, so the demo never runs on a key published in git.
-    path = VAR_DIR / "secret_key"
+def _demo_key(name: str, make) -> str:
+    # A random key per checkout, kept under var/ (owner-only), so the demo never runs on a key from git.
+    path = VAR_DIR / name
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
+        key = make()
         path.write_text(key)
+        path.chmod(0o600)
         return key
+
+
+def _demo_secret_key() -> str:
+    return _demo_key("secret_key", lambda: secrets.token_urlsafe(50))
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or ""
@@ -72,6 +79,30 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
     SECRET_KEY = _demo_secret_key()
+
+
+def _demo_credentials_key() -> str:
+    return _demo_key("credentials_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+def _fernet_key_ok(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (ValueError, binascii.Error):
+        return False
+
+
+# Provider clusters' credentials are encrypted at rest with these Fernet keys (docs/providers.md): the
+# first encrypts, all decrypt; rotate by putting a new key first and running rotate_credentials_key.
+GPUGRANT_CREDENTIALS_KEYS = env_list("GPUGRANT_CREDENTIALS_KEYS", [])
+if not GPUGRANT_CREDENTIALS_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured("GPUGRANT_CREDENTIALS_KEYS must be set in production")
+    GPUGRANT_CREDENTIALS_KEYS = [_demo_credentials_key()]
+if not all(_fernet_key_ok(key) for key in GPUGRANT_CREDENTIALS_KEYS):
+    raise ImproperlyConfigured(
+        "GPUGRANT_CREDENTIALS_KEYS: each key must be 32 url-safe base64-encoded bytes (a Fernet key)"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -93,6 +124,7 @@ INSTALLED_APPS = [
     "portal.applications",
     "portal.audit",
     "portal.environments",
+    "portal.providers",
     "portal.notifications",
     "portal.web",
     "portal.ops",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.test import Client
 
@@ -70,6 +71,7 @@ def test_it_passes_the_deploy_check_in_production_mode():
         "WARNING",
         GPUGRANT_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(60),
+        GPUGRANT_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="gpugrant.example.kr",
         DEBUG="",
     )
@@ -81,6 +83,25 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     result = _manage("check", GPUGRANT_ENV="production", SECRET_KEY="", ALLOWED_HOSTS="x")
     assert result.returncode != 0
     assert "SECRET_KEY must be set in production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        ("", "GPUGRANT_CREDENTIALS_KEYS must be set in production"),
+        ("not-a-fernet-key", "each key must be 32 url-safe base64-encoded bytes"),
+    ],
+)
+def test_it_refuses_to_start_in_production_without_a_credentials_key(keys, message):
+    result = _manage(
+        "check",
+        GPUGRANT_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        GPUGRANT_CREDENTIALS_KEYS=keys,
+        ALLOWED_HOSTS="x",
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 @pytest.mark.django_db

@@ -14,6 +14,9 @@ TARGET_TYPES = {
     "User": "user",
     "Membership": "membership",
     "Environment": "environment",
+    "Provider": "provider",
+    "Cluster": "cluster",
+    "Contract": "contract",
 }
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.deploy.kustomize import pod_specs
 from tests.deploy.manifests import OVERLAYS, ROOT, containers, find, rendered, templates, workloads
@@ -78,6 +79,7 @@ def test_the_settings_load_in_production_from_the_configmap_and_a_filled_in_secr
         "SECRET_KEY": secrets.token_urlsafe(50),
     }
     environment = {key: value.replace("REPLACE-ME", "filled-in") for key, value in environment.items()}
+    environment["GPUGRANT_CREDENTIALS_KEYS"] = Fernet.generate_key().decode()  # a key, not a password
     keep = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
 
     result = subprocess.run(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 from scheduler.cycle import run_cycle
 from tests.scheduler.helpers import submit
@@ -89,6 +90,7 @@ def test_production_logs_json_and_the_demo_text():
         **environment,
         "GPUGRANT_ENV": "production",
         "SECRET_KEY": "k" * 30 + "abcdefghijklmnopqrstuvwxyz",
+        "GPUGRANT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "gpugrant.example.kr",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
     }

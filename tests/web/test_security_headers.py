@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from portal.csp import ContentSecurityPolicyMiddleware
 
@@ -22,6 +23,7 @@ def production():
         **os.environ,
         "GPUGRANT_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(60),
+        "GPUGRANT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "gpugrant.example.kr",
         "DEBUG": "",
     }

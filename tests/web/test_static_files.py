@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROBE = """
 import os, django
@@ -26,6 +28,7 @@ def test_it_serves_collected_static_files_in_production(tmp_path):
         **os.environ,
         "GPUGRANT_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(60),
+        "GPUGRANT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "gpugrant.example.kr",
         "DEBUG": "",
         "STATIC_ROOT": str(tmp_path / "static"),

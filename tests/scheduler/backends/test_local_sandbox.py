@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 
 from scheduler.backends import local_runner
@@ -659,6 +660,7 @@ def test_production_refuses_an_unsandboxed_local_backend():
         "PATH": os.environ.get("PATH", ""),
         "GPUGRANT_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex * 2,
+        "GPUGRANT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "GPUGRANT_LOCAL_SANDBOX": "if-available",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
     }
