@@ -3,7 +3,7 @@
 import argparse
 
 from gpugrant_cli import __version__
-from gpugrant_cli.commands import account, environments, follow, jobs, usage
+from gpugrant_cli.commands import account, environments, follow, jobs, providers, usage
 from gpugrant_cli.describe import STATES
 from gpugrant_cli.errors import CliError, ExitCode, UsageError
 from gpugrant_cli.runtime import Runtime
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalogue = command("environments", environments.environments, "The environments a job spec may name.")
     catalogue.add_argument("--json", action="store_true")
+
+    suppliers = command("providers", providers.providers, "The providers whose GPUs the programme rents.")
+    suppliers.add_argument("--json", action="store_true")
 
     cancel = command("cancel", jobs.cancel, "Cancel a job (queued: at once; running: stopped).")
     cancel.add_argument("job_id", metavar="ID")

@@ -11,6 +11,7 @@ from portal.api.views import (
     environments,
     jobs,
     organisations,
+    providers,
     reviews,
     usage,
 )
@@ -58,6 +59,7 @@ urlpatterns = [
         "allocation_change_request",
     ),
     *route("environments", environments.EnvironmentList, "environments"),
+    *route("providers", providers.ProviderList, "providers"),
     *route("jobs", jobs.JobListCreate, "jobs"),
     *route("jobs/<uuid:public_id>", jobs.JobDetail, "job"),
     *route("jobs/<uuid:public_id>/cancel", jobs.JobCancel, "job_cancel"),

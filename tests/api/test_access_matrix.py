@@ -193,6 +193,7 @@ MATRIX = {
         None,
     ),
     "environments": ("get", lambda w: "/api/v1/environments", None, ANY_USER, None),
+    "providers": ("get", lambda w: "/api/v1/providers", None, ANY_USER, None),
     "jobs": ("get", lambda w: "/api/v1/jobs", None, ANY_USER, "job"),
     "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, ORGANISATION_AND_STAFF, None),
     "job_events": (

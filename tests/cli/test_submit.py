@@ -207,3 +207,21 @@ def test_it_submits_by_environment_and_lists_the_catalogue(cli, spec_file, nodes
     assert (job.environment_name, job.image) == ("pytorch-2.5", "pytorch/pytorch:2.5.1")
     unknown = cli("submit", spec_file(image=None, environment="no-such"))
     assert unknown.code == 2 and "job.yaml:8: environment: No active environment" in unknown.stderr
+
+
+def test_it_lists_the_providers_in_service(cli, staff):
+    from portal.providers import services
+
+    provider = services.provider_create(staff=staff, name="Provider A")
+    services.cluster_create(
+        staff=staff,
+        provider=provider,
+        name="a-1",
+        backend="simulated",
+        region="non_capital",
+        gpus={"H200": 8},
+    )
+    listed = cli("providers")
+    assert listed.code == 0, listed.stderr
+    assert "Provider A" in listed.stdout and "non_capital" in listed.stdout and "H200" in listed.stdout
+    assert cli("providers", "--json").stdout.count('"name": "Provider A"') == 1
