@@ -19,6 +19,10 @@ class Node:
     gpus: int
     free: frozenset[int]  # indices of GPUs no running job holds
     schedulable: bool = True
+    # Federation: the cluster it belongs to ("" where there is one), and what using it costs, lower first
+    # among equal fits (the caller's rule: reserved capacity, already paid, before on-demand by price).
+    cluster: str = ""
+    cost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,9 @@ class QueuedJob:
     # Its predicted runtime from history (predict.py), or None; and the GPU-seconds its earlier runs got.
     prediction: Prediction | None = None
     attained_gpu_s: float = 0.0
+    # The clusters it may run in (its allocation's pins narrowed by its own), None: any. All its pods go
+    # to one cluster: a gang never spans clusters.
+    clusters: frozenset[str] | None = None
 
     @property
     def gpus(self) -> int:

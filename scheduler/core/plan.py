@@ -37,17 +37,30 @@ from scheduler.core.reservations import Hold, Releases, Reservations, earliest_f
 def _place(
     job: QueuedJob, cluster: Cluster, reservations: Reservations, now: float
 ) -> tuple[PodPlacement, ...] | None:
-    """All pods of ``job`` on its GPU type, fullest nodes first; None, taking nothing, if they do not fit."""
+    """All pods of ``job`` in one pool of its GPU type (the preferred cluster where several fit), fullest
+    nodes first; None, taking nothing, if they fit in none."""
+    if cluster.total_free[job.gpu_type] < job.gpus:
+        return None
+    for pool in cluster.pools(job.gpu_type, job.clusters):
+        pods = _place_in(job, pool, cluster, reservations, now)
+        if pods is not None:
+            return pods
+    return None
+
+
+def _place_in(
+    job: QueuedJob, pool: str, cluster: Cluster, reservations: Reservations, now: float
+) -> tuple[PodPlacement, ...] | None:
     if (
-        cluster.total_free[job.gpu_type] < job.gpus
-        or cluster.slots(job.gpu_type, job.gpus_per_pod) < job.pods
+        cluster.pool_free[(job.gpu_type, pool)] < job.gpus
+        or cluster.slots(job.gpu_type, job.gpus_per_pod, pool) < job.pods
     ):
         return None
     ends_at = now + job.max_runtime_s
     g = job.gpus_per_pod
     taken: list[PodPlacement] = []
     for _ in range(job.pods):
-        node = cluster.best_fit(job.gpu_type, g, lambda n: reservations.allows(n, g, ends_at))
+        node = cluster.best_fit(job.gpu_type, g, lambda n: reservations.allows(n, g, ends_at), pool)
         if node is None:
             for pod in taken:
                 cluster.give_back(pod.node, pod.gpu_indices)
@@ -79,7 +92,7 @@ def plan(snapshot: Snapshot) -> Plan:
     preemption_tries: dict[str, int] = defaultdict(int)
     # Within one plan the cluster only fills up and reservations only tighten, so once a shape fails to
     # place, every later job of that shape with at least as long a runtime fails too: skip the search.
-    failed_runtime: dict[tuple[str, int, int], float] = {}
+    failed_runtime: dict[tuple, float] = {}
 
     order = ordered_queue(snapshot)
     starts: list[Start] = []
@@ -126,7 +139,7 @@ def plan(snapshot: Snapshot) -> Plan:
         if (
             job.gpus_per_pod <= 0
             or job.pods <= 0
-            or not cluster.could_ever_fit(job.gpu_type, job.gpus_per_pod, job.pods)
+            or not cluster.could_ever_fit(job.gpu_type, job.gpus_per_pod, job.pods, job.clusters)
         ):
             waiting[job.job_id] = WaitReason.NEVER_FITS
             continue
@@ -135,7 +148,7 @@ def plan(snapshot: Snapshot) -> Plan:
             waiting[job.job_id] = WaitReason.CONCURRENCY_CAP
             continue
 
-        shape = (job.gpu_type, job.gpus_per_pod, job.pods)
+        shape = (job.gpu_type, job.gpus_per_pod, job.pods, job.clusters)
         if job.max_runtime_s >= failed_runtime.get(shape, float("inf")):
             pods = None
         else:
@@ -252,9 +265,15 @@ def _preempt_for(
     if not candidates:
         return None
     candidates.sort(key=lambda pair: pair[0])
-    free_now = {n: len(cluster.free[n]) - reservations.held_on(n) for n in cluster.nodes_of(job.gpu_type)}
-    chosen = preemption.choose_victims(job, free_now, [victim for _, victim in candidates])
-    if chosen is None:
+    # The freed GPUs must all be in one pool (a gang never spans clusters): the first that can be freed.
+    for pool in cluster.pools(job.gpu_type, job.clusters):
+        nodes = cluster.nodes_of(job.gpu_type, pool)
+        free_now = {n: len(cluster.free[n]) - reservations.held_on(n) for n in nodes}
+        here = [victim for _, victim in candidates if victim.pods and victim.pods[0].node in free_now]
+        chosen = preemption.choose_victims(job, free_now, here)
+        if chosen is not None:
+            break
+    else:
         return None
     free_after = dict(free_now)
     for victim in chosen:

@@ -108,11 +108,31 @@ def earliest_fit(
     excluded: Collection[str] = (),
 ) -> Hold | None:
     """When and where ``job`` fits at the earliest, given expected releases; None if it never does.
+    Each of its pools (clusters) is tried apart, a gang never spanning two; the earliest wins, the
+    preferred pool on a tie.
 
     ``excluded``: running jobs that will not release as expected (victims being preempted).
     """
+    best = None
+    for pool in cluster.pools(job.gpu_type, job.clusters):
+        hold = _earliest_fit_in(
+            job, cluster.nodes_of(job.gpu_type, pool), cluster, releases, reservations, now, excluded
+        )
+        if hold is not None and (best is None or hold.start_at < best.start_at):
+            best = hold
+    return best
+
+
+def _earliest_fit_in(
+    job: QueuedJob,
+    nodes: list[str],
+    cluster: Cluster,
+    releases: Releases,
+    reservations: Reservations,
+    now: float,
+    excluded: Collection[str],
+) -> Hold | None:
     g, pods = job.gpus_per_pod, job.pods
-    nodes = cluster.nodes_of(job.gpu_type)
     # An earlier reservation's GPUs count as taken from now until it is expected to end: never too optimistic.
     free = {n: len(cluster.free[n]) - reservations.held_on(n) for n in nodes}
     slots = sum(max(0, f) // g for f in free.values())
