@@ -197,6 +197,49 @@ class StaticPartition(Fifo):
         return starts, []
 
 
+class Pinned(Fifo):
+    """Several clusters, each tenant assigned to one in advance, as programmes do by hand today:
+    tenants by expected demand, largest first, each to the cluster where its demand adds least load
+    per GPU; FIFO + EASY backfill inside each cluster. ``demand``: "equal" or a weight per tenant
+    (GPU-hours before the window, bench/shares.py)."""
+
+    name = "pinned"
+
+    def __init__(self, demand="equal"):
+        self.demand = demand
+
+    def setup(self, sim: Sim) -> None:
+        demand = tenant_weights({job.vc for job in sim.jobs}, self.demand)
+        self.nodes: dict[str, set[int]] = {}
+        for index, cluster in enumerate(sim.node_cluster):
+            self.nodes.setdefault(cluster, set()).add(index)
+        load = dict.fromkeys(self.nodes, 0.0)
+        self.home: dict[str, str] = {}
+        for tenant in sorted(demand, key=lambda t: (-demand[t], t)):
+            home = min(load, key=lambda c: ((load[c] + demand[tenant]) / len(self.nodes[c]), c))
+            self.home[tenant] = home
+            load[home] += demand[tenant]
+
+    def never_fits(self, sim: Sim, job) -> bool:
+        return job.pods > len(self.nodes[self.home[job.vc]])
+
+    def decide(self, sim: Sim):
+        queued: dict[str, list] = {}
+        for job in sim.queue.values():
+            queued.setdefault(self.home[job.vc], []).append(job)
+        running: dict[str, list] = {}
+        for job in sim.running.values():
+            running.setdefault(self.home[job.vc], []).append(job)
+        pending: dict[int, list[int]] = {}
+        starts = []
+        for cluster, jobs in queued.items():
+            nodes = self.nodes[cluster]
+            free = [len(f) if node in nodes else 0 for node, f in enumerate(sim.free)]
+            ordered = sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
+            starts += easy_backfill(sim, ordered, free, running.get(cluster, ()), pending)
+        return starts, []
+
+
 class SjfOracle(Fifo):
     name = "sjf_oracle"
 
@@ -402,7 +445,10 @@ class Gpugrant:
         if not sim.queue:
             return [], []
         gpn = sim.gpn
-        nodes = tuple(Node(self.names[i], GPU_TYPE, gpn, frozenset(free)) for i, free in enumerate(sim.free))
+        nodes = tuple(
+            Node(self.names[i], GPU_TYPE, gpn, frozenset(free), cluster=sim.node_cluster[i])
+            for i, free in enumerate(sim.free)
+        )
         running = tuple(
             self._running(j, Priority.LOW if j.checkpointable else Priority.NORMAL)
             for j in sim.running.values()
@@ -445,8 +491,9 @@ class Gpugrant:
         return {job_id: (e.at, e.low, e.high) for job_id, e in ranges.items()}
 
 
-def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
-    """A policy by name; ``shares`` is "equal" or a weight per tenant (bench/shares.py resolve_shares)."""
+def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0, demand=None):
+    """A policy by name; ``shares`` is "equal" or a weight per tenant (bench/shares.py resolve_shares);
+    ``demand`` what ``pinned`` balances clusters by (default: the shares)."""
     if name in GPUGRANT_VARIANTS:
         predict, unknown, calibrated = GPUGRANT_VARIANTS[name]
         return Gpugrant(
@@ -464,6 +511,8 @@ def make(name: str, shares="equal", las_threshold_gpu_s: float = 3600.0):
         return SjfOracle()
     if name == "las":
         return Las(las_threshold_gpu_s)
+    if name == "pinned":
+        return Pinned(demand if demand is not None else shares)
     raise ValueError(f"unknown policy {name!r}")
 
 

@@ -30,11 +30,30 @@ from bench.sim import (
     job_jcts,
     load_trace,
     metrics,
+    parse_clusters,
     sharing_ratios,
 )
 
 HOUR = 3600.0
 BASELINE = "static_partition"
+FEDERATED_POLICIES = ("gpugrant", "pinned")  # the policies that keep a gang inside one cluster
+FEDERATION_JCT_TARGET = 1.5  # issue 16: avg JCT ≥ 1.5× better than pinned
+FEDERATION_UTIL_TARGET = 0.10  # and utilisation ≥ 10 points higher
+
+
+def federation_targets(results: dict) -> dict | None:
+    """Issue 16's targets for gpugrant against pinned on the same clusters (None without both)."""
+    g, p = results.get("gpugrant"), results.get("pinned")
+    if g is None or p is None:
+        return None
+    ratio = p["avg_jct_s"] / g["avg_jct_s"]
+    points = g["utilization"] - p["utilization"]
+    return {
+        "jct_pinned_over_gpugrant": round(ratio, 3),
+        "jct_met": ratio >= FEDERATION_JCT_TARGET,
+        "utilisation_points": round(points * 100, 1),
+        "utilisation_met": points >= FEDERATION_UTIL_TARGET,
+    }
 
 
 def run_policy(
@@ -49,10 +68,15 @@ def run_policy(
     las_threshold_gpu_s: float = 3600.0,
     check: bool = False,
     cycle_s: float = 0.0,
+    clusters=None,
+    demand=None,
 ) -> tuple[dict, dict]:
     """One replay of ``jobs`` (fresh Job objects) → (metrics, job id → (tenant, JCT)).
 
-    ``shares`` is "equal" or the weights from bench.shares.resolve_shares."""
+    ``shares`` is "equal" or the weights from bench.shares.resolve_shares; ``clusters`` splits the GPUs
+    into clusters (bench.sim.parse_clusters), ``demand`` is what ``pinned`` balances them by."""
+    if clusters and policy not in FEDERATED_POLICIES and not policy.startswith("gpugrant"):
+        raise ValueError(f"{policy} ignores cluster boundaries: with --clusters use gpugrant or pinned")
     sim = Sim(
         jobs,
         gpus,
@@ -62,9 +86,10 @@ def run_policy(
         restart_cost_s=restart_cost_s,
         check=check,
         cycle_s=cycle_s,
+        clusters=clusters,
     )
     started = time.perf_counter()
-    sim.run(make(policy, shares=shares, las_threshold_gpu_s=las_threshold_gpu_s))
+    sim.run(make(policy, shares=shares, las_threshold_gpu_s=las_threshold_gpu_s, demand=demand))
     result = metrics(sim)
     result["wall_s"] = round(time.perf_counter() - started, 2)
     return result, job_jcts(sim)
@@ -115,6 +140,8 @@ def replay_policies(load_jobs, gpus: int, policies, on_result=None, **options) -
             on_result(name, results[name])
     if BASELINE in results:
         baseline = {"requested": True, "see": f"policies.{BASELINE}"}
+    elif options.get("clusters"):
+        baseline = {"requested": False, "error": "no dedicated slices across clusters: no sharing ratios"}
     else:
         try:
             result, jcts[BASELINE] = run_policy(load_jobs(), gpus, BASELINE, **options)
@@ -183,12 +210,24 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--cycle-s", type=float, default=0.0, help="decide once per cycle of this many virtual seconds"
     )
+    parser.add_argument(
+        "--clusters",
+        help="split the GPUs into clusters, NAME:GPUS,… summing to --gpus (gpugrant and pinned only)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     try:
         shares = resolve_shares(args.shares, args.trace, args.history, args.history_weeks)
+        clusters = parse_clusters(args.clusters) if args.clusters else None
     except ValueError as error:
         parser.error(str(error))
+    demand, demand_from = None, None
+    if clusters:  # pinned balances clusters by each tenant's GPU-hours before the window, where known
+        try:
+            demand = resolve_shares("proportional", args.trace, args.history, args.history_weeks)
+            demand_from = f"GPU-hours in the {args.history_weeks:g} weeks before the window"
+        except (ValueError, OSError):
+            demand, demand_from = "equal", "equal (no history before the window)"
     out = {
         "trace": args.trace,
         "gpus": args.gpus,
@@ -200,6 +239,8 @@ def main(argv=None) -> int:
         "preemptible": args.preemptible,
         "restart_cost_s": args.restart_cost_s,
         "cycle_s": args.cycle_s,
+        "clusters": dict(clusters) if clusters else None,
+        "pinned_demand": demand_from,
     }
     print(HEADER)
     try:
@@ -216,10 +257,18 @@ def main(argv=None) -> int:
             las_threshold_gpu_s=args.las_threshold_gpu_h * HOUR,
             check=args.check,
             cycle_s=args.cycle_s,
+            clusters=clusters,
+            demand=demand,
         )
     except ValueError as error:  # e.g. static_partition with more tenants than nodes
         print(f"error: {error}", file=sys.stderr)
         return 2
+    out["federation"] = federation_targets(out["policies"])
+    if out["federation"] is not None:
+        print(
+            "federation (issue 16: pinned ÷ gpugrant avg JCT ≥ 1.5, utilisation ≥ 10 points higher):",
+            out["federation"],
+        )
     ratios = {name: r["max_sharing_ratio"] for name, r in out["policies"].items()}
     print("max sharing ratio (avg JCT ÷ alone on a static slice, worst tenant):", ratios)
     lb = next(iter(out["policies"].values()))["lower_bound_avg_jct_s"]

@@ -161,6 +161,29 @@ RULE_HELP = (
 )
 
 
+def parse_clusters(spec: str) -> tuple[tuple[str, int], ...]:
+    """``"a:128,b:256,c:128"`` → (("a", 128), ("b", 256), ("c", 128)): clusters and their GPUs."""
+    clusters = []
+    for part in spec.split(","):
+        name, _, gpus = part.strip().partition(":")
+        if not name or not gpus.isdigit() or int(gpus) <= 0:
+            raise ValueError(f"--clusters: {part!r} is not NAME:GPUS")
+        clusters.append((name, int(gpus)))
+    if len({name for name, _ in clusters}) != len(clusters):
+        raise ValueError("--clusters: a cluster is named twice")
+    return tuple(clusters)
+
+
+def node_clusters(clusters, gpus: int, gpus_per_node: int) -> list[str]:
+    """Each node's cluster, in the order given (nodes 0.. to the first cluster, and so on); one
+    cluster named "" where none are given."""
+    if not clusters:
+        return [""] * (gpus // gpus_per_node)
+    if sum(size for _, size in clusters) != gpus or any(size % gpus_per_node for _, size in clusters):
+        raise ValueError(f"--clusters must sum to --gpus ({gpus}), each a multiple of {gpus_per_node}")
+    return [name for name, size in clusters for _ in range(size // gpus_per_node)]
+
+
 class Sim:
     def __init__(
         self,
@@ -172,12 +195,14 @@ class Sim:
         restart_cost_s: float = 300.0,
         check: bool = False,
         cycle_s: float = 0.0,
+        clusters: tuple[tuple[str, int], ...] | None = None,
     ):
         self.cycle_s = cycle_s
         if gpus % gpus_per_node:
             raise ValueError("gpus must be a multiple of gpus_per_node")
         self.gpn = gpus_per_node
         self.n_nodes = gpus // gpus_per_node
+        self.node_cluster = node_clusters(clusters, gpus, gpus_per_node)  # node index → its cluster
         self.total_gpus = gpus
         self.free: list[list[int]] = [list(range(gpus_per_node)) for _ in range(self.n_nodes)]
         self.restart_cost_s = restart_cost_s
@@ -219,6 +244,8 @@ class Sim:
                 assert set(idx) <= set(self.free[node]), f"GPU over-allocated on node {node}: {job.job_id}"
                 if job.pods > 1:
                     assert len(idx) == self.gpn, "a multi-node job must get whole nodes"
+            clusters = {self.node_cluster[node] for node, _ in placement}
+            assert len(clusters) == 1, f"a job spans clusters {sorted(clusters)}: {job.job_id}"
         for node, idx in placement:
             taken = set(idx)
             self.free[node] = [g for g in self.free[node] if g not in taken]
