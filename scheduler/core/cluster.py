@@ -47,11 +47,20 @@ class Cluster:
             self.pool_free[pool] += len(self.free[name])
         for gpu_type, cluster in sorted(costs, key=lambda pool: (costs[pool], pool[1])):
             self._pools.setdefault(gpu_type, []).append(cluster)
+        self.pool_cost = costs
 
     def pools(self, gpu_type: str, clusters: Collection[str] | None = None) -> list[str]:
         """The clusters with nodes of ``gpu_type`` (among ``clusters``, if given), preferred first."""
         found = self._pools.get(gpu_type, [])
         return found if clusters is None else [c for c in found if c in clusters]
+
+    def pools_to_fill(self, gpu_type: str, clusters: Collection[str] | None = None) -> list[str]:
+        """``pools`` for placing now: the cheapest first and, among equal costs, the one with the fewest
+        free GPUs (best fit between clusters, as between nodes: whole nodes stay free elsewhere)."""
+        found = self.pools(gpu_type, clusters)
+        if len(found) < 2:
+            return found
+        return sorted(found, key=lambda c: (self.pool_cost[(gpu_type, c)], self.pool_free[(gpu_type, c)], c))
 
     def nodes_of(self, gpu_type: str, pool: str | None = None) -> list[str]:
         return [

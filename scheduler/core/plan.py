@@ -41,7 +41,7 @@ def _place(
     nodes first; None, taking nothing, if they fit in none."""
     if cluster.total_free[job.gpu_type] < job.gpus:
         return None
-    for pool in cluster.pools(job.gpu_type, job.clusters):
+    for pool in cluster.pools_to_fill(job.gpu_type, job.clusters):
         pods = _place_in(job, pool, cluster, reservations, now)
         if pods is not None:
             return pods

@@ -170,3 +170,13 @@ def test_every_start_lies_in_one_allowed_cluster_and_no_gpu_is_given_twice(snap:
                 taken.add((pod.node, gpu))
     for reservation in result.reservations:
         assert len({where[n].cluster for n in reservation.nodes}) == 1
+
+
+def test_among_equal_costs_the_fullest_cluster_that_fits_is_filled_first():
+    # a has 8 free GPUs on one node, b 4 free (its node half used): a 2-GPU job goes to b, keeping a's
+    # whole node free for an 8-GPU job; a job that does not fit in b goes to a.
+    nodes = [in_cluster(node("a1"), "a"), in_cluster(node("b1", free=4), "b")]
+    snap = snapshot(nodes, [queued("small", 2)], [running("half", "b1", 4, ends_at=10 * HOUR)])
+    assert clusters_of(plan(snap), snap) == {"small": {"b"}}
+    snap = snapshot(nodes, [queued("six", 6)], [running("half", "b1", 4, ends_at=10 * HOUR)])
+    assert clusters_of(plan(snap), snap) == {"six": {"a"}}
