@@ -369,6 +369,9 @@ if PRODUCTION:
 
 # --- gpugrant -------------------------------------------------------------------------------------
 GPUGRANT_BACKEND = os.environ.get("GPUGRANT_BACKEND", "local")
+# The registered provider cluster (portal/providers) that backend serves: its nodes are tied to it, so
+# settlement can read each provider's usage (docs/providers.md). Empty: nodes belong to no cluster.
+GPUGRANT_CLUSTER = os.environ.get("GPUGRANT_CLUSTER", "")
 GPUGRANT_BACKENDS = {
     "local": "scheduler.backends.local.LocalBackend",
     "simulated": "scheduler.backends.simulated.SimulatedBackend",

@@ -3,22 +3,37 @@
 Runs every cycle, so it reads everything in a few queries and writes only what changed.
 """
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from portal.providers.models import Cluster
 from scheduler.backends.base import Backend
 from scheduler.models import Gpu, GpuNode
 
 GONE = "node no longer reported"
 
 
+def served_cluster_id() -> int | None:
+    """The registered cluster the configured backend serves (settings.GPUGRANT_CLUSTER), or None."""
+    name = settings.GPUGRANT_CLUSTER
+    if not name:
+        return None
+    found = Cluster.objects.filter(name=name).values_list("pk", flat=True).first()
+    if found is None:
+        raise ImproperlyConfigured(f"GPUGRANT_CLUSTER={name!r}: no cluster of that name is registered")
+    return found
+
+
 def inventory_sync(*, backend: Backend, now=None) -> list[str]:
     """Upsert the backend's nodes and their GPUs; returns the names of nodes that vanished."""
     now = now or timezone.now()
     infos = {info.name: info for info in backend.inventory()}
+    cluster_id = served_cluster_id()
     with transaction.atomic():
         nodes = {node.name: node for node in GpuNode.objects.filter(name__in=list(infos))}
-        fields = ("gpu_type", "gpu_count", "schedulable", "unschedulable_reason", "backend")
+        fields = ("gpu_type", "gpu_count", "schedulable", "unschedulable_reason", "backend", "cluster_id")
         changed = []
         for name, info in infos.items():
             wanted = {
@@ -27,6 +42,7 @@ def inventory_sync(*, backend: Backend, now=None) -> list[str]:
                 "schedulable": info.schedulable,
                 "unschedulable_reason": info.unschedulable_reason[:200],
                 "backend": backend.name,
+                "cluster_id": cluster_id,
             }
             node = nodes.get(name)
             if node is None:

@@ -29,6 +29,11 @@ class GpuNode(models.Model):
     schedulable = models.BooleanField(default=True)
     unschedulable_reason = models.CharField(max_length=200, blank=True)
     backend = models.CharField(max_length=16)
+    # The provider's cluster it belongs to (settings.GPUGRANT_CLUSTER names the one the backend serves);
+    # settlement reads each provider's usage through it (docs/providers.md).
+    cluster = models.ForeignKey(
+        "providers.Cluster", null=True, blank=True, on_delete=models.PROTECT, related_name="nodes"
+    )
     last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

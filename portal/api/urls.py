@@ -13,6 +13,7 @@ from portal.api.views import (
     organisations,
     providers,
     reviews,
+    settlement,
     usage,
 )
 
@@ -60,6 +61,7 @@ urlpatterns = [
     ),
     *route("environments", environments.EnvironmentList, "environments"),
     *route("providers", providers.ProviderList, "providers"),
+    *route("settlement", settlement.Settlement, "settlement"),
     *route("jobs", jobs.JobListCreate, "jobs"),
     *route("jobs/<uuid:public_id>", jobs.JobDetail, "job"),
     *route("jobs/<uuid:public_id>/cancel", jobs.JobCancel, "job_cancel"),

@@ -194,6 +194,13 @@ MATRIX = {
     ),
     "environments": ("get", lambda w: "/api/v1/environments", None, ANY_USER, None),
     "providers": ("get", lambda w: "/api/v1/providers", None, ANY_USER, None),
+    "settlement": (
+        "get",
+        lambda w: "/api/v1/settlement?from=2026-01&to=2026-01",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
     "jobs": ("get", lambda w: "/api/v1/jobs", None, ANY_USER, "job"),
     "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, ORGANISATION_AND_STAFF, None),
     "job_events": (
