@@ -434,6 +434,7 @@ class Gpugrant:
                 job.max_runtime_s,
                 priority,
                 prediction=self._prediction(job),
+                preemptions=job.preemptions,
             )
             self.running[key] = r
         return r

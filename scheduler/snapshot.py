@@ -41,6 +41,7 @@ def policy_from_settings() -> Policy:
         preemption_grace_s=settings.GPUGRANT_PREEMPTION_GRACE_S,
         preemption_hold_s=settings.GPUGRANT_PREEMPTION_HOLD_S,
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
+        max_preemptions=settings.GPUGRANT_MAX_PREEMPTIONS,
     )
 
 
@@ -69,7 +70,14 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
 
     running_rows = list(
         Job.objects.filter(state__in=[JobState.SCHEDULED, JobState.RUNNING], backend=backend_name).values(
-            "id", "public_id", "gpu_type", "priority", "run_started_at", "max_runtime_minutes", *TRAIT_FIELDS
+            "id",
+            "public_id",
+            "gpu_type",
+            "priority",
+            "run_started_at",
+            "max_runtime_minutes",
+            "requeues",
+            *TRAIT_FIELDS,
         )
     )
     today = timezone.localdate()
@@ -116,6 +124,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
                 row["max_runtime_minutes"] * 60,
                 PRIORITIES[row["priority"]],
                 prediction=predicted(row),
+                preemptions=row["requeues"],
             )
         )
     queue = [

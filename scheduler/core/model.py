@@ -43,6 +43,7 @@ class RunningJob:
     # How long this run will probably take, from history (predict.py); None: unknown. Estimates only:
     # reservations keep counting on max_runtime.
     prediction: Prediction | None = None
+    preemptions: int = 0  # how often it was preempted before this run
     gpus: int = field(init=False, repr=False, compare=False)  # read for every running job in every plan
 
     def __post_init__(self):
@@ -113,6 +114,7 @@ class Policy:
     preemption_attempts: int = 8  # victim searches per GPU type per cycle (each costs O(running jobs))
     preemption_hold_s: float = 15 * 60.0  # how long nodes freed by preemption stay held for the preemptor
     preemption_grace_s: float = 10 * 60.0  # a job that started this recently is never preempted
+    max_preemptions: int = 0  # a job preempted this often already is never preempted again (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)

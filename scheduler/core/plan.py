@@ -253,6 +253,8 @@ def _preempt_for(
             continue
         if other.started_at > grace_until:
             continue  # restarting a job that just started wastes the most and invites churn
+        if policy.max_preemptions and other.preemptions >= policy.max_preemptions:
+            continue  # preempted enough: restarting it again and again would waste all its runs
         over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
             (other.allocation_id, other.gpu_type), 0.0
         )

@@ -155,6 +155,21 @@ def test_a_job_that_started_within_the_grace_period_is_not_preempted(
     assert (str(low.public_id), "preempted") in nodes.stopped
 
 
+def test_a_job_requeued_max_preemptions_times_is_not_preempted_again(
+    nodes, owner, allocation, other_allocation, outsider, settings
+):
+    settings.GPUGRANT_PREEMPTION_WAIT_S = 0
+    settings.GPUGRANT_PREEMPTION_GRACE_S = 0
+    settings.GPUGRANT_MAX_PREEMPTIONS = 2
+    low = submit(outsider, other_allocation, gpus_per_pod=8, priority="low")
+    run_cycle(backend=nodes)
+    Job.objects.filter(pk=low.pk).update(requeues=2)  # restarted twice already
+    submit(owner, allocation, gpus_per_pod=4)
+    assert run_cycle(backend=nodes).preempted == 0
+    settings.GPUGRANT_MAX_PREEMPTIONS = 3
+    assert run_cycle(backend=nodes).preempted == 1
+
+
 def test_the_sweep_repairs_a_job_whose_bind_never_happened(nodes, owner, allocation, settings):
     job = submit(owner, allocation)
     run_cycle(backend=nodes)

@@ -178,3 +178,12 @@ def test_a_job_younger_than_the_grace_period_is_never_a_victim():
             replace(young, policy=Policy(preemption_wait_s=HOUR, preemption_grace_s=HOUR))
         ).preemptions
     ] == ["victim"]
+
+
+def test_a_job_preempted_max_preemptions_times_is_never_preempted_again():
+    snap = case(victim_priority=Priority.NORMAL)  # theirs runs beyond its share: a victim
+    victim = replace(snap.running[0], preemptions=2)
+    for limit, expected in ((0, ["victim"]), (3, ["victim"]), (2, []), (1, [])):
+        policy = replace(POLICY, max_preemptions=limit)
+        result = plan(replace(snap, running=(victim,), policy=policy))
+        assert [p.job_id for p in result.preemptions] == expected, limit
