@@ -24,6 +24,7 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
 """
 
 import json
+from collections.abc import Collection
 from dataclasses import replace
 
 from bench.shares import tenant_weights
@@ -160,7 +161,37 @@ def largest_remainder_nodes(weights: dict[str, float], n_nodes: int) -> dict[str
     return nodes
 
 
-class StaticPartition(Fifo):
+class Partitioned(Fifo):
+    """Jobs in groups, each group on its own set of nodes with FIFO + EASY backfill inside it; a job whose
+    gang is larger than its group's nodes never runs. Subclasses set ``nodes`` (group → node indices)
+    in ``setup`` and say which group a job belongs to."""
+
+    nodes: dict[str, Collection[int]]
+
+    def group_of(self, job) -> str:
+        raise NotImplementedError
+
+    def never_fits(self, sim: Sim, job) -> bool:
+        return job.pods > len(self.nodes[self.group_of(job)])
+
+    def decide(self, sim: Sim):
+        queued: dict[str, list] = {}
+        for job in sim.queue.values():
+            queued.setdefault(self.group_of(job), []).append(job)
+        running: dict[str, list] = {}
+        for job in sim.running.values():
+            running.setdefault(self.group_of(job), []).append(job)
+        pending: dict[int, list[int]] = {}
+        starts = []
+        for group, jobs in queued.items():
+            nodes = self.nodes[group]
+            free = [len(f) if node in nodes else 0 for node, f in enumerate(sim.free)]
+            ordered = sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
+            starts += easy_backfill(sim, ordered, free, running.get(group, ()), pending)
+        return starts, []
+
+
+class StaticPartition(Partitioned):
     """Each tenant alone on its own slice of whole nodes, FIFO + EASY backfill inside it (module docstring)."""
 
     name = "static_partition"
@@ -171,33 +202,17 @@ class StaticPartition(Fifo):
     def setup(self, sim: Sim) -> None:
         weights = tenant_weights({job.vc for job in sim.jobs}, self.shares)
         counts = largest_remainder_nodes(weights, sim.n_nodes)
-        self.slices: dict[str, range] = {}
+        self.nodes = {}
         first = 0
         for tenant in sorted(counts):
-            self.slices[tenant] = range(first, first + counts[tenant])
+            self.nodes[tenant] = range(first, first + counts[tenant])
             first += counts[tenant]
 
-    def never_fits(self, sim: Sim, job) -> bool:
-        return job.pods > len(self.slices[job.vc])
-
-    def decide(self, sim: Sim):
-        queued: dict[str, list] = {}
-        for job in sim.queue.values():
-            queued.setdefault(job.vc, []).append(job)
-        running: dict[str, list] = {}
-        for job in sim.running.values():
-            running.setdefault(job.vc, []).append(job)
-        pending: dict[int, list[int]] = {}
-        starts = []
-        for tenant, jobs in queued.items():
-            nodes = self.slices[tenant]
-            free = [len(f) if node in nodes else 0 for node, f in enumerate(sim.free)]
-            ordered = sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
-            starts += easy_backfill(sim, ordered, free, running.get(tenant, ()), pending)
-        return starts, []
+    def group_of(self, job) -> str:
+        return job.vc
 
 
-class Pinned(Fifo):
+class Pinned(Partitioned):
     """Several clusters, each tenant assigned to one in advance, as programmes do by hand today:
     tenants by expected demand, largest first, each to the cluster where its demand adds least load
     per GPU; FIFO + EASY backfill inside each cluster. ``demand``: "equal" or a weight per tenant
@@ -210,7 +225,7 @@ class Pinned(Fifo):
 
     def setup(self, sim: Sim) -> None:
         demand = tenant_weights({job.vc for job in sim.jobs}, self.demand)
-        self.nodes: dict[str, set[int]] = {}
+        self.nodes = {}
         for index, cluster in enumerate(sim.node_cluster):
             self.nodes.setdefault(cluster, set()).add(index)
         load = dict.fromkeys(self.nodes, 0.0)
@@ -220,24 +235,8 @@ class Pinned(Fifo):
             self.home[tenant] = home
             load[home] += demand[tenant]
 
-    def never_fits(self, sim: Sim, job) -> bool:
-        return job.pods > len(self.nodes[self.home[job.vc]])
-
-    def decide(self, sim: Sim):
-        queued: dict[str, list] = {}
-        for job in sim.queue.values():
-            queued.setdefault(self.home[job.vc], []).append(job)
-        running: dict[str, list] = {}
-        for job in sim.running.values():
-            running.setdefault(self.home[job.vc], []).append(job)
-        pending: dict[int, list[int]] = {}
-        starts = []
-        for cluster, jobs in queued.items():
-            nodes = self.nodes[cluster]
-            free = [len(f) if node in nodes else 0 for node, f in enumerate(sim.free)]
-            ordered = sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
-            starts += easy_backfill(sim, ordered, free, running.get(cluster, ()), pending)
-        return starts, []
+    def group_of(self, job) -> str:
+        return self.home[job.vc]
 
 
 class SjfOracle(Fifo):

@@ -36,12 +36,11 @@ def provider_usage(first_month: date, last_month: date) -> dict[tuple[str, str, 
         .values("provider", "gpu_type", "month")
         .annotate(gpu_seconds=Sum("gpu_seconds"))
     )
-    used: dict[tuple[str, str, date], Decimal] = {}
-    for row in rows:
-        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
-        key = (row["provider"], row["gpu_type"], month.replace(day=1))
-        used[key] = used.get(key, Decimal(0)) + Decimal(row["gpu_seconds"]) / SECONDS_PER_HOUR
-    return used
+    return {
+        (row["provider"], row["gpu_type"], row["month"].date()): Decimal(row["gpu_seconds"])
+        / SECONDS_PER_HOUR
+        for row in rows
+    }
 
 
 def contract_terms(first_month: date, last_month: date) -> list[ContractTerms]:

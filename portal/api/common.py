@@ -6,6 +6,7 @@ from rest_framework import permissions
 from rest_framework.settings import api_settings
 
 from portal.accounts.models import ApiKey
+from portal.errors import InvalidInput
 
 
 def get_visible(queryset, public_id):
@@ -51,3 +52,11 @@ def paginate(view, request, queryset, serializer_class, context=None):
 def schema_without_trailing_slash_duplicates(endpoints, **kwargs):
     """drf-spectacular hook: every API route also answers with a trailing slash; document one form."""
     return [e for e in endpoints if not (e[0].startswith("/api/v1/") and e[0].endswith("/"))]
+
+
+def csv_requested(request) -> bool:
+    """Whether ``?export=csv`` was asked for; any other ``export`` is a field error."""
+    value = request.query_params.get("export")
+    if value not in (None, "csv"):
+        raise InvalidInput(_("Invalid export."), fields={"export": [_("Only csv is offered.")]})
+    return value == "csv"

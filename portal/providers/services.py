@@ -14,7 +14,12 @@ from portal.audit.services import audit_record
 from portal.errors import InvalidInput, NotAllowed
 from portal.providers import credentials
 from portal.providers.models import Cluster, ClusterGpus, Contract, Provider
-from portal.providers.validation import cluster_errors, contract_errors, provider_errors
+from portal.providers.validation import (
+    cluster_errors,
+    cluster_state_errors,
+    contract_errors,
+    provider_errors,
+)
 
 PROVIDER_FIELDS = ("name", "contact_name", "contact_email", "contract_reference")
 CLUSTER_FIELDS = ("name", "backend", "region", "api_url", "ca_certificate")
@@ -173,18 +178,8 @@ def cluster_set_state(*, staff, cluster: Cluster, state: str, reason: str = "") 
     when a cluster stops answering."""
     if staff is not None:
         _staff_only(staff)
+    _raise(cluster_state_errors(state), _("The cluster is not valid."))
     cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
-    errors = cluster_errors(
-        name=cluster.name,
-        backend=cluster.backend,
-        region=cluster.region,
-        api_url=cluster.api_url,
-        ca_certificate=cluster.ca_certificate,
-        has_token=cluster.has_token,
-        gpus={row.gpu_type: row.count for row in cluster.gpus.all()},
-        state=state,
-    )
-    _raise({k: v for k, v in errors.items() if k == "state"}, _("The cluster is not valid."))
     if cluster.state != state:
         before, cluster.state, cluster.state_changed_at = cluster.state, state, timezone.now()
         cluster.save(update_fields=["state", "state_changed_at"])

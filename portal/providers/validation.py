@@ -54,6 +54,12 @@ def _gpu_counts(errors, gpus) -> None:
         errors["gpus"] = problems
 
 
+def cluster_state_errors(state) -> dict:
+    if state in ClusterState.values:
+        return {}
+    return {"state": [_("One of: %(v)s.") % {"v": ", ".join(ClusterState.values)}]}
+
+
 def cluster_errors(
     *,
     name,
@@ -78,8 +84,8 @@ def cluster_errors(
         errors["backend"] = [_("One of: %(v)s.") % {"v": ", ".join(ClusterBackend.values)}]
     if region not in Region.values:
         errors["region"] = [_("One of: %(v)s.") % {"v": ", ".join(Region.values)}]
-    if state is not None and state not in ClusterState.values:
-        errors["state"] = [_("One of: %(v)s.") % {"v": ", ".join(ClusterState.values)}]
+    if state is not None:
+        errors.update(cluster_state_errors(state))
     will_have_token = bool(token) if token is not None else has_token
     if backend == ClusterBackend.KUBERNETES:
         try:

@@ -134,9 +134,9 @@ def test_static_partition_keeps_each_tenant_on_its_own_nodes():
     sim = RecordingSim(jobs, 48, runtime_rule="user", check=True)  # 6 nodes, 2 per tenant
     policy = make("static_partition")
     sim.run(policy)
-    assert {vc: len(nodes) for vc, nodes in policy.slices.items()} == {"a": 2, "b": 2, "c": 2}
+    assert {vc: len(nodes) for vc, nodes in policy.nodes.items()} == {"a": 2, "b": 2, "c": 2}
     for vc, nodes in sim.placed:
-        assert nodes <= set(policy.slices[vc]), (vc, nodes)
+        assert nodes <= set(policy.nodes[vc]), (vc, nodes)
     assert next(j for j in sim.done if j.job_id == "c0").first_start == 150  # its slice was free
     assert metrics(sim)["jobs_never_fit"] == 0
 
@@ -155,7 +155,7 @@ def test_static_partition_slices_follow_the_shares():
     sim = Sim(jobs, 80, runtime_rule="user")
     policy = make("static_partition", shares={"a": 300.0, "b": 100.0})
     sim.run(policy)
-    assert {vc: len(nodes) for vc, nodes in policy.slices.items()} == {"a": 8, "b": 2}  # rounds 7.5 up
+    assert {vc: len(nodes) for vc, nodes in policy.nodes.items()} == {"a": 8, "b": 2}  # rounds 7.5 up
 
 
 # -- shares from history only -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import IsStaff
+from portal.api.common import IsStaff, csv_requested
 from portal.csv_download import csv_download
 from portal.errors import InvalidInput
 from scheduler.settlement import settlement
@@ -74,9 +74,11 @@ class Settlement(APIView):
     def get(self, request):
         errors: dict[str, list[str]] = {}
         first, last = _month(request, "from", errors), _month(request, "to", errors)
-        export = request.query_params.get("export")
-        if export not in (None, "csv"):
-            errors["export"] = [_("Only csv is offered.")]
+        export = False
+        try:
+            export = csv_requested(request)
+        except InvalidInput as error:  # reported with the period's errors, all at once
+            errors.update(error.fields)
         if first and last:
             span = (last.year - first.year) * 12 + last.month - first.month
             if span < 0:
@@ -87,7 +89,7 @@ class Settlement(APIView):
             raise InvalidInput(_("Invalid settlement period."), fields=errors)
         lines, unmatched = settlement(first, last)
         rows = [_row(line) for line in lines]
-        if export == "csv":
+        if export:
             return csv_download(rows, CSV_COLUMNS, f"settlement-{first:%Y-%m}-{last:%Y-%m}.csv")
         return Response(
             {

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -17,11 +16,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import get_visible
+from portal.api.common import csv_requested, get_visible
 from portal.api.parsers import DepthLimitedJSONParser
 from portal.api.serializers.strict import StrictInput
 from portal.csv_download import csv_download
-from portal.errors import InvalidInput
 from portal.ops.agents import usage_report_received
 from portal.organisations.selectors import organisations_visible_to
 from quotas.ledger import EARLIEST_USAGE_TIME, MAX_CLOCK_SKEW_S, epoch_to_datetime
@@ -178,13 +176,6 @@ class NodeJobs(APIView):
 EXPORT = OpenApiParameter("export", str, enum=["csv"], description="csv: the monthly rows as a CSV file")
 
 
-def _export(request) -> bool:
-    value = request.query_params.get("export")
-    if value not in (None, "csv"):
-        raise InvalidInput(_("Invalid export."), fields={"export": [_("Only csv is offered.")]})
-    return value == "csv"
-
-
 USAGE_OUT = inline_serializer(
     "Usage",
     {"summary": serializers.DictField(), "months": serializers.ListField(child=serializers.DictField())},
@@ -241,6 +232,6 @@ class OrganisationUsage(APIView):
 def usage_response(request, records, name: str, extra: dict | None = None):
     """The summary and monthly rows of ``records`` as JSON, or the rows as CSV with ?export=csv."""
     months = monthly_usage(records)
-    if _export(request):
+    if csv_requested(request):
         return csv_download(months, CSV_COLUMNS, f"{name}-usage.csv")
     return Response({"summary": {**usage_summary(records).as_dict(), **(extra or {})}, "months": months})
