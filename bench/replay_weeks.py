@@ -12,6 +12,11 @@ sjf_oracle again under ``none``, equal shares, normal (non-checkpointable) jobs.
 run and its targets; ``python -m bench.report --only weeks`` turns it into the table of
 docs/benchmarks.md. ``--week`` limits the sweep to the weeks named (to check it, or to split it over
 processes: ``--merge A.json B.json --json OUT`` joins the parts, each week and size once).
+
+To try a change of gpugrant's Policy over the whole sweep without rerunning the references,
+``--gpugrant 'gpugrant{"max_preemptions": 3}' --reuse BASE.json`` runs that policy in gpugrant's place
+(under ``user`` and ``none``) and static_partition again (the sharing ratios need its per-job times; the
+sweep stops if its result differs from BASE's), and takes every other policy's result from BASE.
 """
 
 import argparse
@@ -102,14 +107,21 @@ def week_targets(user: dict, none: dict) -> list[dict]:
     ]
 
 
-def replay_week(rows, gpus: int, min_fifo_queue_s: float, log=print) -> dict:
-    """One week at one size: FIFO first, then, if it is loaded, every policy under ``user`` and ``none``."""
+def replay_week(rows, gpus: int, min_fifo_queue_s: float, log=print, gpugrant="gpugrant", base=None) -> dict:
+    """One week at one size: FIFO first, then, if it is loaded, every policy under ``user`` and ``none``.
+
+    ``gpugrant`` names the policy run in gpugrant's place; with ``base`` (this week's run of an earlier
+    sweep) only it and static_partition run, the rest is taken from ``base``."""
+    if base is not None:
+        return _replay_against(rows, gpus, gpugrant, base, log)
     load = lambda: jobs_from_rows(rows)  # noqa: E731 (fresh Job objects for every run)
     started = time.perf_counter()
     fifo, _ = run_policy(load(), gpus, "fifo", runtime_estimate="user")
     run = {"gpus": gpus, "jobs": len(rows), "fifo_avg_queue_s": fifo["avg_queue_s"]}
     run["selected"] = fifo["avg_queue_s"] > min_fifo_queue_s
     log(f"  {gpus} GPUs: FIFO avg queue {fifo['avg_queue_s'] / HOUR:.2f} h ({fifo['wall_s']:.1f} s)")
+    if gpugrant != "gpugrant":
+        run["gpugrant_policy"] = gpugrant
     if run["selected"]:
         wall = {}
 
@@ -119,16 +131,54 @@ def replay_week(rows, gpus: int, min_fifo_queue_s: float, log=print) -> dict:
                 f"    user  {name:<17} avg JCT {result['avg_jct_s'] / HOUR:7.2f} h  {result['wall_s']:6.1f} s"
             )
 
-        user = replay_policies(load, gpus, USER_POLICIES, on_result=note, runtime_estimate="user")
+        user = replay_policies(
+            load, gpus, _named(USER_POLICIES, gpugrant), on_result=note, runtime_estimate="user"
+        )
+        user["policies"] = _renamed(user["policies"], gpugrant)
         user["policies"]["fifo"] = fifo
         none = {}
         for name in NONE_POLICIES:
-            none[name], _ = run_policy(load(), gpus, name, runtime_estimate="none")
+            none[name], _ = run_policy(
+                load(), gpus, gpugrant if name == "gpugrant" else name, runtime_estimate="none"
+            )
             log(
                 f"    none  {name:<17} avg JCT {none[name]['avg_jct_s'] / HOUR:7.2f} h  {none[name]['wall_s']:6.1f} s"
             )
         run |= {"user": user, "none": {"policies": none}}
         run["targets"] = week_targets(user["policies"], none)
+    run["wall_s"] = round(time.perf_counter() - started, 1)
+    return run
+
+
+def _named(policies, gpugrant: str) -> tuple:
+    return tuple(gpugrant if name == "gpugrant" else name for name in policies)
+
+
+def _renamed(results: dict, gpugrant: str) -> dict:
+    return {("gpugrant" if name == gpugrant else name): result for name, result in results.items()}
+
+
+def _replay_against(rows, gpus: int, gpugrant: str, base: dict, log) -> dict:
+    """``gpugrant`` (in gpugrant's place) and static_partition on one week; the rest from ``base``."""
+    run = {
+        key: value for key, value in base.items() if key not in ("targets", "wall_s", "load_average_after")
+    }
+    run["gpugrant_policy"] = gpugrant
+    if not base["selected"]:
+        return run
+    started = time.perf_counter()
+    load = lambda: jobs_from_rows(rows)  # noqa: E731
+    user = replay_policies(load, gpus, (gpugrant, "static_partition"), runtime_estimate="user")
+    alone, before = user["policies"]["static_partition"], base["user"]["policies"]["static_partition"]
+    if (alone["avg_jct_s"], alone["jobs_completed"]) != (before["avg_jct_s"], before["jobs_completed"]):
+        raise RuntimeError(f"static_partition differs from the base sweep's on {base['week']} at {gpus} GPUs")
+    ours = user["policies"][gpugrant]
+    log(f"    user  {gpugrant} avg JCT {ours['avg_jct_s'] / HOUR:7.2f} h  {ours['wall_s']:6.1f} s")
+    none, _ = run_policy(load(), gpus, gpugrant, runtime_estimate="none")
+    log(f"    none  {gpugrant} avg JCT {none['avg_jct_s'] / HOUR:7.2f} h  {none['wall_s']:6.1f} s")
+    run["user"] = {**base["user"], "policies": {**base["user"]["policies"], "gpugrant": ours}}
+    run["none"] = {"policies": {**base["none"]["policies"], "gpugrant": none}}
+    run["targets"] = week_targets(run["user"]["policies"], run["none"]["policies"])
     run["wall_s"] = round(time.perf_counter() - started, 1)
     return run
 
@@ -158,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--gpus", type=int, action="append")
     parser.add_argument("--week", action="append", help="only these weeks (their Monday, YYYY-MM-DD)")
     parser.add_argument("--min-fifo-queue-h", type=float, default=1.0)
+    parser.add_argument("--gpugrant", default="gpugrant", help="the policy run in gpugrant's place")
+    parser.add_argument("--reuse", metavar="BASE", help="take every other policy's result from this sweep")
     parser.add_argument("--json", required=True)
     args = parser.parse_args(argv)
     command = "python -m bench.replay_weeks " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -191,12 +243,27 @@ def main(argv=None) -> int:
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "weeks": [],
     }
+    base = {}
+    if args.reuse:
+        with open(args.reuse) as f:
+            base = {(run["week"], run["gpus"]): run for run in json.load(f)["weeks"]}
+        out["reused"] = args.reuse
+    if args.gpugrant != "gpugrant":
+        out["gpugrant_policy"] = args.gpugrant
     for monday in weeks:
         week_rows = slice_rows(rows, monday, 7)
         print(f"week of {monday.date()}: {len(week_rows)} jobs", flush=True)
         for gpus in args.gpus:
+            key = (monday.date().isoformat(), gpus)
+            if args.reuse and key not in base:
+                parser.error(f"{args.reuse} has no run of {key[0]} at {gpus} GPUs")
             run = replay_week(
-                week_rows, gpus, args.min_fifo_queue_h * HOUR, log=lambda s: print(s, flush=True)
+                week_rows,
+                gpus,
+                args.min_fifo_queue_h * HOUR,
+                log=lambda s: print(s, flush=True),
+                gpugrant=args.gpugrant,
+                base=base.get(key),
             )
             run |= {"week": monday.date().isoformat(), "load_average_after": load_average()}
             out["weeks"].append(run)

@@ -410,3 +410,53 @@ def test_a_split_sweep_merges_into_one_each_week_and_size_once_in_calendar_order
         ("2017-10-23", 256, "b"),
     ]
     assert merged["command"] == "merge" and merged["parts"] == ["a", "b"]
+
+
+def _week_rows():
+    """Two tenants on 16 GPUs: a's long 8-GPU runs hold a node while b's short ones queue behind them."""
+    rows = []
+    for i in range(12):
+        vc, gpus, duration = ("a", 8, 20000) if i % 3 == 0 else ("b", 8 if i % 2 else 4, 900 + 300 * i)
+        rows.append(
+            {
+                "job_id": str(i),
+                "vc": vc,
+                "submit_s": str(60 * i),
+                "num_gpus": str(gpus),
+                "duration_s": str(duration),
+            }
+        )
+    return rows
+
+
+def test_a_policy_tried_against_a_base_sweep_reruns_only_itself_and_the_slices():
+    from bench.replay_weeks import replay_week
+
+    rows = _week_rows()
+    base = replay_week(rows, 16, 0.0, log=lambda s: None) | {"week": "2017-11-06"}
+    assert base["selected"]
+    tried = replay_week(
+        rows, 16, 0.0, log=lambda s: None, gpugrant='gpugrant{"max_preemptions": 1}', base=base
+    )
+    assert tried["gpugrant_policy"] == 'gpugrant{"max_preemptions": 1}'
+    for name in ("fifo", "fifo_backfill", "sjf_oracle", "las", "static_partition"):
+        assert tried["user"]["policies"][name] == base["user"]["policies"][name]
+    assert tried["none"]["policies"]["sjf_oracle"] is base["none"]["policies"]["sjf_oracle"]
+    # the same run named the long way gives the same gpugrant as a fresh sweep with that policy
+    fresh = replay_week(rows, 16, 0.0, log=lambda s: None, gpugrant='gpugrant{"max_preemptions": 1}')
+    ours, again = tried["user"]["policies"]["gpugrant"], fresh["user"]["policies"]["gpugrant"]
+    assert (ours["avg_jct_s"], ours["preemptions"]) == (again["avg_jct_s"], again["preemptions"])
+    assert ours["max_sharing_ratio"] == again["max_sharing_ratio"] is not None
+    assert tried["targets"] == fresh["targets"]
+
+
+def test_a_base_sweep_whose_slices_differ_stops_the_try():
+    from bench.replay_weeks import replay_week
+
+    rows = _week_rows()
+    base = replay_week(rows, 16, 0.0, log=lambda s: None) | {"week": "2017-11-06"}
+    base["user"]["policies"]["static_partition"] = base["user"]["policies"]["static_partition"] | {
+        "avg_jct_s": 1.0
+    }
+    with pytest.raises(RuntimeError, match="static_partition differs"):
+        replay_week(rows, 16, 0.0, log=lambda s: None, gpugrant="gpugrant", base=base)
