@@ -37,6 +37,14 @@ def gpus(job: dict) -> str:
     return per_pod if pods == 1 else f"{pods} pods × {per_pod}"
 
 
+def cluster(job: dict) -> str:
+    """Where its current or last run was placed: ``seoul-a (provider KT Cloud, capital)``."""
+    where = job.get("cluster")
+    if not where:
+        return ""
+    return f"{where.get('name')} (provider {where.get('provider')}, {where.get('region')})"
+
+
 def placement(job: dict) -> str:
     return "; ".join(
         f"{pod.get('node')}: GPU{'s' * (len(pod.get('gpus', [])) != 1)} {', '.join(map(str, pod.get('gpus', [])))}"
@@ -122,6 +130,8 @@ def status_fields(job: dict, now: datetime) -> list[tuple[str, str]]:
         ("allocation", job.get("allocation") or ""),
         ("gpus", gpus(job)),
         ("placement", placement(job)),
+        ("cluster", cluster(job)),
+        ("pinned to", ", ".join(filter(None, (job.get("provider"), job.get("region"))))),
         ("image", job.get("image") or ""),
         (
             "runtime",

@@ -19,7 +19,8 @@ KINDS = ("training", "inference")
 PRIORITIES = ("low", "normal", "high")
 REQUIRED = ("name", "allocation", "command", "gpu_type", "gpus_per_pod", "max_runtime")
 # One of `environment` (a catalogue name) or `image` (where the allocation allows custom images).
-OPTIONAL = ("environment", "image", "kind", "pods", "priority", "env")
+OPTIONAL = ("environment", "image", "kind", "pods", "priority", "env", "provider", "region")
+REGIONS = ("capital", "non_capital")
 # Spec keys whose API field has another name; the rest are the same on both sides.
 API_NAMES = {"env": "environment", "environment": "environment_name", "max_runtime": "max_runtime_minutes"}
 HINTS = {
@@ -170,6 +171,12 @@ def _check(source: str, values: dict, lines: dict[str, int]) -> JobSpec:
         request["max_runtime_minutes"] = _minutes(values["max_runtime"], problem)
     if request["priority"] not in PRIORITIES:
         problem("priority", f"Choose {', '.join(PRIORITIES)}.")
+    if "provider" in values:  # where it may run, within the allocation's pins (`gpugrant providers`)
+        request["provider"] = _text(values["provider"], "provider", problem, limit=100)
+    if "region" in values:
+        request["region"] = values["region"]
+        if values["region"] not in REGIONS:
+            problem("region", f"Choose {' or '.join(REGIONS)}.")
     request["environment"] = _environment(values.get("env", {}), lines, problems)
 
     allocation = values.get("allocation")

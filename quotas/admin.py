@@ -18,6 +18,7 @@ class AllocationAdmin(admin.ModelAdmin):
     list_filter = ["status", "call", "allow_custom_images"]
     search_fields = ["project_title", "organisation__name"]
     readonly_fields = ["public_id", "application"]
+    filter_horizontal = ["providers"]
     inlines = [BudgetInline]
 
 

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.providers.models import Region
+
 SECONDS_PER_HOUR = 3600
 
 
@@ -72,6 +74,20 @@ class Allocation(models.Model):
     # images of its own choosing.
     allow_custom_images = models.BooleanField(
         default=False, help_text="Whether jobs may give their own image instead of a catalogue environment."
+    )
+    # Where its jobs may run (data residency, the application's request): none chosen means anywhere.
+    # A job may narrow these (Job.provider, Job.region), never widen them (docs/providers.md).
+    providers = models.ManyToManyField(
+        "providers.Provider",
+        blank=True,
+        related_name="pinned_allocations",
+        help_text="Its jobs run only on these providers' clusters (none: any provider).",
+    )
+    region = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=Region.choices,
+        help_text="Its jobs run only in this region (blank: any).",
     )
 
     class Meta:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from portal.organisations.selectors import organisation_ids_of
 from quotas.models import SECONDS_PER_HOUR, Allocation, AllocationBudget
@@ -25,9 +25,12 @@ def allocations_visible_to(user) -> QuerySet[Allocation]:
 
 
 def allocation_to_submit_against(user, public_id) -> Allocation | None:
-    """The allocation ``public_id`` if ``user`` may see it, with its organisation only (one query)."""
+    """The allocation ``public_id`` if ``user`` may see it, with its organisation and whether it pins
+    jobs to providers (``pins_providers``), in one query."""
+    pinned = Allocation.providers.through.objects.filter(allocation_id=OuterRef("pk"))
     return (
         _visible_to(user, Allocation.objects.select_related("organisation"))
+        .annotate(pins_providers=Exists(pinned))
         .filter(public_id=public_id)
         .first()
     )

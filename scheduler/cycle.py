@@ -126,7 +126,9 @@ def _claim(decision, index, backend_name: str, now, result: CycleResult) -> list
     }
     events: list[JobEvent] = []
     with transaction.atomic():
-        won_jobs = claim_queued_jobs(placements, placed, backend_name, now)
+        # a gang never spans clusters (scheduler.core), so its first node's cluster is the job's
+        clusters = {pk: index.node_clusters.get(start.pods[0].node) for pk, start in starts.items()}
+        won_jobs = claim_queued_jobs(placements, placed, backend_name, now, clusters)
         wanted: dict[int, int] = {pk: sum(len(p.gpu_indices) for p in starts[pk].pods) for pk in won_jobs}
         rows = [
             (index.node_ids[pod.node], gpu, pk)
@@ -203,27 +205,34 @@ def store_preemption_holds(snapshot, decision) -> None:
 
 
 def claim_queued_jobs(
-    placements: dict[int, list], placed: dict[int, Reason], backend_name: str, now
+    placements: dict[int, list], placed: dict[int, Reason], backend_name: str, now, clusters=None
 ) -> list[int]:
-    """queued → scheduled, with placement and reason, for those still queued; returns the ones moved."""
+    """queued → scheduled, with placement, cluster (``clusters``: job → cluster pk or None) and reason,
+    for those still queued; returns the ones moved."""
+    clusters = clusters or {}
     won: list[int] = []
     table = Job._meta.db_table
     postgres = connection.vendor == "postgresql"
     as_json = "CAST(v.column{} AS JSONB)" if postgres else "v.column{}"
     with connection.cursor() as cursor:
         for chunk in _chunks(list(placements), 500):
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"UPDATE {table} SET state = %s, scheduled_at = %s, run_started_at = %s, backend = %s, "
                 f"placement = {as_json.format(2)}, state_reason = v.column3, state_reason_code = v.column4, "
-                f"state_reason_params = {as_json.format(5)} FROM (VALUES {values}) AS v "
+                f"state_reason_params = {as_json.format(5)}, cluster_id = CAST(v.column6 AS BIGINT) "
+                f"FROM (VALUES {values}) AS v "
                 f"WHERE {table}.id = v.column1 AND {table}.state = %s RETURNING {table}.id",
                 [
                     JobState.SCHEDULED.value,
                     now,
                     now,
                     backend_name,
-                    *(value for pk in chunk for value in _claim_row(pk, placements[pk], placed[pk])),
+                    *(
+                        value
+                        for pk in chunk
+                        for value in _claim_row(pk, placements[pk], placed[pk], clusters.get(pk))
+                    ),
                     JobState.QUEUED.value,
                 ],
             )
@@ -231,10 +240,10 @@ def claim_queued_jobs(
     return sorted(won)
 
 
-def _claim_row(pk: int, placement: list, reason: Reason) -> tuple:
+def _claim_row(pk: int, placement: list, reason: Reason, cluster: int | None) -> tuple:
     columns = state_reason_fields(reason)
     code, params = columns["state_reason_code"], json.dumps(columns["state_reason_params"])
-    return pk, json.dumps(placement), columns["state_reason"], code, params
+    return pk, json.dumps(placement), columns["state_reason"], code, params, cluster
 
 
 def claim_free_gpus(rows: list[tuple[int, int, int]], now) -> dict[int, int]:

@@ -19,6 +19,8 @@ SUBMITTED_FIELDS = (
     "pods",
     "max_runtime_minutes",
     "priority",
+    "provider",
+    "region",
 )
 
 NAME_MAX_LENGTH = 100

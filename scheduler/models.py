@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.providers.models import Region
 from scheduler.job_fields import (
     DEFAULT_PODS,
     DEFAULT_PRIORITY,
@@ -133,6 +134,15 @@ class Job(models.Model):
     # (scheduler/core/calibration.py learns from how such plans turned out).
     first_estimate_at = models.DateTimeField(null=True, blank=True)
     first_planned_start = models.DateTimeField(null=True, blank=True)
+    # Where it may run, narrowing its allocation's pins (blank: as the allocation allows) ...
+    provider = models.ForeignKey(
+        "providers.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="pinned_jobs"
+    )
+    region = models.CharField(max_length=16, blank=True, choices=Region.choices)
+    # ... and the cluster its current or last run was placed in (set with the placement).
+    cluster = models.ForeignKey(
+        "providers.Cluster", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
 
     class Meta:
         ordering = ["-submitted_at"]

@@ -24,7 +24,9 @@ def _first_cycle() -> dict:
 
 def jobs_visible_to(user) -> QuerySet[Job]:
     """Members see their organisations' jobs; staff see all."""
-    base = Job.objects.select_related("allocation", "organisation", "created_by")
+    base = Job.objects.select_related(
+        "allocation", "organisation", "created_by", "provider", "cluster__provider"
+    )
     if not getattr(user, "is_authenticated", False):
         return base.none()
     if user.is_staff:

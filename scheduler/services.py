@@ -20,6 +20,7 @@ from scheduler import reasons
 from scheduler.admission import admit_in_one_statement
 from scheduler.job_fields import DEFAULT_PODS, DEFAULT_PRIORITY
 from scheduler.models import GpuNode, Job, JobEvent, JobKind, SubmissionKey
+from scheduler.pins import job_pin_errors
 from scheduler.states import TERMINAL, JobState
 from scheduler.stopping import stop_after_commit
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
@@ -152,6 +153,8 @@ def job_submit(
     environment: dict[str, str] | None = None,
     pods: int = DEFAULT_PODS,
     priority: str = DEFAULT_PRIORITY,
+    provider: str = "",
+    region: str = "",
     record: Callable[[Job], SubmissionKey] | None = None,
 ) -> Job:
     """Admit a job: validate, check the allocation, and hold its GPU-hours under the budget's row lock.
@@ -159,7 +162,7 @@ def job_submit(
     ``record(job)``, if given, is called with the job before it is written and returns the (unsaved)
     Idempotency-Key to write with it, atomically; a key already used raises IntegrityError, writing nothing.
     The job runs the catalogue environment ``environment_name``, or ``image`` where the allocation
-    allows custom images.
+    allows custom images. ``provider`` and ``region`` narrow where it may run (scheduler/pins.py).
     """
     if allocation.organisation_id not in organisation_ids_of(user):
         raise InvalidInput(
@@ -182,6 +185,8 @@ def job_submit(
     if image_errors:
         errors.pop("image", None)
         errors.update(image_errors)
+    provider_id, pin_errors = job_pin_errors(allocation, provider=provider, region=region, gpu_type=gpu_type)
+    errors.update(pin_errors)
     if errors:
         raise InvalidInput(_("The job is not valid."), fields=errors)
     admission = dict(gpu_type=gpu_type, gpus_per_pod=gpus_per_pod, pods=pods, priority=priority)
@@ -198,6 +203,8 @@ def job_submit(
         created_by=user,
         gpu_type=gpu_type,
         hold_gpu_seconds=hold,
+        provider_id=provider_id,
+        region=region,
         **content,
     )
     event = JobEvent.of(

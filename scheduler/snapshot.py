@@ -1,12 +1,14 @@
 """Reading the database into a scheduler.core Snapshot, with plain values only (no model objects)."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from portal.providers.models import ClusterState
+from portal.providers.selectors import allowed_clusters, cluster_costs, cluster_rows
 from quotas.models import Allocation, AllocationBudget, AllocationStatus
 from scheduler.core import (
     AllocationState,
@@ -22,6 +24,7 @@ from scheduler.core.predict import RuntimeHistory
 from scheduler.fair_usage import decayed_usage_at
 from scheduler.history import TRAIT_FIELDS, job_traits, runtime_history
 from scheduler.models import Gpu, GpuNode, Job
+from scheduler.pins import allocation_pins
 from scheduler.states import JobState
 
 PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
@@ -32,6 +35,7 @@ class SnapshotIndex:
     node_ids: dict[str, int]
     public_ids: dict[str, str]  # core job id (the primary key as text) → public id
     history: RuntimeHistory | None = None  # what the predictions came from (and the estimates' fallback)
+    node_clusters: dict[str, int] = field(default_factory=dict)  # node name → its cluster's pk, if tied
 
 
 def policy_from_settings() -> Policy:
@@ -45,14 +49,52 @@ def policy_from_settings() -> Policy:
     )
 
 
+def _node(name, gpu_type, count, free, schedulable, cluster, costs) -> Node:
+    """A node as the planner sees it: in its cluster (if tied to one), which takes new placements only
+    while active, at what placing a job there costs (portal.providers.selectors.cluster_costs)."""
+    if cluster is None:
+        return Node(name, gpu_type, count, free, schedulable)
+    return Node(
+        name,
+        gpu_type,
+        count,
+        free,
+        schedulable and cluster.state == ClusterState.ACTIVE,
+        cluster=cluster.name,
+        cost=costs.get((cluster.provider_id, gpu_type), 0.0),
+    )
+
+
+def _where_jobs_may_run(queued_rows, clusters) -> dict[int, frozenset[str] | None]:
+    """Each queued job's allowed clusters: its allocation's pins narrowed by its own (None: anywhere)."""
+    pins = allocation_pins({row["allocation_id"] for row in queued_rows})
+    seen: dict[tuple, frozenset[str] | None] = {}
+    where = {}
+    for row in queued_rows:
+        providers, region = pins.get(row["allocation_id"], (frozenset(), ""))
+        key = (providers, region, row["provider_id"], row["region"])
+        if key not in seen:
+            seen[key] = allowed_clusters(
+                clusters,
+                providers=providers,
+                region=region,
+                job_provider=row["provider_id"],
+                job_region=row["region"],
+            )
+        where[row["id"]] = seen[key]
+    return where
+
+
 def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIndex]:
     now = now or timezone.now()
     epoch = now.timestamp()
     nodes_rows = list(
         GpuNode.objects.filter(backend=backend_name).values_list(
-            "id", "name", "gpu_type", "gpu_count", "schedulable"
+            "id", "name", "gpu_type", "gpu_count", "schedulable", "cluster_id"
         )
     )
+    clusters = {row.pk: row for row in cluster_rows()}
+    costs = cluster_costs(timezone.localdate()) if clusters else {}
     node_names = {row[0]: row[1] for row in nodes_rows}
     free: dict[int, list[int]] = defaultdict(list)
     held: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -64,8 +106,16 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         elif not external:
             free[node_id].append(index)
     nodes = tuple(
-        Node(name, gpu_type, count, frozenset(i for i in free[node_id] if i < count), schedulable)
-        for node_id, name, gpu_type, count, schedulable in nodes_rows
+        _node(
+            name,
+            gpu_type,
+            count,
+            frozenset(i for i in free[node_id] if i < count),
+            schedulable,
+            clusters.get(cluster_id),
+            costs,
+        )
+        for node_id, name, gpu_type, count, schedulable, cluster_id in nodes_rows
     )
 
     running_rows = list(
@@ -97,10 +147,13 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             "held_nodes",
             "held_since",
             "used_gpu_seconds",
+            "provider_id",
+            "region",
             *TRAIT_FIELDS,
         )
     )
     allocation_ids = {row["allocation_id"] for row in (*running_rows, *queued_rows)}
+    where = _where_jobs_may_run(queued_rows, clusters.values())
     # Predictions come with the rows already read: each job is built once, with its prediction.
     history = runtime_history(allocation_ids, now)
 
@@ -141,6 +194,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             held_since=row["held_since"].timestamp() if row["held_since"] else None,
             prediction=predicted(row),
             attained_gpu_s=float(row["used_gpu_seconds"]),
+            clusters=where[row["id"]],
         )
         for row in queued_rows
     ]
@@ -158,4 +212,5 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         )
     )
     snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
-    return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history)
+    node_clusters = {row[1]: row[5] for row in nodes_rows if row[5] is not None}
+    return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history, node_clusters)

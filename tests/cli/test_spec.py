@@ -150,3 +150,25 @@ def test_it_wants_an_environment_or_an_image_but_not_both():
     assert any("a catalogue environment" in message for message in neither["job.yaml: environment"])
     both = problems(VALID + "environment: pytorch-2.5-cuda12.4\n")
     assert both["job.yaml:3: image"] == ["Give `environment` (a catalogue name) or `image`, not both."]
+
+
+def test_provider_and_region_narrow_where_the_job_runs_and_a_bad_region_points_at_its_line():
+    spec = spec_load("job.yaml", VALID + "provider: South Cloud\nregion: non_capital\n")
+    assert (spec.request["provider"], spec.request["region"]) == ("South Cloud", "non_capital")
+    assert problems(VALID + "region: busan\n") == {"job.yaml:8: region": ["Choose capital or non_capital."]}
+
+
+def test_status_shows_the_cluster_provider_and_region_a_job_runs_in():
+    from datetime import UTC, datetime
+
+    from gpugrant_cli.describe import status_fields
+
+    job = {
+        "state": "running",
+        "provider": "South Cloud",
+        "region": "",
+        "cluster": {"name": "gwangju-a", "provider": "South Cloud", "region": "non_capital"},
+    }
+    fields = dict(status_fields(job, datetime.now(UTC)))
+    assert fields["cluster"] == "gwangju-a (provider South Cloud, non_capital)"
+    assert fields["pinned to"] == "South Cloud"

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.api.serializers.strict import StrictInput
+from portal.providers.models import Region
 from quotas.models import SECONDS_PER_HOUR
 from scheduler.job_fields import (
     ARGUMENT_MAX_LENGTH,
@@ -56,11 +57,31 @@ class JobIn(StrictInput):
         min_value=MIN_RUNTIME_MINUTES, max_value=settings.GPUGRANT_MAX_RUNTIME_MINUTES
     )
     priority = serializers.ChoiceField(choices=JobPriority.choices, default=DEFAULT_PRIORITY)
+    provider = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="run only on this provider's clusters (GET /api/v1/providers), within the allocation's pins",
+    )
+    region = serializers.ChoiceField(
+        choices=Region.choices,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="run only in this region, within the allocation's pins",
+    )
 
 
 class PlacementOut(serializers.Serializer):
     node = serializers.CharField()
     gpus = serializers.ListField(child=serializers.IntegerField())
+
+
+class ClusterOut(serializers.Serializer):
+    name = serializers.CharField()
+    provider = serializers.CharField(source="provider.name")
+    region = serializers.CharField()
 
 
 class PredictedRuntimeOut(serializers.Serializer):
@@ -80,6 +101,15 @@ class JobOut(serializers.ModelSerializer):
     organisation = serializers.UUIDField(source="organisation.public_id", read_only=True)
     submitted_by = serializers.EmailField(source="created_by.email", read_only=True)
     placement = PlacementOut(many=True, read_only=True)
+    provider = serializers.CharField(
+        source="provider.name", read_only=True, allow_null=True, help_text="the provider it was pinned to"
+    )
+    region = serializers.CharField(read_only=True, help_text="the region it was pinned to (blank: any)")
+    cluster = ClusterOut(
+        read_only=True,
+        allow_null=True,
+        help_text="where its current or last run was placed: cluster, provider, region",
+    )
     queue_position = serializers.SerializerMethodField()
     estimated_start = serializers.SerializerMethodField()
     estimated_start_earliest = serializers.SerializerMethodField()
@@ -124,7 +154,10 @@ class JobOut(serializers.ModelSerializer):
             "first_estimated_start",
             "predicted_runtime",
             "wait_reason",
+            "provider",
+            "region",
             "placement",
+            "cluster",
             "exit_code",
             "requeues",
             "used_gpu_hours",

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.environments.selectors import environments_active
 from portal.errors import ServiceError
 from portal.jsonlimits import JsonTooDeep, check_json_depth
+from portal.providers.models import Region
+from portal.providers.selectors import providers_public
 from portal.web.forms.base import PortalForm
 from portal.web.templatetags.portal_tags import JOB_STATE_LABELS
 from scheduler.job_fields import (
@@ -151,6 +153,20 @@ class JobForm(PortalForm):
         ),
     )
     priority = forms.ChoiceField(label=_("Priority"), choices=JobPriority.choices, initial=DEFAULT_PRIORITY)
+    provider = forms.CharField(
+        label=_("Provider"),
+        required=False,
+        widget=forms.Select,
+        help_text=_(
+            "Run only on this provider's clusters. Optional; never wider than the allocation allows."
+        ),
+    )
+    region = forms.ChoiceField(
+        label=_("Region"),
+        required=False,
+        choices=[("", _("Any region"))] + list(Region.choices),
+        help_text=_("Run only in this region. Optional; never wider than the allocation allows."),
+    )
     submission_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, allocations, preselected=None, **kwargs):
@@ -174,6 +190,10 @@ class JobForm(PortalForm):
         self.fields["environment_name"].widget.choices = [("", gettext("None: use my own image"))] + [
             (e.name, f"{e.display_name} — {e.name} ({', '.join(str(JobKind(k).label) for k in e.kinds)})")
             for e in environments_active()
+        ]
+        # Any name parses; the service says whether it exists and suits the allocation's pins.
+        self.fields["provider"].widget.choices = [("", gettext("Any provider"))] + [
+            (p.name, p.name) for p in providers_public()
         ]
         # Any priority parses; the service refuses "high" from non-staff. Only staff are offered it.
         if not user.is_staff:
