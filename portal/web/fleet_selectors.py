@@ -25,7 +25,9 @@ def _gpu_state(gpu: Gpu, held_nodes: set[str]) -> str:
 
 
 def fleet_gpus() -> dict:
-    """Per node (with its GPU type): how many GPUs are in each of GPU_STATES, and the chart."""
+    """Per node (with its GPU type, provider and cluster): how many GPUs are in each of GPU_STATES, the
+    same summed per provider and cluster, and the chart; nodes grouped by provider and cluster (nodes of
+    no registered cluster last)."""
     held_nodes = {
         name
         for held in Job.objects.filter(state=JobState.QUEUED)
@@ -34,19 +36,47 @@ def fleet_gpus() -> dict:
         for name in held
     }
     nodes: dict[str, dict] = {}
-    for gpu in Gpu.objects.select_related("node", "job").order_by("node__name", "index"):
+    for gpu in Gpu.objects.select_related("node__cluster__provider", "job").order_by("node__name", "index"):
+        cluster = gpu.node.cluster
         node = nodes.setdefault(
             gpu.node.name,
-            {"node": gpu.node.name, "gpu_type": gpu.node.gpu_type, "counts": dict.fromkeys(GPU_STATES, 0)},
+            {
+                "node": gpu.node.name,
+                "gpu_type": gpu.node.gpu_type,
+                "provider": cluster.provider.name if cluster else "",
+                "cluster": cluster.name if cluster else "",
+                "region": cluster.get_region_display() if cluster else "",
+                "cluster_state": cluster.get_state_display() if cluster else "",
+                "counts": dict.fromkeys(GPU_STATES, 0),
+            },
         )
         node["counts"][_gpu_state(gpu, held_nodes)] += 1
-    rows = list(nodes.values())
+    rows = sorted(
+        nodes.values(), key=lambda row: (not row["cluster"], row["provider"], row["cluster"], row["node"])
+    )
+    clusters: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        group = clusters.setdefault(
+            (row["provider"], row["cluster"]),
+            {key: row[key] for key in ("provider", "cluster", "region", "cluster_state")}
+            | {"nodes": 0, "counts": dict.fromkeys(GPU_STATES, 0)},
+        )
+        group["nodes"] += 1
+        for state, count in row["counts"].items():
+            group["counts"][state] += count
+    for group in clusters.values():
+        group["total"] = sum(group["counts"].values())
     return {
         "rows": rows,
+        "clusters": list(clusters.values()),
         "chart": stacked_bars(
-            [(f"{row['node']} ({row['gpu_type']})", row["counts"]) for row in rows], GPU_STATES
+            [(f"{_where(row)}{row['node']} ({row['gpu_type']})", row["counts"]) for row in rows], GPU_STATES
         ),
     }
+
+
+def _where(row: dict) -> str:
+    return f"{row['cluster']} · " if row["cluster"] else ""
 
 
 def queue_by_gpu_type(*, now: datetime) -> dict:

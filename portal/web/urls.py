@@ -16,6 +16,7 @@ from portal.web.views import (
     language,
     organisations,
     reviews,
+    settlement,
     staff,
     usage,
 )
@@ -124,4 +125,5 @@ urlpatterns = [
         name="staff_environment_set_active",
     ),
     path("staff/fleet/", fleet.staff_fleet, name="staff_fleet"),
+    path("staff/settlement/", settlement.staff_settlement, name="staff_settlement"),
 ]

@@ -69,11 +69,50 @@ def test_the_page_draws_each_chart_with_its_table(client, fleet, staff, organisa
     svgs = re.findall(r"<svg.*?</svg>", content, flags=re.S)
     assert len(svgs) == 4  # GPUs by node, queue depth, mean wait, organisations
     assert all("<title" in svg and "<desc" in svg and "style=" not in svg for svg in svgs)
-    assert table_rows(content, "fleet-gpus")[0] == ["node-a", "A100", "1", "1", "0", "6", "0"]
+    assert table_rows(content, "fleet-gpus")[0] == ["–", "–", "node-a", "A100", "1", "1", "0", "6", "0"]
     assert table_rows(content, "fleet-queue") == [["A100", "1", "2", "30", "30"]]
     assert ["2,500", "2.00", "0.1"] in [row[1:] for row in table_rows(content, "fleet-organisations")]
     idle = table_rows(content, "fleet-idle")
     assert [row[0] for row in idle] == ["bert-finetune"]  # the busy job of the outsider is no offender
+
+
+def test_nodes_are_grouped_by_provider_and_cluster_with_sums(client, fleet, staff):
+    from portal.providers import services as providers
+    from scheduler.models import GpuNode
+
+    south = providers.provider_create(staff=staff, name="South Cloud")
+    gwangju = providers.cluster_create(
+        staff=staff,
+        provider=south,
+        name="gwangju-a",
+        backend="simulated",
+        region="non_capital",
+        gpus={"H100": 8},
+    )
+    providers.cluster_set_state(staff=staff, cluster=gwangju, state="draining")
+    GpuNode.objects.filter(name="node-h").update(cluster=gwangju)
+    gpus = fleet_gpus()
+    assert [(row["cluster"], row["node"]) for row in gpus["rows"]] == [
+        ("gwangju-a", "node-h"),
+        ("", "node-a"),
+    ]
+    assert [
+        (g["provider"], g["cluster"], g["nodes"], g["total"], g["counts"]["free"]) for g in gpus["clusters"]
+    ] == [
+        ("South Cloud", "gwangju-a", 1, 8, 8),
+        ("", "", 1, 8, 6),
+    ]
+    content = login(client, staff).get(reverse("web:staff_fleet")).content.decode()
+    groups = table_rows(content, "fleet-clusters")
+    assert groups[0][:5] == [
+        "South Cloud",
+        "gwangju-a",
+        "Outside the capital area",
+        "Draining: no new placements",
+        "1",
+    ]
+    assert groups[1][1] == "no registered cluster"
+    assert table_rows(content, "fleet-gpus")[0][:3] == ["South Cloud", "gwangju-a", "node-h"]
 
 
 def test_members_may_not_open_it(client, owner):

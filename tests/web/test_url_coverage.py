@@ -148,6 +148,7 @@ TABLE = {
     "staff_environment_edit": (environment, STAFF_ONLY),
     "staff_environment_set_active": (environment, POST_ONLY),
     "staff_fleet": (no_arguments, STAFF_ONLY),
+    "staff_settlement": (no_arguments, STAFF_ONLY),
 }
 
 

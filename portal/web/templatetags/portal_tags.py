@@ -199,3 +199,11 @@ def minutes(seconds) -> str:
         return f"{round(float(seconds) / 60):,}"
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def percent(share) -> str:
+    """A share (0.877) as a percentage with one decimal: ``87.7 %``; none: ``–``."""
+    if share is None or share == "":
+        return "–"
+    return f"{float(share) * 100:,.1f} %"
