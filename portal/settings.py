@@ -376,7 +376,12 @@ GPUGRANT_BACKENDS = {
     "local": "scheduler.backends.local.LocalBackend",
     "simulated": "scheduler.backends.simulated.SimulatedBackend",
     "kubernetes": "scheduler.backends.kubernetes.KubernetesBackend",
+    # every registered cluster at once, each through its own backend (docs/providers.md, "Federation")
+    "federated": "scheduler.federation.federated_backend",
 }
+# Federation: a cluster whose API server has not answered for this long is down: marked offline, its
+# jobs lost and requeued elsewhere.
+GPUGRANT_CLUSTER_OFFLINE_AFTER_S = env_int("GPUGRANT_CLUSTER_OFFLINE_AFTER_S", 120)
 # Scheduling policy (docs/scheduling.md).
 GPUGRANT_MAX_RUNTIME_MINUTES = env_int("GPUGRANT_MAX_RUNTIME_MINUTES", 7 * 24 * 60)
 GPUGRANT_FAIRSHARE_HALF_LIFE_S = env_int("GPUGRANT_FAIRSHARE_HALF_LIFE_S", 7 * 24 * 3600)

@@ -25,10 +25,12 @@ from django.utils import timezone
 from scheduler import reasons
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
+from scheduler.backends.federated import FederatedBackend
 from scheduler.core import plan
 from scheduler.core.calibration import calibrate
 from scheduler.core.estimate import estimate_ranges
 from scheduler.estimates import record_estimates
+from scheduler.federation import health_record, members_sync
 from scheduler.history import wait_calibration
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, Job, JobEvent, state_reason_fields
@@ -67,9 +69,14 @@ def run_cycle(
         result.seconds[name] = time.perf_counter() - clock
         clock = time.perf_counter()
 
+    federated = isinstance(backend, FederatedBackend)
+    if federated:
+        members_sync(backend)  # clusters registered or reconnected since the last cycle
     if sync_inventory:
         for name in inventory_sync(backend=backend, now=now):
             logger.warning("node %s vanished; its jobs will be reconciled as lost", name)
+        if federated:
+            health_record(backend)  # down clusters offline; clusters back and cleaned in service again
     lap("inventory")
     snapshot, index = build_snapshot(backend_name=backend.name, now=now)
     lap("snapshot")

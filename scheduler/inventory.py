@@ -31,6 +31,11 @@ def inventory_sync(*, backend: Backend, now=None) -> list[str]:
     now = now or timezone.now()
     infos = {info.name: info for info in backend.inventory()}
     cluster_id = served_cluster_id()
+    # A federated backend says each node's cluster (scheduler/backends/federated.py).
+    named = {info.cluster for info in infos.values() if info.cluster}
+    cluster_ids = dict(Cluster.objects.filter(name__in=named).values_list("name", "pk")) if named else {}
+    if named - set(cluster_ids):
+        raise ImproperlyConfigured(f"nodes of unregistered clusters: {sorted(named - set(cluster_ids))}")
     with transaction.atomic():
         nodes = {node.name: node for node in GpuNode.objects.filter(name__in=list(infos))}
         fields = ("gpu_type", "gpu_count", "schedulable", "unschedulable_reason", "backend", "cluster_id")
@@ -42,7 +47,7 @@ def inventory_sync(*, backend: Backend, now=None) -> list[str]:
                 "schedulable": info.schedulable,
                 "unschedulable_reason": info.unschedulable_reason[:200],
                 "backend": backend.name,
-                "cluster_id": cluster_id,
+                "cluster_id": cluster_ids[info.cluster] if info.cluster else cluster_id,
             }
             node = nodes.get(name)
             if node is None:

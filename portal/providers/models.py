@@ -54,6 +54,9 @@ class Cluster(models.Model):
     region = models.CharField(max_length=16, choices=Region.choices)
     state = models.CharField(max_length=16, choices=ClusterState.choices, default=ClusterState.ACTIVE)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # Whether gpugrant itself set the state (failover marks a silent cluster offline): only such an
+    # offline cluster is put back into service when it answers again; staff's own choice stands.
+    state_set_by_service = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -182,7 +182,8 @@ def cluster_set_state(*, staff, cluster: Cluster, state: str, reason: str = "") 
     cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
     if cluster.state != state:
         before, cluster.state, cluster.state_changed_at = cluster.state, state, timezone.now()
-        cluster.save(update_fields=["state", "state_changed_at"])
+        cluster.state_set_by_service = staff is None
+        cluster.save(update_fields=["state", "state_changed_at", "state_set_by_service"])
         audit_record(
             actor=staff,
             target=cluster,

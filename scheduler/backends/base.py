@@ -14,6 +14,7 @@ class NodeInfo:
     unschedulable_reason: str = ""
     foreign_gpus: tuple[int, ...] = ()  # GPUs held by workloads gpugrant does not own
     gpu_uuids: tuple[str, ...] = ()
+    cluster: str = ""  # the registered cluster it belongs to, where a backend knows (federated.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Phase(StrEnum):
     TIMED_OUT = "timed_out"
     STOPPED = "stopped"  # stopped at gpugrant's request (cancel, preempt, exhausted)
     LOST = "lost"  # the node or the pods vanished
+    UNKNOWN = "unknown"  # the backend cannot say now (its cluster does not answer): leave the job as it is
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,8 @@ class Backend(ABC):
     @abstractmethod
     def logs(self, job_id: str, limit_bytes: int) -> str:
         """The last ``limit_bytes`` of the job's output."""
+
+    def owned_job_ids(self) -> set[str]:
+        """Every job gpugrant started here that may still hold something (pods, processes), whatever the
+        database says: what cleaning a cluster after an outage stops."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list what it started")

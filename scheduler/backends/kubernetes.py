@@ -267,6 +267,11 @@ class KubernetesBackend(Backend):
                 "delete_namespaced_service", service["metadata"]["name"], service["metadata"]["namespace"]
             )
 
+    def owned_job_ids(self) -> set[str]:
+        """Every job with a pod here (any phase: a finished pod still holds its record until removed)."""
+        pods = self._json("list_pod_for_all_namespaces", label_selector=manifests.JOB_LABEL)["items"]
+        return {pod["metadata"]["labels"][manifests.JOB_LABEL] for pod in pods}
+
     def statuses(self, job_ids: list[str]) -> list[JobStatus]:
         if not job_ids:
             return []

@@ -429,6 +429,13 @@ class LocalBackend(Backend):
 
     # --- statuses ---------------------------------------------------------------------------------
 
+    def owned_job_ids(self) -> set[str]:
+        """Jobs with a run directory whose run has not ended."""
+        if not self.root.is_dir():
+            return set()
+        ids = [entry.name for entry in self.root.iterdir() if _JOB_ID.match(entry.name)]
+        return {s.job_id for s in self.statuses(ids) if s.phase in (Phase.PENDING, Phase.RUNNING)}
+
     def statuses(self, job_ids: list[str]) -> list[JobStatus]:
         found = []
         for job_id in job_ids:

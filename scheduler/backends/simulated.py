@@ -50,6 +50,7 @@ class SimulatedBackend(Backend):
         self._events: list[tuple[float, int, str]] = []  # (ends_at, bind order, job id); stale ones skipped
         self._binds = 0
         self._bind_failures: dict[str, str] = {}
+        self.unreachable = ""  # while set, its "API server" does not answer (cut_off): every call raises
 
     # --- the virtual clock --------------------------------------------------------------------------
 
@@ -107,12 +108,26 @@ class SimulatedBackend(Backend):
     def add_node(self, node: NodeInfo) -> None:
         self._nodes[node.name] = node
 
+    def cut_off(self, reason: str = "connection refused") -> None:
+        """Its API server stops answering (every call raises ConnectionError); what runs keeps running, as
+        in a network partition."""
+        self.unreachable = reason
+
+    def reconnect(self) -> None:
+        self.unreachable = ""
+
+    def _answer(self) -> None:
+        if self.unreachable:
+            raise ConnectionError(f"simulated cluster unreachable: {self.unreachable}")
+
     # --- Backend ----------------------------------------------------------------------------------
 
     def inventory(self) -> list[NodeInfo]:
+        self._answer()
         return list(self._nodes.values())
 
     def bind(self, spec: JobSpec) -> None:
+        self._answer()
         existing = self._jobs.get(spec.job_id)
         if existing is not None and existing.phase not in {Phase.STOPPED, Phase.LOST}:
             return  # already bound: binding again does nothing (a stopped or lost job may run again)
@@ -151,14 +166,21 @@ class SimulatedBackend(Backend):
         heapq.heappush(self._events, (job.ends_at, job.bind_order, spec.job_id))
 
     def stop(self, job_id: str, reason: str) -> None:
+        self._answer()
         job = self._jobs.get(job_id)
         if job is not None and job.phase == Phase.RUNNING:
             self._finish(job, Phase.STOPPED, reason)
 
+    def owned_job_ids(self) -> set[str]:
+        self._answer()
+        return {job_id for job_id, job in self._jobs.items() if job.phase in (Phase.PENDING, Phase.RUNNING)}
+
     def statuses(self, job_ids: list[str]) -> list[JobStatus]:
+        self._answer()
         return [self._status(self._jobs[job_id]) for job_id in job_ids if job_id in self._jobs]
 
     def logs(self, job_id: str, limit_bytes: int) -> str:
+        self._answer()
         job = self._jobs.get(job_id)
         if job is None or limit_bytes <= 0:
             return ""

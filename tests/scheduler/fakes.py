@@ -30,6 +30,9 @@ class ScriptedBackend(Backend):
         if job_id in self.bound:
             self.phases[job_id] = JobStatus(job_id, Phase.STOPPED, reason)
 
+    def owned_job_ids(self):
+        return {j for j, s in self.phases.items() if s.phase in (Phase.PENDING, Phase.RUNNING)}
+
     def statuses(self, job_ids):
         return [self.phases[j] for j in job_ids if j in self.phases]
 
