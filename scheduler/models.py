@@ -232,6 +232,11 @@ class NodeKey(models.Model):
     """A node agent's credential: it may report usage only for jobs placed on its node."""
 
     node = models.CharField(max_length=253)
+    # A federated cluster's agent names its node as that cluster knows it; the key speaks for that node
+    # of that cluster only (the node as gpugrant names it: "<cluster>/<node>", scheduler/backends/federated.py).
+    cluster = models.ForeignKey(
+        "providers.Cluster", null=True, blank=True, on_delete=models.CASCADE, related_name="node_keys"
+    )
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -239,7 +244,12 @@ class NodeKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.node} ({self.prefix}…)"
+        return f"{self.qualified_node} ({self.prefix}…)"
+
+    @property
+    def qualified_node(self) -> str:
+        """The node as gpugrant's inventory names it."""
+        return f"{self.cluster.name}/{self.node}" if self.cluster_id else self.node
 
 
 class JobStartEstimate(models.Model):

@@ -18,17 +18,20 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def node_key_create(*, node: str) -> tuple[NodeKey, str]:
+def node_key_create(*, node: str, cluster=None) -> tuple[NodeKey, str]:
+    """A key for the agent of ``node`` (of ``cluster``, a registered federated cluster, if given: the
+    agent then reports as that cluster's node and can speak for no other cluster's)."""
     prefix = secrets.token_hex(6)
     plaintext = f"{PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    return NodeKey.objects.create(node=node, prefix=prefix, key_hash=_digest(plaintext)), plaintext
+    key = NodeKey.objects.create(node=node, cluster=cluster, prefix=prefix, key_hash=_digest(plaintext))
+    return key, plaintext
 
 
 def node_key_authenticate(plaintext: str) -> NodeKey | None:
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         return None
-    key = NodeKey.objects.filter(prefix=parts[1], revoked_at=None).first()
+    key = NodeKey.objects.select_related("cluster").filter(prefix=parts[1], revoked_at=None).first()
     if key is None or not hmac.compare_digest(key.key_hash, _digest(plaintext)):
         return None
     now = timezone.now()
@@ -59,7 +62,7 @@ class NodeKeyAuthentication(authentication.BaseAuthentication):
         key = node_key_authenticate(header[1])
         if key is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked node key."))
-        return NodePrincipal(key.node), key
+        return NodePrincipal(key.qualified_node), key
 
     def authenticate_header(self, request) -> str:
         return 'Node realm="node-agents"'

@@ -181,3 +181,47 @@ def test_a_cluster_registered_later_joins_the_next_cycle(federation, staff, owne
     step(backend)
     job.refresh_from_db()
     assert job.state == "running" and job.placement[0]["node"] == "gangneung-a/h100-01"
+
+
+def test_node_keys_are_scoped_to_their_cluster(federation, owner, allocation, settings):
+    """Two clusters both have a node called a100-01; each agent's key speaks for its own cluster's only."""
+    from rest_framework.test import APIClient
+
+    from scheduler.node_keys import node_key_create
+    from tests.api.test_usage_api import wire
+
+    settings.GPUGRANT_METERING = "agent"
+    backend, _ = federation
+    job = submit(owner, allocation, gpus_per_pod=8)
+    step(backend)
+    job.refresh_from_db()
+    assert job.placement[0]["node"] == "gwangju-a/a100-01"
+
+    def agent(cluster):
+        client = APIClient()
+        key, plaintext = node_key_create(node="a100-01", cluster=Cluster.objects.get(name=cluster))
+        client.credentials(HTTP_AUTHORIZATION=f"Node {plaintext}")
+        return client, key
+
+    ours, key = agent("gwangju-a")
+    assert str(key).startswith("gwangju-a/a100-01 (")
+    answer = ours.post("/api/v1/usage", {"records": [wire(job, 0)]}, format="json").json()
+    assert answer == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert [j["id"] for j in ours.get("/api/v1/node/jobs").json()["jobs"]] == [str(job.public_id)]
+    theirs, _ = agent("seoul-a")  # the same node name in the other provider's cluster
+    refused = theirs.post("/api/v1/usage", {"records": [wire(job, 1)]}, format="json").json()
+    assert (
+        refused["accepted"] == 0 and refused["rejected"][0]["reason"] == "the job was not placed on this node"
+    )
+    assert theirs.get("/api/v1/node/jobs").json()["jobs"] == []
+
+
+def test_create_node_key_names_its_cluster_or_refuses(federation, capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("create_node_key", "--node", "a100-01", "--cluster", "seoul-a")
+    assert capsys.readouterr().out.strip().startswith("ggnode_")
+    with pytest.raises(CommandError, match="no registered cluster"):
+        call_command("create_node_key", "--node", "a100-01", "--cluster", "jeju-a")
+    with pytest.raises(CommandError, match="no /"):
+        call_command("create_node_key", "--node", "seoul-a/a100-01")
