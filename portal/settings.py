@@ -404,6 +404,9 @@ GPUGRANT_OVERLOAD_RETRY_AFTER_S = env_int("GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1)
 GPUGRANT_LOG_LIMIT_BYTES = env_int("GPUGRANT_LOG_LIMIT_BYTES", 64 * 1024)
 # Local backend: simulated GPUs per type where no NVIDIA GPU exists (the demo awards A100 and H100).
 GPUGRANT_LOCAL_GPUS = os.environ.get("GPUGRANT_LOCAL_GPUS", "A100:4,H100:4")
+# Local backend: which registered cluster (portal/providers) each GPU type of this machine belongs to,
+# "A100=cluster-a,H100=cluster-b" (the demo splits its simulated GPUs between two providers this way).
+GPUGRANT_LOCAL_CLUSTERS = os.environ.get("GPUGRANT_LOCAL_CLUSTERS", "")
 # Local backend sandbox (bubblewrap; docs/configuration.md): "required" refuses to start without it;
 # "if-available" (the demo's default) runs jobs unsandboxed, with a loud warning, where it cannot work;
 # "off" (demo only) never sandboxes.

@@ -106,6 +106,12 @@ def test_it_refuses_to_start_in_production_without_a_credentials_key(keys, messa
 
 @pytest.mark.django_db
 def test_it_seeds_demo_data_idempotently_with_working_logins(settings):
+    from portal.providers.models import Cluster, Contract
+    from portal.web.management.commands.seed_demo import DEMO_LOCAL_CLUSTERS
+    from scheduler.models import GpuNode
+
+    settings.GPUGRANT_BACKEND = "local"
+    settings.GPUGRANT_LOCAL_CLUSTERS = DEMO_LOCAL_CLUSTERS  # as `manage.py demo` sets it
     call_command("seed_demo", verbosity=0)
     counts = (
         User.objects.count(),
@@ -120,6 +126,20 @@ def test_it_seeds_demo_data_idempotently_with_working_logins(settings):
         Application.objects.count(),
         Allocation.objects.count(),
     ) == counts
+
+    # two providers, each with its cluster of the machine's simulated GPUs and a contract
+    assert sorted(Cluster.objects.values_list("provider__name", "name", "region")) == [
+        ("Hanbit Cloud", "hanbit-seoul-1", "capital"),
+        ("Namdo GPU", "namdo-gwangju-1", "non_capital"),
+    ]
+    assert sorted(Contract.objects.values_list("gpu_type", "kind")) == [
+        ("A100", "reserved"),
+        ("H100", "on_demand"),
+    ]
+    assert dict(GpuNode.objects.values_list("name", "cluster__name")) == {
+        "local-a100": "hanbit-seoul-1",
+        "local-h100": "namdo-gwangju-1",
+    }
 
     states = set(Application.objects.values_list("state", flat=True))
     assert states >= {"draft", "submitted", "under_review", "revision_requested", "rejected", "approved"}

@@ -91,7 +91,9 @@ class FederatedBackend(Backend):
                 self._members[name] = backend
                 self._health[name] = MemberHealth()
                 self._nodes.pop(name, None)
-        self.bind_concurrency = max([1, *(getattr(b, "bind_concurrency", 1) for b in self._members.values())])
+        # Binds to different clusters are independent (each member has its own client and rate limit):
+        # as many at once as the members allow together.
+        self.bind_concurrency = max(1, sum(getattr(b, "bind_concurrency", 1) for b in self._members.values()))
 
     def member(self, cluster: str) -> Backend:
         return self._members[cluster]

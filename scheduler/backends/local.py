@@ -15,6 +15,7 @@ rlimits from the job's request. Where the sandbox cannot work here, the backend 
 ("required", production), or runs jobs unsandboxed and says so loudly ("if-available", the demo).
 """
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -123,7 +124,9 @@ class LocalBackend(Backend):
     # --- inventory --------------------------------------------------------------------------------
 
     def inventory(self) -> list[NodeInfo]:
-        return self._real_gpu_nodes() or simulated_nodes(settings.GPUGRANT_LOCAL_GPUS)
+        nodes = self._real_gpu_nodes() or simulated_nodes(settings.GPUGRANT_LOCAL_GPUS)
+        clusters = local_clusters(settings.GPUGRANT_LOCAL_CLUSTERS)
+        return [dataclasses.replace(node, cluster=clusters.get(node.gpu_type, "")) for node in nodes]
 
     def _real_gpu_nodes(self) -> list[NodeInfo]:
         """One node named after this host with its NVIDIA GPUs, or [] when there are none."""
@@ -574,6 +577,21 @@ def give_tree(path: Path, uid: int) -> None:
     for _folder, folders, files, folder_fd in os.fwalk(path, follow_symlinks=False):
         for name in folders + files:
             os.chown(name, uid, uid, dir_fd=folder_fd, follow_symlinks=False)
+
+
+def local_clusters(setting: str) -> dict[str, str]:
+    """``"A100=north-1,H100=south-1"`` → GPU type → the registered cluster its local GPUs belong to."""
+    clusters = {}
+    for item in setting.split(","):
+        if not item.strip():
+            continue
+        gpu_type, sep, cluster = item.strip().partition("=")
+        if not sep or not gpu_type.strip() or not cluster.strip():
+            raise ValueError(
+                f"GPUGRANT_LOCAL_CLUSTERS items look like 'A100=cluster-a', not {item.strip()!r}"
+            )
+        clusters[gpu_type.strip()] = cluster.strip()
+    return clusters
 
 
 def simulated_nodes(gpu_counts: str) -> list[NodeInfo]:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from portal.web.management.commands.seed_demo import LOGINS, demo_password
+from portal.web.management.commands.seed_demo import DEMO_LOCAL_CLUSTERS, LOGINS, demo_password
 from scheduler.backends import get_backend
 from scheduler.backends.local import UNSANDBOXED_WARNING, sandbox_unavailable_reason
 from scheduler.node_keys import node_key_create
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         port = str(options["port"])
         # Node agents meter the demo's jobs (simulated GPUs where there is no NVIDIA GPU).
         os.environ["GPUGRANT_METERING"] = settings.GPUGRANT_METERING = "agent"
+        # Its simulated GPUs belong to the two demo providers' clusters (seed_demo registers them).
+        if not os.environ.get("GPUGRANT_LOCAL_CLUSTERS"):
+            os.environ["GPUGRANT_LOCAL_CLUSTERS"] = settings.GPUGRANT_LOCAL_CLUSTERS = DEMO_LOCAL_CLUSTERS
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", verbosity=0)
         processes: list[subprocess.Popen] = []

@@ -23,6 +23,8 @@ from portal.environments.models import Environment
 from portal.environments.services import environment_create
 from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
+from portal.providers.models import Provider
+from portal.providers.services import cluster_create, contract_create, provider_create
 from quotas import services as quota_services
 from quotas.calls import call_create
 from quotas.models import Allocation
@@ -33,6 +35,14 @@ from scheduler.models import Job
 from scheduler.services import job_submit
 
 CALL_TITLE = "2026 AI Computing Resource Support — Round 2"
+# Two providers the programme rents from, each with one cluster of this machine's simulated GPUs (the
+# demo sets GPUGRANT_LOCAL_CLUSTERS to match): different GPU types, regions, prices and contract kinds.
+DEMO_PROVIDERS = [
+    # provider, cluster, region, GPU type, contract kind, KRW per GPU-hour
+    ("Hanbit Cloud", "hanbit-seoul-1", "capital", "A100", "reserved", "2900"),
+    ("Namdo GPU", "namdo-gwangju-1", "non_capital", "H100", "on_demand", "4500"),
+]
+DEMO_LOCAL_CLUSTERS = ",".join(f"{gpu_type}={cluster}" for _, cluster, _, gpu_type, _, _ in DEMO_PROVIDERS)
 
 USERS = [
     # email, full name, staff, reviewer
@@ -136,6 +146,7 @@ class Command(BaseCommand):
             call = self._call(users["staff@demo.test"])
             self._applications(users, orgs, call)
             self._environments(users["staff@demo.test"])
+            self._providers(users["staff@demo.test"])
             self._jobs(users)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
@@ -332,6 +343,36 @@ class Command(BaseCommand):
         for values in DEMO_ENVIRONMENTS:
             if not Environment.objects.filter(name=values["name"]).exists():
                 environment_create(staff=staff, **values)
+
+    def _providers(self, staff) -> None:
+        """Two providers with a cluster and a contract each, from the start of last month to a year on."""
+        today = timezone.localdate()
+        starts = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        for name, cluster, region, gpu_type, kind, price in DEMO_PROVIDERS:
+            if Provider.objects.filter(name=name).exists():
+                continue
+            provider = provider_create(staff=staff, name=name, contact_email=f"gpu-ops@{cluster}.example")
+            count = dict(
+                item.split(":") for item in settings.GPUGRANT_LOCAL_GPUS.split(",") if ":" in item
+            ).get(gpu_type, "4")
+            cluster_create(
+                staff=staff,
+                provider=provider,
+                name=cluster,
+                backend="local",
+                region=region,
+                gpus={gpu_type: int(count)},
+            )
+            contract_create(
+                staff=staff,
+                provider=provider,
+                gpu_type=gpu_type,
+                gpus=int(count),
+                starts_on=starts,
+                ends_on=starts + timedelta(days=365),
+                price_krw_per_gpu_hour=price,
+                kind=kind,
+            )
 
     def _jobs(self, users) -> None:
         """Example jobs per demo allocation (workers/examples) that really run on the local backend."""
