@@ -143,5 +143,6 @@ def test_members_change_without_losing_the_health_of_those_kept(clusters):
     federation.set_members({"busan": busan, "jeju": SimulatedBackend(nodes=[NodeInfo("n", "H100", 8)])})
     assert federation.health()["busan"].silent_since == clock.now
     assert set(federation.health()) == {"busan", "jeju"}
+    assert federation.bind_concurrency == 2  # binds to different clusters run side by side
     with pytest.raises(ValueError, match="cannot hold"):
         federation.set_members({"a/b": seoul})
