@@ -1,164 +1,35 @@
-"""/admin/ for providers, clusters and contracts: every save goes through the audited services, and a
-cluster's token is write-only (an empty field keeps the stored one; it is never shown)."""
+"""/admin/ for providers, clusters and contracts: the forms of portal/providers/forms.py, so every save
+goes through the audited services and a cluster's token is write-only."""
 
-from django import forms
 from django.contrib import admin
 
-from portal.providers import services
+from portal.providers.forms import ClusterForm, ContractForm, ProviderForm
 from portal.providers.models import Cluster, Contract, Provider
-from portal.providers.validation import cluster_errors, contract_errors, provider_errors
 
 
-class ServiceForm(forms.ModelForm):
-    """Runs the service's own checks in clean(), so a bad value is a field error, not a 500."""
-
-    def service_errors(self, data: dict) -> dict:
-        raise NotImplementedError
-
-    def clean(self):
-        data = super().clean()
-        for field, messages in self.service_errors(data).items():
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
-        return data
-
-
-class ProviderForm(ServiceForm):
-    class Meta:
-        model = Provider
-        fields = list(services.PROVIDER_FIELDS)
-
-    def service_errors(self, data):
-
-        return provider_errors(**{f: data.get(f) or "" for f in services.PROVIDER_FIELDS})
-
-
-class ClusterForm(ServiceForm):
-    api_url = forms.URLField(required=False, assume_scheme="https")
-    new_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="A new service-account token; leave empty to keep the stored one.",
-    )
-    clear_token = forms.BooleanField(required=False)
-    gpu_counts = forms.CharField(
-        required=False, help_text="GPU type=count, comma separated: H100=400,H200=16"
-    )
-
-    class Meta:
-        model = Cluster
-        fields = ["provider", *services.CLUSTER_FIELDS]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["gpu_counts"] = ",".join(f"{g.gpu_type}={g.count}" for g in self.instance.gpus.all())
-
-    def gpus(self) -> dict | None:
-        text = self.cleaned_data.get("gpu_counts") or ""
-        counts = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            gpu_type, _, count = part.partition("=")
-            if not count.strip().isdigit():
-                return None
-            counts[gpu_type.strip()] = int(count)
-        return counts
-
-    def token(self) -> str | None:
-        if self.cleaned_data.get("clear_token"):
-            return ""
-        return self.cleaned_data.get("new_token") or (None if self.instance.pk else "")
-
-    def service_errors(self, data):
-
-        gpus = self.gpus()
-        if gpus is None:
-            return {"gpu_counts": ["Write GPU type=count pairs, comma separated."]}
-        errors = cluster_errors(
-            **{f: data.get(f) or "" for f in services.CLUSTER_FIELDS},
-            token=self.token(),
-            has_token=self.instance.has_token if self.instance.pk else False,
-            gpus=gpus,
-        )
-        if "gpus" in errors:
-            errors["gpu_counts"] = errors.pop("gpus")
-        if "token" in errors:
-            errors["new_token"] = errors.pop("token")
-        return errors
-
-
-class ContractForm(ServiceForm):
-    class Meta:
-        model = Contract
-        fields = ["provider", *services.CONTRACT_FIELDS]
-
-    def service_errors(self, data):
-
-        if any(data.get(f) is None for f in services.CONTRACT_FIELDS):
-            return {}  # the model form already named the missing or malformed field
-        return contract_errors(**{f: data.get(f) for f in services.CONTRACT_FIELDS})
+class ServiceSavedAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.save_with(request.user).pk
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ServiceSavedAdmin):
     form = ProviderForm
     list_display = ["name", "contact_name", "contact_email", "contract_reference"]
     search_fields = ["name"]
 
-    def save_model(self, request, obj, form, change):
-        values = {f: form.cleaned_data.get(f) or "" for f in services.PROVIDER_FIELDS}
-        if change:
-            saved = services.provider_update(
-                staff=request.user, provider=Provider.objects.get(pk=obj.pk), **values
-            )
-        else:
-            saved = services.provider_create(staff=request.user, **values)
-        obj.pk = saved.pk
-
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(ServiceSavedAdmin):
     form = ClusterForm
     list_display = ["name", "provider", "backend", "region", "state", "has_token"]
     list_filter = ["provider", "backend", "region", "state"]
     search_fields = ["name", "provider__name"]
     readonly_fields = ["state", "state_changed_at"]
 
-    def save_model(self, request, obj, form, change):
-        values = {f: form.cleaned_data.get(f) or "" for f in services.CLUSTER_FIELDS}
-        if change:
-            saved = services.cluster_update(
-                staff=request.user,
-                cluster=Cluster.objects.get(pk=obj.pk),
-                token=form.token(),
-                gpus=form.gpus(),
-                **values,
-            )
-        else:
-            saved = services.cluster_create(
-                staff=request.user,
-                provider=form.cleaned_data["provider"],
-                token=form.token() or "",
-                gpus=form.gpus(),
-                **values,
-            )
-        obj.pk = saved.pk
-
 
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(ServiceSavedAdmin):
     form = ContractForm
     list_display = ["provider", "gpu_type", "gpus", "kind", "starts_on", "ends_on", "price_krw_per_gpu_hour"]
     list_filter = ["provider", "gpu_type", "kind"]
-
-    def save_model(self, request, obj, form, change):
-        values = {f: form.cleaned_data.get(f) for f in services.CONTRACT_FIELDS}
-        if change:
-            saved = services.contract_update(
-                staff=request.user, contract=Contract.objects.get(pk=obj.pk), **values
-            )
-        else:
-            saved = services.contract_create(
-                staff=request.user, provider=form.cleaned_data["provider"], **values
-            )
-        obj.pk = saved.pk

@@ -11,6 +11,7 @@ from portal.applications.models import Review
 from portal.environments.models import Environment
 from portal.notifications.models import Notification
 from portal.organisations.services import membership_invite
+from portal.providers import services as provider_services
 from portal.web.urls import urlpatterns
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
@@ -149,6 +150,18 @@ TABLE = {
     "staff_environment_set_active": (environment, POST_ONLY),
     "staff_fleet": (no_arguments, STAFF_ONLY),
     "staff_settlement": (no_arguments, STAFF_ONLY),
+    "staff_provider_list": (no_arguments, STAFF_ONLY),
+    "staff_provider_create": (no_arguments, STAFF_ONLY),
+    "staff_provider_edit": (lambda world: {"public_id": world["provider"].public_id}, STAFF_ONLY),
+    "staff_cluster_create": (no_arguments, STAFF_ONLY),
+    "staff_cluster_edit": (lambda world: {"public_id": world["cluster"].public_id}, STAFF_ONLY),
+    # staff only, and a form's target: staff's GET is refused as a method
+    "staff_cluster_state": (
+        lambda world: {"public_id": world["cluster"].public_id},
+        expect(LOGIN_REDIRECT, 403, 403, 403, 405),
+    ),
+    "staff_contract_create": (no_arguments, STAFF_ONLY),
+    "staff_contract_edit": (lambda world: {"public_id": world["contract"].public_id}, STAFF_ONLY),
 }
 
 
@@ -196,6 +209,14 @@ def world(
     queued = builders.queued_job(owner, allocation, "coverage-job")
     _, node_key = node_key_create(node=backend.nodes[0].name)
     owner_key, _ = api_key_create(user=owner, name="owner's key")
+    provider = provider_services.provider_create(staff=staff, name="Provider A")
+    cluster = provider_services.cluster_create(
+        staff=staff, provider=provider, name="c1", backend="simulated", region="capital", gpus={"A100": 8}
+    )
+    contract = provider_services.contract_create(
+        staff=staff, provider=provider, gpu_type="A100", gpus=8, starts_on="2026-01-01",
+        ends_on="2026-12-31", price_krw_per_gpu_hour="1000", kind="reserved",
+    )  # fmt: skip
     membership_invite(organisation=organisation, actor=owner, email="invited@example.test")
     invitation_token = re.search(
         r"/invitations/([^/]+)/", Notification.objects.get(to_email="invited@example.test").body
@@ -204,6 +225,9 @@ def world(
         "signup_token": signup_token(email="new.person@example.test", full_name="New Person"),
         "invitation_token": invitation_token,
         "owner_key": owner_key,
+        "provider": provider,
+        "cluster": cluster,
+        "contract": contract,
         "owner": owner,
         "manager": manager,
         "node_key": node_key,
