@@ -35,7 +35,7 @@ from bench.k8s_placement import (
     _admin_clients,
     _delete_namespace,
     _gpugrant_world,
-    setup_django,
+    setup_django_on_postgres,
     workload,
 )
 from tests.cluster.controlplane import ControlPlane
@@ -150,10 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     from bench.report import load_average, machine
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("set DATABASE_URL=postgres://… (gpugrant's cycle claims in PostgreSQL)")
-    setup_django(url)
+    setup_django_on_postgres()
     os.environ["GPUGRANT_BACKEND"] = "federated"
     planes: dict[str, ControlPlane] = {}
     try:

@@ -433,6 +433,14 @@ def run_gpugrant(plane: ControlPlane, core, backend, jobs: list[JobShape], stall
 # --- gpugrant's side ---------------------------------------------------------------------------------
 
 
+def setup_django_on_postgres() -> None:
+    """Django on a bench copy of DATABASE_URL's PostgreSQL database (gpugrant's cycle claims there)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("set DATABASE_URL=postgres://… (gpugrant's cycle claims in PostgreSQL)")
+    setup_django(url)
+
+
 def setup_django(database_url: str) -> None:
     base, _, name = database_url.rpartition("/")
     os.environ["DATABASE_URL"] = f"{base}/{name}_bench"
@@ -698,10 +706,7 @@ def main() -> None:
     )
     parser.add_argument("--json")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("set DATABASE_URL=postgres://… (gpugrant's cycle claims in PostgreSQL)")
-    setup_django(url)
+    setup_django_on_postgres()
     modes = args.modes.split(",")
     jobs = workload(args.nodes)
     plane = ControlPlane(audit=False, client_qps=CLIENT_QPS)
