@@ -145,3 +145,16 @@ def test_cli_writes_json(tmp_path):
     # b's 16-GPU gang cannot fit b's one-node slice
     assert data["policies"]["static_partition"]["jobs_never_fit"] == 1
     assert data["static_partition_baseline"]["requested"] is True
+
+
+def test_the_utilisation_bound_is_every_job_started_at_submission_and_fifo_reaches_it_when_nothing_waits():
+    from bench.replay import run_policy
+
+    # 4 GPUs for 10 s at t=0, then 1 GPU at t=100 (the window's end): 40 GPU-s of 8 × 100 possible
+    jobs = [Job("a", "x", 0, 4, 10), Job("b", "x", 100, 1, 5)]
+    result, _ = run_policy(jobs, 8, "fifo")
+    assert result["utilization_bound"] == 0.05 == result["utilization"]
+    # more work than GPUs: the bound is capped at 1, and a policy cannot do more useful work
+    crowded = [Job(str(i), "x", i, 8, 1000) for i in range(3)]
+    result, _ = run_policy(crowded, 8, "fifo")
+    assert result["utilization_bound"] == 1.0 and result["utilization"] <= 1.0
