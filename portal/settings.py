@@ -287,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "OrganisationTypeEnum": "portal.organisations.models.OrganisationType",
         "JobKindEnum": "scheduler.models.JobKind",
         "ApplicationKindEnum": "portal.applications.models.ApplicationKind",
+        "RegionEnum": "portal.providers.models.Region",
     },
 }
 

@@ -9,6 +9,7 @@ took offline is put back into service once cleaned. A cluster staff took offline
 import logging
 import tempfile
 
+import kubernetes
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -16,6 +17,9 @@ from portal.providers import services as providers
 from portal.providers.models import Cluster, ClusterBackend, ClusterGpus, ClusterState
 from scheduler.backends.base import Backend, NodeInfo
 from scheduler.backends.federated import FederatedBackend
+from scheduler.backends.kubernetes import KubernetesBackend
+from scheduler.backends.local import LocalBackend
+from scheduler.backends.simulated import SimulatedBackend
 
 logger = logging.getLogger(__name__)
 GPUS_PER_SIMULATED_NODE = 8
@@ -61,15 +65,9 @@ def _member_names(backend: FederatedBackend) -> set[str]:
 def cluster_backend(cluster: Cluster, gpus: list[tuple[str, int]]) -> Backend:
     """One cluster's own backend, from its row (its token decrypted here, for the client only)."""
     if cluster.backend == ClusterBackend.KUBERNETES:
-        from scheduler.backends.kubernetes import KubernetesBackend  # noqa: PLC0415 (needs the client)
-
         return KubernetesBackend(api_client=_kubernetes_client(cluster))
     if cluster.backend == ClusterBackend.SIMULATED:
-        from scheduler.backends.simulated import SimulatedBackend  # noqa: PLC0415
-
         return SimulatedBackend(nodes=simulated_cluster_nodes(gpus))
-    from scheduler.backends.local import LocalBackend  # noqa: PLC0415
-
     return LocalBackend()
 
 
@@ -84,8 +82,6 @@ def simulated_cluster_nodes(gpus: list[tuple[str, int]]) -> list[NodeInfo]:
 
 
 def _kubernetes_client(cluster: Cluster):
-    import kubernetes  # noqa: PLC0415
-
     configuration = kubernetes.client.Configuration()
     configuration.host = cluster.api_url
     if cluster.ca_certificate:

@@ -40,6 +40,7 @@ KUBERNETES_VERSION = "v1.37.2"
 # kwok manages only the nodes carrying this annotation.
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 
 
@@ -722,6 +723,9 @@ class ControlPlane:
                     c["type"] == "Ready" and c["status"] == "True"
                     for c in node["status"].get("conditions", [])
                 )
+                # the node lifecycle controller lifts its not-ready taint a moment after the node is Ready;
+                # until then a scheduler (gpugrant's inventory too) rightly treats the node as unschedulable
+                and not any(t.get("key") in NOT_READY_TAINTS for t in node["spec"].get("taints") or [])
             }
             return wanted <= ready
 
