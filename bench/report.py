@@ -597,7 +597,10 @@ def rewrite_section(doc: str, name: str, body: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("replay", "burst", "placement", "weeks", "federation", "dispatch"))
+    parser.add_argument(
+        "--only",
+        choices=("replay", "burst", "placement", "weeks", "weeks-compare", "federation", "dispatch"),
+    )
     parser.add_argument("--trace", default=str(DEFAULT_TRACE))
     parser.add_argument("--gpus", type=int, default=512)
     parser.add_argument(
