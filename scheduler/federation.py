@@ -6,8 +6,9 @@ back cleaned; here a down cluster is marked offline (by the service, audited) an
 took offline is put back into service once cleaned. A cluster staff took offline stays so.
 """
 
+import hashlib
 import logging
-import tempfile
+from pathlib import Path
 
 import kubernetes
 from django.conf import settings
@@ -85,12 +86,13 @@ def _kubernetes_client(cluster: Cluster):
     configuration = kubernetes.client.Configuration()
     configuration.host = cluster.api_url
     if cluster.ca_certificate:
-        # The client reads the CA from a file; it holds a public certificate, never the token.
-        with tempfile.NamedTemporaryFile(
-            "w", suffix=".crt", prefix=f"gpugrant-{cluster.name}-", delete=False
-        ) as f:
-            f.write(cluster.ca_certificate)
-        configuration.ssl_ca_cert = f.name
+        # The client reads the CA from a file: one per certificate (public, never the token), written once.
+        digest = hashlib.sha256(cluster.ca_certificate.encode()).hexdigest()[:16]
+        path = Path(settings.VAR_DIR) / "cluster-ca" / f"{cluster.name}-{digest}.crt"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(cluster.ca_certificate)
+        configuration.ssl_ca_cert = str(path)
     token = providers.cluster_token(cluster)
     if token:
         configuration.api_key = {"authorization": token}
