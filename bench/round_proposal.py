@@ -5,7 +5,7 @@
 A seeded round shaped like the March 2026 round the issue cites (514 applications asking for about
 three times what can be awarded): each application scored by three of twenty reviewers (some strict,
 some lenient) on four criteria, four pools (two tracks × H100 and H200), sector shares (universities
-40 %, SMEs 20 %, research institutes 5 %), a 20 % regional share, at most two awards and 20,000
+40 %, SMEs 20 %, research institutes 5 %), a 20 % regional share, at most two awards and 50,000
 GPU-hours per organisation. Times the pure core only (quotas.rounds: ranking, then proposal): medians
 of ``--repeat`` runs in this process. No rule gives the proposal information staff would not have.
 """
@@ -28,10 +28,10 @@ SECTORS = (
     ("public_institution", 0.05),
 )
 POOLS = {
-    ("small", "H100"): 60_000,
-    ("large", "H100"): 300_000,
-    ("small", "H200"): 40_000,
-    ("large", "H200"): 200_000,
+    ("small", "H100"): 150_000,
+    ("large", "H100"): 900_000,
+    ("small", "H200"): 100_000,
+    ("large", "H200"): 600_000,
 }
 CRITERIA = {"technical_merit": 0.3, "feasibility": 0.2, "impact": 0.3, "need_for_public_compute": 0.2}
 
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         pools=POOLS,
         sector_shares={"university": 0.4, "sme": 0.2, "research_institute": 0.05},
         regional_share=0.2,
-        max_hours_per_org=20_000,
+        max_hours_per_org=50_000,
         max_awards_per_org=2,
     )
     timings, result = [], None
