@@ -142,6 +142,14 @@ def test_a_silent_cluster_fails_over_is_cleaned_on_return_and_its_late_usage_is_
     assert (again.accepted, again.duplicates, again.rejected) == (0, 2, [])
     used_after = AllocationBudget.objects.get(allocation=allocation, gpu_type="A100").used_gpu_seconds
     assert used_after - used_before == 60
+    # ... and settled with the provider whose cluster ran it, once (records count in their interval's month)
+    from portal.providers.settlement import month_start
+    from scheduler.settlement import settlement
+
+    month = month_start(timezone.localtime(late[0]["interval_start"]).date())
+    lines, unmatched = settlement(month, month)
+    used = {line.provider: line.used_gpu_hours for line in lines}
+    assert used["South Cloud"] * 3600 == pytest.approx(60) and used["North Cloud"] == 0
 
     # south answers again: what gpugrant left there is stopped before anything is placed on it
     south.reconnect()
