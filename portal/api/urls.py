@@ -37,6 +37,8 @@ urlpatterns = [
     ),
     *route("calls", calls.CallListCreate, "calls"),
     *route("calls/<uuid:public_id>", calls.CallDetail, "call"),
+    *route("calls/<uuid:public_id>/ranking", calls.CallRanking, "call_ranking"),
+    *route("calls/<uuid:public_id>/criteria", calls.CallWeights, "call_criteria"),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),

@@ -20,6 +20,8 @@ class Call(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # How the panel's criteria weigh in the ranking (criterion → weight; empty: all alike). docs/programme.md
+    criteria_weights = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-opens_at"]

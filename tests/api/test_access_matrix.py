@@ -113,6 +113,20 @@ MATRIX = {
         expect(401, 403, 403, 403, 403, 403, 400, 401),
         None,
     ),
+    "call_ranking": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/ranking",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "call_criteria": (
+        "put",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/criteria",
+        lambda w: {"weights": {"impact": 2}},
+        STAFF_ONLY_WRITE,
+        None,
+    ),
     "applications": ("get", lambda w: "/api/v1/applications", None, ANY_USER, "application"),
     "application": (
         "patch",

@@ -2,15 +2,16 @@
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import get_visible, paginate
+from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.calls import CallIn, CallOut
 from portal.calls.selectors import calls_visible_to
 from portal.errors import NotAllowed
 from quotas import calls as services
+from quotas.ranking import call_ranking, call_weights, call_weights_set
 
 
 class CallListCreate(APIView):
@@ -44,3 +45,51 @@ class CallDetail(APIView):
         data.is_valid(raise_exception=True)
         call = services.call_update(call=call, staff=request.user, **data.validated_data)
         return Response(CallOut(calls_visible_to(request.user).get(pk=call.pk)).data)
+
+
+class RankedOut(serializers.Serializer):
+    position = serializers.IntegerField()
+    application = serializers.UUIDField(source="application.public_id")
+    project_title = serializers.CharField(source="application.project_title")
+    organisation = serializers.CharField(source="application.organisation.name")
+    organisation_type = serializers.CharField(source="application.organisation.org_type")
+    state = serializers.CharField(source="application.state")
+    score = serializers.FloatField(
+        help_text="each reviewer's scores normalised to the panel's scale, weighted"
+    )
+    raw = serializers.FloatField(help_text="the same weights on the scores as given")
+    reviewers = serializers.IntegerField()
+
+
+class RankingOut(serializers.Serializer):
+    weights = serializers.DictField(child=serializers.FloatField())
+    ranking = RankedOut(many=True)
+
+
+class WeightsIn(serializers.Serializer):
+    weights = serializers.DictField(help_text="criterion → weight (0–100); a criterion left out weighs 1")
+
+
+class CallRanking(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        responses=RankingOut, summary="Staff: the panel's ranking of a call's reviewed applications"
+    )
+    def get(self, request, public_id):
+        call = get_visible(calls_visible_to(request.user), public_id)
+        return Response(RankingOut({"weights": call_weights(call), "ranking": call_ranking(call)}).data)
+
+
+class CallWeights(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        request=WeightsIn, responses=RankingOut, summary="Staff: how the criteria weigh in a call's ranking"
+    )
+    def put(self, request, public_id):
+        call = get_visible(calls_visible_to(request.user), public_id)
+        data = WeightsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        call = call_weights_set(staff=request.user, call=call, weights=data.validated_data["weights"])
+        return Response(RankingOut({"weights": call_weights(call), "ranking": call_ranking(call)}).data)
