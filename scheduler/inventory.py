@@ -6,6 +6,7 @@ Runs every cycle, so it reads everything in a few queries and writes only what c
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.providers.models import Cluster
@@ -13,6 +14,7 @@ from scheduler.backends.base import Backend
 from scheduler.models import Gpu, GpuNode
 
 GONE = "node no longer reported"
+SILENT = "its cluster does not answer"
 
 
 def served_cluster_id() -> int | None:
@@ -86,10 +88,17 @@ def inventory_sync(*, backend: Backend, now=None) -> list[str]:
                 rows = Gpu.objects.filter(node_id=node_id, index__in=[i for n, i in pairs if n == node_id])
                 rows.delete() if action == "delete" else rows.update(external=action)
 
-        gone = list(
-            GpuNode.objects.filter(backend=backend.name, schedulable=True)
+        missing = (
+            GpuNode.objects.filter(backend=backend.name)
+            .filter(Q(schedulable=True) | Q(unschedulable_reason=SILENT))
             .exclude(name__in=list(infos))
-            .values_list("name", flat=True)
         )
+        # A federated cluster that does not answer yet was never inventoried by this process: its nodes
+        # take nothing new, but are not gone (scheduler/backends/federated.py).
+        silent = getattr(backend, "silent_without_inventory", set)()
+        if silent:
+            missing.filter(cluster__name__in=silent).update(schedulable=False, unschedulable_reason=SILENT)
+            missing = missing.exclude(cluster__name__in=silent)
+        gone = list(missing.values_list("name", flat=True))
         GpuNode.objects.filter(name__in=gone).update(schedulable=False, unschedulable_reason=GONE)
     return gone

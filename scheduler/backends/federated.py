@@ -101,6 +101,16 @@ class FederatedBackend(Backend):
     def health(self) -> dict[str, MemberHealth]:
         return {name: replace(health) for name, health in self._health.items()}
 
+    def silent_without_inventory(self) -> set[str]:
+        """Clusters that do not answer, are not down yet, and never answered this process: their nodes
+        are not in the inventory (none are known here), but must not count as gone (a scheduler restarted
+        during an outage would otherwise give up their jobs at once)."""
+        return {
+            name
+            for name, health in self._health.items()
+            if health.silent_since is not None and not health.down and not self._nodes.get(name)
+        }
+
     # --- the Backend interface ----------------------------------------------------------------------
 
     def inventory(self) -> list[NodeInfo]:

@@ -233,3 +233,33 @@ def test_create_node_key_names_its_cluster_or_refuses(federation, capsys):
         call_command("create_node_key", "--node", "a100-01", "--cluster", "jeju-a")
     with pytest.raises(CommandError, match="no /"):
         call_command("create_node_key", "--node", "seoul-a/a100-01")
+
+
+def test_a_scheduler_restarted_during_an_outage_does_not_give_up_the_silent_clusters_jobs(
+    federation, owner, allocation
+):
+    backend, clock = federation
+    job = submit(owner, allocation, gpus_per_pod=8)
+    step(backend)
+    job.refresh_from_db()
+    assert job.state == "running" and job.cluster.name == "gwangju-a"
+    south = backend.member("gwangju-a")
+    south.cut_off()
+    # a new scheduler process: the same clusters, but it never saw south's nodes
+    restarted = FederatedBackend(offline_after_s=120, clock=clock)
+    restarted.set_members({"gwangju-a": south, "seoul-a": backend.member("seoul-a")})
+    step(restarted)
+    job.refresh_from_db()
+    nodes = dict(
+        GpuNode.objects.filter(cluster__name="gwangju-a").values_list("schedulable", "unschedulable_reason")
+    )
+    assert job.state == "running" and nodes == {False: "its cluster does not answer"}
+    # once it has not answered for the limit, the job is given up and requeued as before
+    clock.now += 121
+    step(restarted)
+    step(restarted)
+    job.refresh_from_db()
+    assert job.state == "running" and job.cluster.name == "seoul-a"
+    assert set(
+        GpuNode.objects.filter(cluster__name="gwangju-a").values_list("unschedulable_reason", flat=True)
+    ) == {"node no longer reported"}
