@@ -5,7 +5,6 @@ reviews exist only where staff assigned a reviewer without a conflict of interes
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from portal.applications.models import CRITERIA, Application, Review
@@ -35,11 +34,9 @@ class RankedApplication:
 
 def call_ranking(call: Call) -> list[RankedApplication]:
     """Every application of ``call`` with a submitted review, best first."""
-    reviews = (
-        Review.objects.filter(application__call=call, submitted_at__isnull=False)
-        .filter(Q(application__state__in=list(RANKED_STATES)))
-        .values_list("reviewer_id", "application_id", *CRITERIA)
-    )
+    reviews = Review.objects.filter(
+        application__call=call, submitted_at__isnull=False, application__state__in=list(RANKED_STATES)
+    ).values_list("reviewer_id", "application_id", *CRITERIA)
     scores = [
         Score(
             str(reviewer),

@@ -33,34 +33,26 @@ def federated_backend() -> FederatedBackend:
     return backend
 
 
-_fingerprints: dict[int, tuple] = {}
-
-
 def members_sync(backend: FederatedBackend) -> None:
     """Connect clusters registered since, reconnect those whose connection changed, drop removed ones."""
     gpus: dict[int, list[tuple[str, int]]] = {}
     for cluster_id, gpu_type, count in ClusterGpus.objects.values_list("cluster_id", "gpu_type", "count"):
         gpus.setdefault(cluster_id, []).append((gpu_type, count))
-    members = {}
+    members, sources = {}, {}
     for cluster in Cluster.objects.order_by("name"):
-        fingerprint = (
-            cluster.name,
+        source = (
             cluster.backend,
             cluster.api_url,
             cluster.ca_certificate,
             cluster.token_encrypted,
             tuple(sorted(gpus.get(cluster.pk, []))),
         )
-        kept = _fingerprints.get(cluster.pk) == fingerprint and cluster.name in _member_names(backend)
+        kept = backend.source(cluster.name) == source
         members[cluster.name] = (
             backend.member(cluster.name) if kept else cluster_backend(cluster, gpus.get(cluster.pk, []))
         )
-        _fingerprints[cluster.pk] = fingerprint
-    backend.set_members(members)
-
-
-def _member_names(backend: FederatedBackend) -> set[str]:
-    return set(backend.health())
+        sources[cluster.name] = source
+    backend.set_members(members, sources)
 
 
 def cluster_backend(cluster: Cluster, gpus: list[tuple[str, int]]) -> Backend:

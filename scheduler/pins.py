@@ -9,16 +9,13 @@ from quotas.models import Allocation
 from scheduler.models import GpuNode
 
 
-def allocation_pins(allocation_ids) -> dict[int, tuple[frozenset[int], str]]:
-    """Allocation → (its pinned providers, its pinned region); every allocation asked for is present."""
-    pins = {
-        pk: (set(), region)
-        for pk, region in Allocation.objects.filter(pk__in=allocation_ids).values_list("pk", "region")
-    }
+def pinned_providers(allocation_ids) -> dict[int, frozenset[int]]:
+    """Allocation → the providers it pins its jobs to; allocations that pin none are absent."""
+    pinned: dict[int, set[int]] = {}
     through = Allocation.providers.through.objects.filter(allocation_id__in=allocation_ids)
     for allocation_id, provider_id in through.values_list("allocation_id", "provider_id"):
-        pins[allocation_id][0].add(provider_id)
-    return {pk: (frozenset(providers), region) for pk, (providers, region) in pins.items()}
+        pinned.setdefault(allocation_id, set()).add(provider_id)
+    return {pk: frozenset(providers) for pk, providers in pinned.items()}
 
 
 def _offered_gpu_types() -> dict[str, set[str]]:
@@ -49,8 +46,7 @@ def job_pin_errors(
     allocation_region = allocation.region
     if not (getattr(allocation, "pins_providers", True) or allocation_region or provider or region):
         return None, errors  # nothing pinned: any node (known without a query where the lookup said so)
-    through = Allocation.providers.through.objects.filter(allocation_id=allocation.pk)
-    pinned = frozenset(through.values_list("provider_id", flat=True))
+    pinned = pinned_providers([allocation.pk]).get(allocation.pk, frozenset())
     if not (pinned or allocation_region or provider or region):
         return None, errors
     if provider_id is not None and pinned and provider_id not in pinned:

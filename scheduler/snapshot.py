@@ -24,7 +24,7 @@ from scheduler.core.predict import RuntimeHistory
 from scheduler.fair_usage import decayed_usage_at
 from scheduler.history import TRAIT_FIELDS, job_traits, runtime_history
 from scheduler.models import Gpu, GpuNode, Job
-from scheduler.pins import allocation_pins
+from scheduler.pins import pinned_providers
 from scheduler.states import JobState
 
 PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
@@ -65,13 +65,17 @@ def _node(name, gpu_type, count, free, schedulable, cluster, costs) -> Node:
     )
 
 
-def _where_jobs_may_run(queued_rows, clusters) -> dict[int, frozenset[str] | None]:
-    """Each queued job's allowed clusters: its allocation's pins narrowed by its own (None: anywhere)."""
-    pins = allocation_pins({row["allocation_id"] for row in queued_rows})
+def _where_jobs_may_run(queued_rows, clusters, regions: dict[int, str]) -> dict[int, frozenset[str] | None]:
+    """Each queued job's allowed clusters: its allocation's pins (``regions``: allocation → its region
+    pin) narrowed by its own (None: anywhere)."""
+    pinned = pinned_providers({row["allocation_id"] for row in queued_rows}) if queued_rows else {}
     seen: dict[tuple, frozenset[str] | None] = {}
     where = {}
     for row in queued_rows:
-        providers, region = pins.get(row["allocation_id"], (frozenset(), ""))
+        providers, region = (
+            pinned.get(row["allocation_id"], frozenset()),
+            regions.get(row["allocation_id"], ""),
+        )
         key = (providers, region, row["provider_id"], row["region"])
         if key not in seen:
             seen[key] = allowed_clusters(
@@ -153,7 +157,13 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         )
     )
     allocation_ids = {row["allocation_id"] for row in (*running_rows, *queued_rows)}
-    where = _where_jobs_may_run(queued_rows, clusters.values())
+    # Each allocation read once: fair-share state and where its jobs may run (its region pin).
+    allocation_rows = list(
+        Allocation.objects.filter(pk__in=allocation_ids).values_list(
+            "id", "decayed_usage_gpu_seconds", "decayed_usage_as_of", "max_concurrent_gpus", "region"
+        )
+    )
+    where = _where_jobs_may_run(queued_rows, clusters.values(), {row[0]: row[4] for row in allocation_rows})
     # Predictions come with the rows already read: each job is built once, with its prediction.
     history = runtime_history(allocation_ids, now)
 
@@ -207,9 +217,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
     )
     allocations = tuple(
         AllocationState(str(pk), float(weights.get(pk, 0)), decayed_usage_at(usage, as_of, now), cap)
-        for pk, usage, as_of, cap in Allocation.objects.filter(pk__in=allocation_ids).values_list(
-            "id", "decayed_usage_gpu_seconds", "decayed_usage_as_of", "max_concurrent_gpus"
-        )
+        for pk, usage, as_of, cap, _region in allocation_rows
     )
     snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
     node_clusters = {row[1]: row[5] for row in nodes_rows if row[5] is not None}

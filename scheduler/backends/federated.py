@@ -70,6 +70,7 @@ class FederatedBackend(Backend):
         self._members: dict[str, Backend] = {}
         self._health: dict[str, MemberHealth] = {}
         self._nodes: dict[str, list[NodeInfo]] = {}  # the last inventory each member gave
+        self._sources: dict[str, object] = {}  # what each member was built from (opaque here)
         self.offline_after_s = offline_after_s
         self._clock = clock
         self.bind_concurrency = 1
@@ -77,13 +78,15 @@ class FederatedBackend(Backend):
 
     # --- members -----------------------------------------------------------------------------------
 
-    def set_members(self, members: dict[str, Backend]) -> None:
-        """The clusters to drive now (by name). A member kept keeps its health; a new one starts afresh."""
+    def set_members(self, members: dict[str, Backend], sources: dict[str, object] | None = None) -> None:
+        """The clusters to drive now (by name), and what each was built from (``source(name)`` gives it back,
+        so the caller can tell a changed connection). A member kept keeps its health; a new one starts afresh."""
         for name in list(self._members):
             if name not in members:
                 self._members.pop(name)
                 self._health.pop(name, None)
                 self._nodes.pop(name, None)
+        self._sources = dict(sources or {})
         for name, backend in members.items():
             if SEPARATOR in name:
                 raise ValueError(f"a cluster's name cannot hold {SEPARATOR!r}: {name!r}")
@@ -97,6 +100,9 @@ class FederatedBackend(Backend):
 
     def member(self, cluster: str) -> Backend:
         return self._members[cluster]
+
+    def source(self, cluster: str) -> object | None:
+        return self._sources.get(cluster)
 
     def health(self) -> dict[str, MemberHealth]:
         return {name: replace(health) for name, health in self._health.items()}

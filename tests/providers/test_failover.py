@@ -175,6 +175,7 @@ def test_a_cluster_staff_took_offline_stays_offline_when_it_answers(federation, 
 
 def test_a_cluster_registered_later_joins_the_next_cycle(federation, staff, owner, allocation):
     backend, _ = federation
+    kept = backend.member("seoul-a")
     provider = providers.provider_create(staff=staff, name="East Cloud")
     providers.cluster_create(
         staff=staff,
@@ -189,6 +190,13 @@ def test_a_cluster_registered_later_joins_the_next_cycle(federation, staff, owne
     step(backend)
     job.refresh_from_db()
     assert job.state == "running" and job.placement[0]["node"] == "gangneung-a/h100-01"
+    assert backend.member("seoul-a") is kept  # an unchanged cluster keeps its connection
+    south = Cluster.objects.get(name="gwangju-a")
+    before = backend.member("gwangju-a")
+    providers.cluster_update(staff=staff, cluster=south, gpus={"A100": 24})
+    step(backend)
+    assert backend.member("gwangju-a") is not before  # a changed one is connected anew
+    assert GpuNode.objects.filter(cluster__name="gwangju-a", schedulable=True).count() == 3
 
 
 def test_node_keys_are_scoped_to_their_cluster(federation, owner, allocation, settings):
@@ -247,7 +255,8 @@ def test_a_scheduler_restarted_during_an_outage_does_not_give_up_the_silent_clus
     south.cut_off()
     # a new scheduler process: the same clusters, but it never saw south's nodes
     restarted = FederatedBackend(offline_after_s=120, clock=clock)
-    restarted.set_members({"gwangju-a": south, "seoul-a": backend.member("seoul-a")})
+    names = ("gwangju-a", "seoul-a")  # connected to the same (simulated) clusters as their rows say
+    restarted.set_members({n: backend.member(n) for n in names}, {n: backend.source(n) for n in names})
     step(restarted)
     job.refresh_from_db()
     nodes = dict(

@@ -53,3 +53,26 @@ class CallIn(StrictInput):
     allocation_start = serializers.DateField()
     allocation_end = serializers.DateField()
     pools = PoolIn(many=True)
+
+
+class RankedOut(serializers.Serializer):
+    position = serializers.IntegerField()
+    application = serializers.UUIDField(source="application.public_id")
+    project_title = serializers.CharField(source="application.project_title")
+    organisation = serializers.CharField(source="application.organisation.name")
+    organisation_type = serializers.CharField(source="application.organisation.org_type")
+    state = serializers.CharField(source="application.state")
+    score = serializers.FloatField(
+        help_text="each reviewer's scores normalised to the panel's scale, weighted"
+    )
+    raw = serializers.FloatField(help_text="the same weights on the scores as given")
+    reviewers = serializers.IntegerField()
+
+
+class RankingOut(serializers.Serializer):
+    weights = serializers.DictField(child=serializers.FloatField())
+    ranking = RankedOut(many=True)
+
+
+class WeightsIn(serializers.Serializer):
+    weights = serializers.DictField(help_text="criterion → weight (0–100); a criterion left out weighs 1")

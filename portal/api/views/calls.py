@@ -2,12 +2,12 @@
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.common import IsStaff, get_visible, paginate
-from portal.api.serializers.calls import CallIn, CallOut
+from portal.api.serializers.calls import CallIn, CallOut, RankingOut, WeightsIn
 from portal.calls.selectors import calls_visible_to
 from portal.errors import NotAllowed
 from quotas import calls as services
@@ -45,29 +45,6 @@ class CallDetail(APIView):
         data.is_valid(raise_exception=True)
         call = services.call_update(call=call, staff=request.user, **data.validated_data)
         return Response(CallOut(calls_visible_to(request.user).get(pk=call.pk)).data)
-
-
-class RankedOut(serializers.Serializer):
-    position = serializers.IntegerField()
-    application = serializers.UUIDField(source="application.public_id")
-    project_title = serializers.CharField(source="application.project_title")
-    organisation = serializers.CharField(source="application.organisation.name")
-    organisation_type = serializers.CharField(source="application.organisation.org_type")
-    state = serializers.CharField(source="application.state")
-    score = serializers.FloatField(
-        help_text="each reviewer's scores normalised to the panel's scale, weighted"
-    )
-    raw = serializers.FloatField(help_text="the same weights on the scores as given")
-    reviewers = serializers.IntegerField()
-
-
-class RankingOut(serializers.Serializer):
-    weights = serializers.DictField(child=serializers.FloatField())
-    ranking = RankedOut(many=True)
-
-
-class WeightsIn(serializers.Serializer):
-    weights = serializers.DictField(help_text="criterion → weight (0–100); a criterion left out weighs 1")
 
 
 class CallRanking(APIView):

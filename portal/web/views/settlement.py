@@ -1,6 +1,8 @@
 """Staff's settlement page: what the programme owes each provider per contract and month, with the
 reserved capacity paid for and left idle shown first (docs/providers.md, "Settlement")."""
 
+from datetime import timedelta
+
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -14,11 +16,7 @@ from scheduler.settlement import LINE_COLUMNS, line_row, provider_totals, settle
 def _default_period() -> tuple[str, str]:
     """The last three months, this one included."""
     this = month_start(timezone.localdate())
-    first = (
-        this.replace(year=this.year - 1, month=this.month + 10)
-        if this.month <= 2
-        else this.replace(month=this.month - 2)
-    )
+    first = month_start(month_start(this - timedelta(days=1)) - timedelta(days=1))
     return f"{first:%Y-%m}", f"{this:%Y-%m}"
 
 

@@ -29,7 +29,7 @@ from quotas import services as quota_services
 from quotas.calls import call_create
 from quotas.models import Allocation
 from scheduler.backends import get_backend
-from scheduler.backends.local import LocalBackend
+from scheduler.backends.local import LocalBackend, simulated_nodes
 from scheduler.inventory import inventory_sync
 from scheduler.models import Job
 from scheduler.services import job_submit
@@ -348,26 +348,25 @@ class Command(BaseCommand):
         """Two providers with a cluster and a contract each, from the start of last month to a year on."""
         today = timezone.localdate()
         starts = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        local_gpus = {node.gpu_type: node.gpu_count for node in simulated_nodes(settings.GPUGRANT_LOCAL_GPUS)}
         for name, cluster, region, gpu_type, kind, price in DEMO_PROVIDERS:
             if Provider.objects.filter(name=name).exists():
                 continue
             provider = provider_create(staff=staff, name=name, contact_email=f"gpu-ops@{cluster}.example")
-            count = dict(
-                item.split(":") for item in settings.GPUGRANT_LOCAL_GPUS.split(",") if ":" in item
-            ).get(gpu_type, "4")
+            count = local_gpus.get(gpu_type, 4)
             cluster_create(
                 staff=staff,
                 provider=provider,
                 name=cluster,
                 backend="local",
                 region=region,
-                gpus={gpu_type: int(count)},
+                gpus={gpu_type: count},
             )
             contract_create(
                 staff=staff,
                 provider=provider,
                 gpu_type=gpu_type,
-                gpus=int(count),
+                gpus=count,
                 starts_on=starts,
                 ends_on=starts + timedelta(days=365),
                 price_krw_per_gpu_hour=price,
