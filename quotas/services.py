@@ -210,6 +210,8 @@ STATUS_CHANGES = {
     AllocationStatus.ACTIVE: {AllocationStatus.SUSPENDED},
     AllocationStatus.SUSPENDED: {AllocationStatus.ACTIVE},
     AllocationStatus.EXPIRED: set(),
+    AllocationStatus.AWAITING_AGREEMENT: set(),  # becomes active when accepted (quotas.agreements)
+    AllocationStatus.LAPSED: set(),
 }
 
 
@@ -271,12 +273,12 @@ def allocations_expire_due(*, today: date | None = None) -> int:
     expired = 0
     for allocation_id in (
         Allocation.objects.filter(ends_on__lt=today)
-        .exclude(status=AllocationStatus.EXPIRED)
+        .exclude(status__in=[AllocationStatus.EXPIRED, AllocationStatus.LAPSED])
         .values_list("pk", flat=True)
     ):
         with transaction.atomic():
             allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
-            if allocation.status == AllocationStatus.EXPIRED or allocation.ends_on >= today:
+            if allocation.status in (AllocationStatus.EXPIRED, AllocationStatus.LAPSED) or allocation.ends_on >= today:
                 continue
             source = allocation.status
             allocation.status = AllocationStatus.EXPIRED

@@ -45,6 +45,14 @@ class Application(models.Model):
         related_name="change_requests",
         help_text="For a change request: the allocation to extend or enlarge.",
     )
+    track = models.ForeignKey(
+        "calls.Track",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        help_text="The call's track applied to (required where the call has tracks).",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     project_title = models.CharField(max_length=LIMITS["title"])
     summary = models.TextField(max_length=LIMITS["summary"])

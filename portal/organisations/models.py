@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.providers.models import Region
+
 
 class OrganisationType(models.TextChoices):
     SME = "sme", _("SME")
@@ -23,6 +25,9 @@ class Organisation(models.Model):
     registration_number = models.CharField(
         max_length=40, unique=True, help_text="Business or institution registration number."
     )
+    # Outside the capital area or not: a call may prefer non-capital organisations (docs/programme.md).
+    # Blank (not stated) counts as the capital area: no preference without the fact behind it.
+    region = models.CharField(max_length=16, blank=True, choices=Region.choices)
     verified = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
     verified_by = models.ForeignKey(

@@ -32,6 +32,8 @@ STATUS_LABELS = {
     AllocationStatus.ACTIVE: _("Active"),
     AllocationStatus.SUSPENDED: _("Suspended"),
     AllocationStatus.EXPIRED: _("Expired"),
+    AllocationStatus.AWAITING_AGREEMENT: _("Awaiting agreement"),
+    AllocationStatus.LAPSED: _("Lapsed"),
     "upcoming": _("Not open yet"),
     "open": _("Open"),
     "closed": _("Closed"),

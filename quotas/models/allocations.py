@@ -42,6 +42,9 @@ class AllocationStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     SUSPENDED = "suspended", _("Suspended")
     EXPIRED = "expired", _("Expired")
+    # From a round: not usable until the organisation's owner accepts the agreement; lapsed if never.
+    AWAITING_AGREEMENT = "awaiting_agreement", _("Awaiting agreement")
+    LAPSED = "lapsed", _("Lapsed")
 
 
 class Allocation(models.Model):
@@ -58,7 +61,7 @@ class Allocation(models.Model):
     ends_on = models.DateField()
     max_concurrent_gpus = models.PositiveIntegerField()
     status = models.CharField(
-        max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE
+        max_length=24, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE
     )
     created_at = models.DateTimeField(default=timezone.now)
     # Fair-share input: GPU-seconds used, halved every GPUGRANT_FAIRSHARE_HALF_LIFE, as of the time beside it.
