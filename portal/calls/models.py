@@ -88,3 +88,6 @@ class TrackPool(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["track", "gpu_type"], name="one_track_pool_per_gpu_type")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.track}: {self.gpu_hours} {self.gpu_type} GPU-hours"

@@ -166,6 +166,9 @@ class UsageCheck(models.Model):
         ordering = ["-month"]
         constraints = [models.UniqueConstraint(fields=["allocation", "month"], name="one_check_per_month")]
 
+    def __str__(self) -> str:
+        return f"{self.allocation} {self.month:%Y-%m}: {self.action}"
+
 
 class ReclaimState(models.TextChoices):
     PROPOSED = "proposed", _("Proposed")
@@ -191,6 +194,9 @@ class Reclaim(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Reclaim of {self.gpu_hours} {self.gpu_type} GPU-hours from {self.allocation}"
+
 
 class MisuseKind(models.TextChoices):
     COMMERCIAL_RESALE = "commercial_resale", _("Commercial resale or use")
@@ -211,6 +217,9 @@ class MisuseReport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} report on {self.allocation}"
 
 
 COUNT = [MinValueValidator(0), MaxValueValidator(100_000)]
@@ -242,3 +251,6 @@ class OutcomeReport(models.Model):
                 fields=["allocation"], condition=models.Q(stage__isnull=True), name="one_final_outcome"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"Outcomes of {self.allocation} (stage {self.stage or 'final'})"
