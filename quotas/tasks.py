@@ -1,10 +1,16 @@
-"""Periodic quota housekeeping (thin: the work is in quotas.services)."""
+"""Periodic quota housekeeping (thin: the work is in quotas.services and quotas.monitoring)."""
 
 from celery import shared_task
 
-from quotas import services
+from quotas import monitoring, services
 
 
 @shared_task
 def allocations_expire_due() -> int:
     return services.allocations_expire_due()
+
+
+# Idempotent (one check per award and month), so a redelivered task does no harm.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def usage_checks_run() -> int:
+    return monitoring.usage_checks_run()
