@@ -10,10 +10,14 @@ from portal.api.views import (
     calls,
     environments,
     jobs,
+    misuse,
     organisations,
+    outcomes,
     providers,
+    reclaims,
     reviews,
     settlement,
+    stages,
     usage,
 )
 
@@ -61,6 +65,26 @@ urlpatterns = [
         allocations.AllocationChangeRequest,
         "allocation_change_request",
     ),
+    *route("allocations/<uuid:public_id>/stages", stages.AllocationStages, "allocation_stages"),
+    *route("allocations/<uuid:public_id>/stages/<int:number>/report", stages.StageReport, "stage_report"),
+    *route(
+        "allocations/<uuid:public_id>/stages/<int:number>/evaluation",
+        stages.StageEvaluation,
+        "stage_evaluation",
+    ),
+    *route(
+        "allocations/<uuid:public_id>/usage-checks", stages.AllocationUsageChecks, "allocation_usage_checks"
+    ),
+    *route("allocations/<uuid:public_id>/outcomes", outcomes.AllocationOutcomes, "allocation_outcomes"),
+    *route(
+        "allocations/<uuid:public_id>/misuse-reports",
+        misuse.AllocationMisuseReports,
+        "allocation_misuse_reports",
+    ),
+    *route("reclaims", reclaims.ReclaimList, "reclaims"),
+    *route("reclaims/<uuid:public_id>/decision", reclaims.ReclaimDecisionView, "reclaim_decision"),
+    *route("calls/<uuid:public_id>/outcomes", outcomes.CallOutcomes, "call_outcomes"),
+    *route("outcomes", outcomes.OutcomeExport, "outcomes"),
     *route("environments", environments.EnvironmentList, "environments"),
     *route("providers", providers.ProviderList, "providers"),
     *route("settlement", settlement.Settlement, "settlement"),

@@ -1,14 +1,16 @@
 import pytest
+from dateutil.relativedelta import relativedelta
 from rest_framework.test import APIClient
 
 from portal.accounts.services import api_key_create
 from portal.applications.models import Review
 from quotas import services as quota_services
-from quotas.models import Allocation
+from quotas.models import Allocation, Reclaim, StageState
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
 from tests import builders
 from tests.scheduler.fakes import ScriptedBackend
+from tests.stage_builders import staged
 
 
 @pytest.fixture
@@ -46,6 +48,7 @@ def api_world(
     )
     quota_services.application_decide(application=approved, staff=staff, decision="approve", reason="ok")
     allocation = Allocation.objects.get(application=approved)
+    _staged_from_last_month(allocation)
     under_review = builders.under_review(
         builders.submitted(
             builders.make_application(owner, organisation, call, project_title="Pending one"), owner
@@ -78,4 +81,18 @@ def api_world(
             "staff": staff,
         },
         "reviewer2": reviewer2,
+        "reclaim": Reclaim.objects.create(allocation=allocation, gpu_type="A100", gpu_hours=100),
     }
+
+
+def _staged_from_last_month(allocation) -> None:
+    """Three one-month stages from a month ago: stage 2 (starting today) takes its mid-term report;
+    stage 3 stands reported, as if stage 2 were released, so that staff have a stage to evaluate."""
+    Allocation.objects.filter(pk=allocation.pk).update(
+        starts_on=allocation.starts_on - relativedelta(months=1)
+    )
+    allocation.refresh_from_db()
+    stages = staged(allocation, [1, 1, 1])
+    stages[2].state = StageState.REPORTED
+    stages[2].report = "Going well."
+    stages[2].save()

@@ -29,6 +29,7 @@ ORGANISATION_AND_STAFF = expect(401, 200, 200, 200, 404, 404, 200, 401)
 STAFF_ONLY_WRITE = expect(401, 403, 403, 403, 403, 403, 200, 401)
 REVIEWER_ONLY = expect(401, 403, 403, 403, 403, 200, 403, 401)
 NODE_ONLY = expect(401, 401, 401, 401, 401, 401, 401, 200)
+OWNER_AND_MANAGER_WRITE = expect(401, 200, 200, 403, 404, 404, 403, 401)
 
 
 def _call_body(w):
@@ -206,6 +207,65 @@ MATRIX = {
         expect(401, 201, 201, 201, 404, 404, 403, 401),
         None,
     ),
+    "allocation_stages": (
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stages",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
+    ),
+    # The organisation's owner or a manager; members and staff see the award but may not report.
+    "stage_report": (
+        "post",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stages/2/report",
+        lambda w: {"report": "The first model is trained."},
+        OWNER_AND_MANAGER_WRITE,
+        None,
+    ),
+    "stage_evaluation": (
+        "post",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stages/3/evaluation",
+        lambda w: {"decision": "release", "evaluation": "Good progress."},
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "allocation_usage_checks": (
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/usage-checks",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
+    ),
+    "allocation_outcomes": (
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/outcomes",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
+    ),
+    "allocation_misuse_reports": (
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/misuse-reports",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "reclaims": ("get", lambda w: "/api/v1/reclaims", None, STAFF_ONLY_WRITE, "reclaim"),
+    "reclaim_decision": (
+        "post",
+        lambda w: f"/api/v1/reclaims/{w['reclaim'].public_id}/decision",
+        lambda w: {"decision": "dismiss", "reason": "The cluster was down."},
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "call_outcomes": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/outcomes?export=xlsx",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "outcomes": ("get", lambda w: "/api/v1/outcomes?export=csv", None, STAFF_ONLY_WRITE, None),
     "environments": ("get", lambda w: "/api/v1/environments", None, ANY_USER, None),
     "providers": ("get", lambda w: "/api/v1/providers", None, ANY_USER, None),
     "settlement": (
@@ -278,6 +338,7 @@ LIST_VISIBILITY = {
     "reviews": ("reviewer",),
     "allocations": ("owner", "manager", "member", "staff"),
     "jobs": ("owner", "manager", "member", "staff"),
+    "reclaims": ("staff",),
 }
 
 # Writes a role may make; job submission is a write of its own (POST /jobs), checked here per role.
