@@ -66,12 +66,8 @@ urlpatterns = [
         "allocation_change_request",
     ),
     *route("allocations/<uuid:public_id>/stages", stages.AllocationStages, "allocation_stages"),
-    *route("allocations/<uuid:public_id>/stages/<int:number>/report", stages.StageReport, "stage_report"),
-    *route(
-        "allocations/<uuid:public_id>/stages/<int:number>/evaluation",
-        stages.StageEvaluation,
-        "stage_evaluation",
-    ),
+    *route("allocations/<uuid:public_id>/stage-report", stages.StageReport, "stage_report"),
+    *route("allocations/<uuid:public_id>/stage-evaluation", stages.StageEvaluation, "stage_evaluation"),
     *route(
         "allocations/<uuid:public_id>/usage-checks", stages.AllocationUsageChecks, "allocation_usage_checks"
     ),

@@ -217,15 +217,15 @@ MATRIX = {
     # The organisation's owner or a manager; members and staff see the award but may not report.
     "stage_report": (
         "post",
-        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stages/2/report",
-        lambda w: {"report": "The first model is trained."},
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stage-report",
+        lambda w: {"number": 2, "report": "The first model is trained."},
         OWNER_AND_MANAGER_WRITE,
         None,
     ),
     "stage_evaluation": (
         "post",
-        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stages/3/evaluation",
-        lambda w: {"decision": "release", "evaluation": "Good progress."},
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/stage-evaluation",
+        lambda w: {"number": 3, "decision": "release", "evaluation": "Good progress."},
         STAFF_ONLY_WRITE,
         None,
     ),

@@ -34,10 +34,12 @@ class StageOut(serializers.ModelSerializer):
 
 
 class StageReportIn(StrictInput):
+    number = serializers.IntegerField(min_value=1, max_value=100, help_text="The stage the report asks for.")
     report = serializers.CharField(max_length=REPORT_MAX_LENGTH)
 
 
 class StageEvaluationIn(StrictInput):
+    number = serializers.IntegerField(min_value=1, max_value=100, help_text="The reported stage.")
     decision = serializers.ChoiceField(choices=StageDecision.CHOICES)
     evaluation = serializers.CharField(max_length=AllocationStage._meta.get_field("evaluation").max_length)
 

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import IsStaff, get_visible
+from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.after_award import MisuseReportIn, MisuseReportOut
 from quotas.misuse import misuse_report_file
 from quotas.selectors import allocations_visible_to
@@ -18,7 +18,7 @@ class AllocationMisuseReports(APIView):
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
         reports = allocation.misuse_reports.select_related("reported_by")
-        return Response(MisuseReportOut(reports, many=True).data)
+        return paginate(self, request, reports, MisuseReportOut)
 
     @extend_schema(
         request=MisuseReportIn,

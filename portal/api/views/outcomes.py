@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import IsStaff, get_visible
+from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.after_award import OutcomeIn, OutcomeOut
 from portal.calls.selectors import calls_visible_to
 from portal.csv_download import csv_download, xlsx_download
@@ -39,7 +39,7 @@ class AllocationOutcomes(APIView):
     @extend_schema(responses=OutcomeOut(many=True), summary="An award's outcome reports")
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
-        return Response(OutcomeOut(outcomes_of(allocation), many=True).data)
+        return paginate(self, request, outcomes_of(allocation), OutcomeOut)
 
     @extend_schema(
         request=OutcomeIn,
@@ -56,12 +56,12 @@ class AllocationOutcomes(APIView):
         return Response(OutcomeOut(report).data, status=status.HTTP_201_CREATED)
 
 
-def _exported(request, reports, name: str):
+def _exported(view, request, reports, name: str):
     export = request.query_params.get("export")
     if export is not None and export not in EXPORTS:
         raise InvalidInput(_("Invalid export."), fields={"export": [_("Choose csv or xlsx.")]})
     if export is None:
-        return Response(OutcomeOut(reports, many=True).data)
+        return paginate(view, request, reports, OutcomeOut)
     rows = outcome_rows(reports)
     if export == "csv":
         return csv_download(csv_safe_rows(rows), EXPORT_COLUMNS, f"{name}.csv")
@@ -74,7 +74,7 @@ class CallOutcomes(APIView):
     @extend_schema(responses=EXPORT_RESPONSES, parameters=[EXPORT], summary="Staff: a call's outcome reports")
     def get(self, request, public_id):
         call = get_visible(calls_visible_to(request.user), public_id)
-        return _exported(request, outcome_reports(call), f"outcomes-{call.public_id}")
+        return _exported(self, request, outcome_reports(call), f"outcomes-{call.public_id}")
 
 
 class OutcomeExport(APIView):
@@ -84,4 +84,4 @@ class OutcomeExport(APIView):
         responses=EXPORT_RESPONSES, parameters=[EXPORT], summary="Staff: every call's outcome reports"
     )
     def get(self, request):
-        return _exported(request, outcome_reports(), "outcomes")
+        return _exported(self, request, outcome_reports(), "outcomes")

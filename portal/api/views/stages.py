@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.common import IsStaff, get_visible
+from portal.api.common import IsStaff, get_visible, paginate
 from portal.api.serializers.after_award import StageEvaluationIn, StageOut, StageReportIn, UsageCheckOut
 from quotas.selectors import allocations_visible_to
 from quotas.stages import stage_evaluate, stage_report_submit
@@ -14,7 +14,7 @@ class AllocationStages(APIView):
     @extend_schema(responses=StageOut(many=True), summary="An award's stages (none: it is not staged)")
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
-        return Response(StageOut(allocation.stages.order_by("number"), many=True).data)
+        return paginate(self, request, allocation.stages.order_by("number"), StageOut)
 
 
 class StageReport(APIView):
@@ -23,13 +23,11 @@ class StageReport(APIView):
         responses=StageOut,
         summary="Owner or manager: the mid-term report that asks for the next stage",
     )
-    def post(self, request, public_id, number):
+    def post(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
         data = StageReportIn(data=request.data)
         data.is_valid(raise_exception=True)
-        stage = stage_report_submit(
-            allocation=allocation, user=request.user, number=number, **data.validated_data
-        )
+        stage = stage_report_submit(allocation=allocation, user=request.user, **data.validated_data)
         return Response(StageOut(stage).data)
 
 
@@ -41,13 +39,11 @@ class StageEvaluation(APIView):
         responses=StageOut,
         summary="Staff: release a reported stage, or return it and every later one to the pool",
     )
-    def post(self, request, public_id, number):
+    def post(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
         data = StageEvaluationIn(data=request.data)
         data.is_valid(raise_exception=True)
-        stage = stage_evaluate(
-            allocation=allocation, staff=request.user, number=number, **data.validated_data
-        )
+        stage = stage_evaluate(allocation=allocation, staff=request.user, **data.validated_data)
         return Response(StageOut(stage).data)
 
 
@@ -55,4 +51,4 @@ class AllocationUsageChecks(APIView):
     @extend_schema(responses=UsageCheckOut(many=True), summary="An award's monthly checks against its plan")
     def get(self, request, public_id):
         allocation = get_visible(allocations_visible_to(request.user), public_id)
-        return Response(UsageCheckOut(allocation.usage_checks.order_by("-month"), many=True).data)
+        return paginate(self, request, allocation.usage_checks.order_by("-month"), UsageCheckOut)
