@@ -5,6 +5,7 @@ from django.urls import path, register_converter
 from portal.web.converters import SecretTokenConverter
 from portal.web.views import (
     accounts,
+    after_award,
     allocations,
     api_keys,
     applications,
@@ -102,6 +103,20 @@ urlpatterns = [
         allocations.allocation_set_custom_images,
         name="allocation_set_custom_images",
     ),
+    path("allocations/<uuid:public_id>/stage-report/", after_award.stage_report, name="stage_report"),
+    path(
+        "allocations/<uuid:public_id>/stage-evaluation/",
+        after_award.stage_evaluation,
+        name="stage_evaluation",
+    ),
+    path(
+        "allocations/<uuid:public_id>/outcomes/",
+        after_award.outcome_report_create,
+        name="outcome_report_create",
+    ),
+    path(
+        "allocations/<uuid:public_id>/misuse/", after_award.misuse_report_create, name="misuse_report_create"
+    ),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/new/", jobs.job_submit, name="job_submit"),
     path("jobs/<uuid:public_id>/", jobs.job_detail, name="job_detail"),
@@ -112,6 +127,22 @@ urlpatterns = [
     path("staff/", staff.staff_home, name="staff_home"),
     path("staff/calls/new/", staff.staff_call_create, name="staff_call_create"),
     path("staff/calls/<uuid:public_id>/edit/", staff.staff_call_edit, name="staff_call_edit"),
+    path(
+        "staff/calls/<uuid:public_id>/outcomes.csv",
+        after_award.staff_call_outcomes_csv,
+        name="staff_call_outcomes_csv",
+    ),
+    path(
+        "staff/calls/<uuid:public_id>/outcomes.xlsx",
+        after_award.staff_call_outcomes_xlsx,
+        name="staff_call_outcomes_xlsx",
+    ),
+    path("staff/reclaims/", after_award.staff_reclaim_list, name="staff_reclaim_list"),
+    path(
+        "staff/reclaims/<uuid:public_id>/decide/",
+        after_award.staff_reclaim_decide,
+        name="staff_reclaim_decide",
+    ),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
     path("staff/environments/", environments.staff_environment_list, name="staff_environment_list"),
     path("staff/environments/new/", environments.staff_environment_create, name="staff_environment_create"),

@@ -13,6 +13,7 @@ from portal.audit.selectors import audit_events_for
 from portal.errors import ServiceError
 from portal.organisations.selectors import organisation_ids_of
 from portal.web.access import visible_or_404
+from portal.web.after_award_context import after_award_context
 from portal.web.burn_selectors import allocation_burn
 from portal.web.forms.allocations import AllocationStatusForm
 from portal.web.forms.applications import ChangeRequestForm
@@ -53,7 +54,8 @@ def allocation_set_custom_images(request, public_id):
     return redirect("web:allocation_detail", public_id=allocation.public_id)
 
 
-def _render_detail(request, allocation, *, status_form=None):
+def render_detail(request, allocation, *, status_form=None, **forms):
+    """The allocation's page; bound ``forms`` (by context name) are shown again with their errors."""
     user = request.user
     is_member = _is_member(user, allocation)
     context = {
@@ -71,6 +73,7 @@ def _render_detail(request, allocation, *, status_form=None):
         **usage_context(UsageRecord.objects.filter(allocation=allocation)),
         **idle_rules(),
         "burns": allocation_burn(allocation, today=timezone.localdate()),
+        **after_award_context(user, allocation, forms),
     }
     if context["can_request_change"]:
         context["change_form"] = ChangeRequestForm(allocation=allocation)
@@ -83,7 +86,7 @@ def _render_detail(request, allocation, *, status_form=None):
 
 @login_required
 def allocation_detail(request, public_id):
-    return _render_detail(request, visible_or_404(allocations_visible_to(request.user), public_id))
+    return render_detail(request, visible_or_404(allocations_visible_to(request.user), public_id))
 
 
 @login_required
@@ -135,4 +138,4 @@ def allocation_set_status(request, public_id):
                 request, _("The allocation is now %(status)s.") % {"status": allocation.get_status_display()}
             )
             return redirect("web:allocation_detail", public_id=allocation.public_id)
-    return _render_detail(request, allocation, status_form=form)
+    return render_detail(request, allocation, status_form=form)
