@@ -29,21 +29,24 @@ def after_award_context(user, allocation: Allocation, forms: dict) -> dict:
         "outcomes": outcomes,
     }
     next_stage = stage_next_to_report(allocation) if stages else None
-    if manages and next_stage is not None and allocation.status == AllocationStatus.ACTIVE:
+    # A bound form is always shown again, so that its errors (a refusal included) are seen.
+    if "stage_report_form" in forms or (
+        manages and next_stage is not None and allocation.status == AllocationStatus.ACTIVE
+    ):
         context["next_stage"] = next_stage
-        context["next_stage_opens_on"] = stage_report_opens_on(next_stage)
+        context["next_stage_opens_on"] = stage_report_opens_on(next_stage) if next_stage else None
         context["stage_report_form"] = forms.get("stage_report_form") or StageReportForm(
             initial={"number": next_stage.number}
         )
     reported = next((stage for stage in stages if stage.state == StageState.REPORTED), None)
-    if user.is_staff and reported is not None:
+    if "stage_evaluation_form" in forms or (user.is_staff and reported is not None):
         context["reported_stage"] = reported
         context["stage_evaluation_form"] = forms.get("stage_evaluation_form") or StageEvaluationForm(
             initial={"number": reported.number}
         )
     if manages and allocation.status in REPORTING_STATUSES:
         open_stages = outcome_stages_open(allocation)
-        if open_stages or not any(outcome.stage is None for outcome in outcomes):
+        if "outcome_form" in forms or open_stages or not any(outcome.stage is None for outcome in outcomes):
             context["outcome_form"] = forms.get("outcome_form") or OutcomeForm(stage_numbers=open_stages)
     if user.is_staff:
         context["misuse_form"] = forms.get("misuse_form") or MisuseReportForm()
