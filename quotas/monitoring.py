@@ -12,9 +12,10 @@ and month (UsageCheck's unique constraint; a second run finds the row and does n
    (its plan minus what it used, never more than is neither used nor held) is proposed for staff to
    accept or dismiss (quotas/reclaims.py). A GPU type with a proposal still undecided gets no second one.
 
-Example: 1,000 GPU-hours from 1 January to 31 October (released), threshold 0.5. The check run in
-May covers April: the plan is 1,000 × 120/304 = 395 GPU-hours. 150 used is below 197.5: warned. The
-check in June (plan 493) finds 160 used: a reclaim of 493 − 160 = 333 GPU-hours is proposed.
+Example: 1,000 GPU-hours from 1 January to 31 October (304 days, all released), threshold 0.5. The check
+run in May covers April: the plan is 1,000 × 120/304 = 394.7 GPU-hours; 150 used is below half of it:
+warned. The check run in June (plan 1,000 × 151/304 = 496.7) finds 160 used: a reclaim of
+⌊496.7 − 160⌋ = 336 GPU-hours is proposed.
 """
 
 import math

@@ -157,3 +157,15 @@ def test_the_task_runs_the_check(award):
     from quotas.tasks import usage_checks_run as task
 
     assert task.delay().get() >= 0
+
+
+def test_the_documented_example(award):
+    """docs/programme.md and quotas/monitoring.py: 1,000 GPU-hours over 304 days, threshold 0.5."""
+    AllocationBudget.objects.filter(allocation=award, gpu_type="H100").delete()
+    AllocationBudget.objects.filter(allocation=award, gpu_type="A100").update(awarded_gpu_hours=1000)
+    _use(award, "A100", 150)
+    usage_checks_run(today=date(2026, 5, 10))
+    assert _check(award, date(2026, 4, 1)).planned_gpu_hours == 394.74
+    _use(award, "A100", 160)
+    usage_checks_run(today=date(2026, 6, 10))
+    assert [(r.gpu_type, r.gpu_hours) for r in Reclaim.objects.all()] == [("A100", 336)]
