@@ -57,7 +57,8 @@ def reclaim_decide(*, reclaim: Reclaim, staff, decision: str, reason: str = "") 
         raise InvalidInput(_("The decision could not be recorded."), fields=errors)
     reason = reason.strip()
     with transaction.atomic():
-        pool = pool_lock(call_id=reclaim.allocation.call_id, gpu_type=reclaim.gpu_type)
+        accepting = decision == ReclaimDecision.ACCEPT
+        pool = pool_lock(call_id=reclaim.allocation.call_id, gpu_type=reclaim.gpu_type) if accepting else None
         allocation = Allocation.objects.select_for_update().get(pk=reclaim.allocation_id)
         budget = (
             AllocationBudget.objects.select_for_update()
@@ -65,7 +66,7 @@ def reclaim_decide(*, reclaim: Reclaim, staff, decision: str, reason: str = "") 
             .first()
         )
         returned = 0
-        if decision == ReclaimDecision.ACCEPT:
+        if accepting:
             if budget is None:
                 raise Conflict(
                     _("The allocation has no %(gpu_type)s GPU-hours.") % {"gpu_type": reclaim.gpu_type},
