@@ -325,6 +325,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quotas.tasks.allocations_expire_due",
         "schedule": 300.0,
     },
+    "agreements-lapse-due": {"task": "quotas.tasks.agreements_lapse_due", "schedule": 300.0},
 }
 
 # --- Email ----------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class RankedOut(serializers.Serializer):
     )
     raw = serializers.FloatField(help_text="the same weights on the scores as given")
     reviewers = serializers.IntegerField()
+    bonus = serializers.FloatField(help_text="regional bonus points included in the score")
+    track = serializers.CharField(source="application.track.code", allow_null=True, default=None)
 
 
 class RankingOut(serializers.Serializer):
