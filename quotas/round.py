@@ -17,7 +17,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal.applications.models import Application, ApplicationKind
+from portal.applications.models import Application, ApplicationGpuRequest, ApplicationKind
 from portal.applications.states import Action, State
 from portal.applications.transitions import apply_transition, lock_application
 from portal.audit.services import audit_record
@@ -61,11 +61,13 @@ def round_inputs(call: Call) -> dict:
         for r in call_ranking(call)
         if r.application.state in UNDECIDED and r.application.kind == ApplicationKind.NEW
     ]
-    requests: dict[int, list] = {}
-    for r in ranking:
-        requests[r.application.pk] = [
-            (g.gpu_type, g.gpu_hours) for g in r.application.gpu_requests.all() if g.gpu_hours
-        ]
+    requests: dict[int, list] = {r.application.pk: [] for r in ranking}  # read in one query below
+    for app_id, gpu_type, hours in (
+        ApplicationGpuRequest.objects.filter(application_id__in=list(requests), gpu_hours__gt=0)
+        .order_by("application_id", "gpu_type")
+        .values_list("application_id", "gpu_type", "gpu_hours")
+    ):
+        requests[app_id].append((gpu_type, hours))
     orgs = {r.application.organisation for r in ranking}
     existing = org_active_awards(orgs)
     candidates, excluded = [], []

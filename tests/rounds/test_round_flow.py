@@ -207,3 +207,16 @@ def test_rounds_need_tracks_and_staff(staff, call, owner):
     assert error.value.code == "no_tracks"
     with pytest.raises(NotAllowed):
         round_propose(staff=owner, call=call)
+
+
+def test_the_regional_bonus_lifts_non_capital_applicants_in_the_ranking(round_call, applicants, staff):
+    from quotas.ranking import call_ranking
+    from quotas.round_setup import call_levers_set
+
+    order = [r.application.project_title for r in call_ranking(round_call)]
+    assert order[:2] == ["P5", "P4"]  # P4's organisation is outside the capital area
+    call_levers_set(staff=staff, call=round_call, levers={"regional_bonus": 5})
+    round_call.refresh_from_db()
+    ranked = call_ranking(round_call)
+    assert [r.application.project_title for r in ranked][0] == "P4"
+    assert {r.application.project_title: r.bonus for r in ranked}["P4"] == 5.0
