@@ -75,27 +75,32 @@ class Seeded:
 
 
 @cache
-def _password_hash() -> str:
+def _password_hash(password: str) -> str:
     # hashed once: a few hundred users each hashing it would take most of a minute
-    return make_password(PASSWORD)
+    return make_password(password)
 
 
-def _user(email: str, name: str, **flags) -> User:
+def _user(email: str, name: str, password: str, **flags) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=None, full_name=name, **flags)
-        User.objects.filter(pk=user.pk).update(password=_password_hash())
+        User.objects.filter(pk=user.pk).update(password=_password_hash(password))
     return user
 
 
 @transaction.atomic  # all of it or nothing, and one commit instead of thousands
 def seed_round(
-    *, applications_count: int = 500, seed: int = 1, tag: str = "", staff: User | None = None
+    *,
+    applications_count: int = 500,
+    seed: int = 1,
+    tag: str = "",
+    staff: User | None = None,
+    password: str = PASSWORD,
 ) -> Seeded:
     """A new call with ``applications_count`` reviewed applications, ready for its round."""
     rng = random.Random(seed)
     tag = tag or f"s{seed}"
-    staff = staff or _user(f"round-staff-{tag}@example.test", "Round Staff", is_staff=True)
+    staff = staff or _user(f"round-staff-{tag}@example.test", "Round Staff", password, is_staff=True)
     now = timezone.now()
     today = timezone.localdate()
     call = call_create(
@@ -144,13 +149,13 @@ def seed_round(
         },
     )
     reviewers = [
-        _user(f"round-reviewer-{tag}-{i:02d}@example.test", f"Reviewer {i:02d}", is_reviewer=True)
+        _user(f"round-reviewer-{tag}-{i:02d}@example.test", f"Reviewer {i:02d}", password, is_reviewer=True)
         for i in range(REVIEWERS)
     ]
     strictness = {r.pk: rng.uniform(-1.2, 1.2) for r in reviewers}
     orgs: list[tuple[Organisation, User]] = []
     for i in range(max(1, applications_count * 3 // 5)):
-        owner = _user(f"round-owner-{tag}-{i:03d}@example.test", f"Owner {i:03d}")
+        owner = _user(f"round-owner-{tag}-{i:03d}@example.test", f"Owner {i:03d}", password)
         sector = rng.choices([s for s, _ in SECTORS], [w for _, w in SECTORS])[0]
         org = organisation_create(
             creator=owner, name=f"Org {tag}-{i:03d}", org_type=sector, registration_number=f"R-{tag}-{i:05d}"
