@@ -325,6 +325,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quotas.tasks.allocations_expire_due",
         "schedule": 300.0,
     },
+    "agreements-lapse-due": {"task": "quotas.tasks.agreements_lapse_due", "schedule": 300.0},
     # Once an hour: the first run of each month checks the month before; the rest find it done.
     "usage-checks-run": {"task": "quotas.tasks.usage_checks_run", "schedule": 3600.0},
 }

@@ -12,6 +12,7 @@ from portal.applications.states import State
 from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.errors import InvalidInput, NotAllowed
+from portal.providers.models import Region
 from quotas.rounds.ranking import Score, rank
 
 RANKED_STATES = (State.SUBMITTED, State.UNDER_REVIEW, State.RESUBMITTED, State.APPROVED, State.REJECTED)
@@ -30,6 +31,7 @@ class RankedApplication:
     score: float
     raw: float
     reviewers: int
+    bonus: float
 
 
 def call_ranking(call: Call) -> list[RankedApplication]:
@@ -47,10 +49,18 @@ def call_ranking(call: Call) -> list[RankedApplication]:
     ]
     if not scores:
         return []
-    ranked = rank(scores, call_weights(call))
-    apps = Application.objects.select_related("organisation").in_bulk([int(r.application) for r in ranked])
+    apps = Application.objects.select_related("organisation", "track").in_bulk(
+        {int(s.application) for s in scores}
+    )
+    bonus = {
+        str(pk): call.regional_bonus
+        for pk, app in apps.items()
+        if call.regional_bonus and app.organisation.region == Region.NON_CAPITAL
+    }
+    ranked = rank(scores, call_weights(call), bonus)
     return [
-        RankedApplication(r.position, apps[int(r.application)], r.score, r.raw, r.reviewers) for r in ranked
+        RankedApplication(r.position, apps[int(r.application)], r.score, r.raw, r.reviewers, r.bonus)
+        for r in ranked
     ]
 
 

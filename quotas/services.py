@@ -23,7 +23,16 @@ from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.services import notify
 from portal.organisations.selectors import owners_and_managers
 from portal.state_names import state_name
-from quotas.models import Allocation, AllocationBudget, AllocationStatus, CallPool
+from quotas.agreement_open import agreement_open
+from quotas.models import (
+    Allocation,
+    AllocationBudget,
+    AllocationStage,
+    AllocationStatus,
+    CallPool,
+    StageState,
+)
+from quotas.rounds.stages import split_hours, stage_dates
 
 
 def _awarded_amounts(application: Application, awarded_gpu_hours: dict | None) -> dict[str, int]:
@@ -55,9 +64,20 @@ def _awarded_amounts(application: Application, awarded_gpu_hours: dict | None) -
 
 
 def allocation_award(
-    *, application: Application, staff, reason: str, awarded_gpu_hours: dict | None = None
+    *,
+    application: Application,
+    staff,
+    reason: str,
+    awarded_gpu_hours: dict | None = None,
+    agreement_deadline=None,
+    stage_months: list[int] | None = None,
 ) -> Application:
-    """Approve ``application`` and move GPU-hours from the call's pools into an allocation."""
+    """Approve ``application`` and move GPU-hours from the call's pools into an allocation.
+
+    From a round (quotas/round.py): with ``agreement_deadline`` the allocation awaits its organisation
+    owner's acceptance of the call's agreement until then; with ``stage_months`` of two or more stages
+    only the first stage's GPU-hours go into the budget, the rest wait for their evaluation (the pool
+    holds the whole award either way)."""
     with transaction.atomic():
         application = lock_application(application)
         ensure_transition(application, Action.APPROVE)
@@ -115,19 +135,25 @@ def allocation_award(
                 starts_on=application.requested_start,
                 ends_on=application.requested_end,
                 max_concurrent_gpus=application.max_concurrent_gpus,
+                status=AllocationStatus.AWAITING_AGREEMENT if agreement_deadline else AllocationStatus.ACTIVE,
             )
+            released = stages_open(allocation, amounts, stage_months or [])
             AllocationBudget.objects.bulk_create(
-                AllocationBudget(allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=hours)
+                AllocationBudget(
+                    allocation=allocation, gpu_type=gpu_type, awarded_gpu_hours=released[gpu_type]
+                )
                 for gpu_type, hours in sorted(amounts.items())
                 if hours > 0
             )
+            if agreement_deadline:
+                agreement_open(allocation, agreement_deadline)
             audit_record(
                 actor=staff,
                 target=allocation,
                 action="allocation_created",
-                to_state=AllocationStatus.ACTIVE,
+                to_state=allocation.status,
                 reason=reason,
-                data={"awarded_gpu_hours": amounts},
+                data={"awarded_gpu_hours": amounts, "stage_months": stage_months or []},
             )
         for line in application.gpu_requests.all():
             line.awarded_gpu_hours = amounts.get(line.gpu_type, 0)
@@ -148,19 +174,60 @@ def allocation_award(
             if award_parts
             else gettext_lazy("no additional GPU-hours")
         )
+        body = format_lazy(
+            gettext_lazy("'{title}' was approved: {award}, {start} – {end}.\n\nReason: {reason}"),
+            title=application.project_title,
+            award=award_text,
+            start=allocation.starts_on,
+            end=allocation.ends_on,
+            reason=reason,
+        )
+        if agreement_deadline and not is_change:
+            body = format_lazy(
+                "{}\n\n{}",
+                body,
+                format_lazy(
+                    gettext_lazy(
+                        "The award becomes active once your organisation's owner accepts the agreement, "
+                        "by {deadline}: {link}"
+                    ),
+                    deadline=timezone.localtime(agreement_deadline).strftime("%Y-%m-%d %H:%M"),
+                    link=f"/allocations/{allocation.public_id}/agreement/",
+                ),
+            )
         notify(
             recipients=[application.created_by, *owners_and_managers(application.organisation)],
             subject=format_lazy(gettext_lazy("Approved: {title}"), title=application.project_title),
-            body=format_lazy(
-                gettext_lazy("'{title}' was approved: {award}, {start} – {end}.\n\nReason: {reason}"),
-                title=application.project_title,
-                award=award_text,
-                start=allocation.starts_on,
-                end=allocation.ends_on,
-                reason=reason,
-            ),
+            body=body,
         )
     return application
+
+
+def stages_open(allocation: Allocation, amounts: dict[str, int], months: list[int]) -> dict[str, int]:
+    """The stages of a staged award (two or more), the first released; GPU-hours released per type."""
+    if len(months) < 2:
+        return dict(amounts)
+    if sum(1 for hours in amounts.values() if hours) > 1:
+        raise ValueError("a staged award is of one GPU type (a track application asks for one)")
+    dates = stage_dates(allocation.starts_on, allocation.ends_on, months)
+    released = {}
+    for gpu_type, hours in amounts.items():
+        parts = split_hours(hours, months)
+        released[gpu_type] = parts[0]
+        if hours:
+            AllocationStage.objects.bulk_create(
+                AllocationStage(
+                    allocation=allocation,
+                    number=number,
+                    starts_on=first,
+                    ends_on=last,
+                    gpu_type=gpu_type,
+                    gpu_hours=part,
+                    state=StageState.RELEASED if number == 1 else StageState.PENDING,
+                )
+                for number, (part, (first, last)) in enumerate(zip(parts, dates, strict=True), start=1)
+            )
+    return released
 
 
 def _apply_change(application: Application, amounts: dict[str, int], staff, reason: str) -> Allocation:

@@ -2,12 +2,17 @@
 
 from celery import shared_task
 
-from quotas import monitoring, services
+from quotas import agreements, monitoring, services
 
 
 @shared_task
 def allocations_expire_due() -> int:
     return services.allocations_expire_due()
+
+
+@shared_task
+def agreements_lapse_due() -> int:
+    return agreements.agreements_lapse_due()
 
 
 # Idempotent (one check per award and month), so a redelivered task does no harm.

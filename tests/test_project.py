@@ -127,6 +127,15 @@ def test_it_seeds_demo_data_idempotently_with_working_logins(settings):
         Allocation.objects.count(),
     ) == counts
 
+    # a finished round to look at: 60 ranked applications, approved, half of its agreements accepted
+    from quotas.models import Agreement, AllocationRound
+
+    finished = AllocationRound.objects.get(call__title__startswith="Allocation round demo ")
+    assert finished.state == "approved" and finished.lines.count() == 60
+    assert {line.outcome for line in finished.lines.all()} == {"awarded", "waitlisted"}
+    agreements = Agreement.objects.filter(allocation__call=finished.call)
+    assert agreements.filter(state="accepted").count() == (agreements.count() + 1) // 2 > 0
+
     # two providers, each with its cluster of the machine's simulated GPUs and a contract
     assert sorted(Cluster.objects.values_list("provider__name", "name", "region")) == [
         ("Hanbit Cloud", "hanbit-seoul-1", "capital"),

@@ -16,6 +16,7 @@ from portal.api.views import (
     providers,
     reclaims,
     reviews,
+    rounds,
     settlement,
     stages,
     usage,
@@ -43,6 +44,14 @@ urlpatterns = [
     *route("calls/<uuid:public_id>", calls.CallDetail, "call"),
     *route("calls/<uuid:public_id>/ranking", calls.CallRanking, "call_ranking"),
     *route("calls/<uuid:public_id>/criteria", calls.CallWeights, "call_criteria"),
+    *route("calls/<uuid:public_id>/levers", rounds.CallRoundLevers, "call_levers"),
+    *route("calls/<uuid:public_id>/tracks", rounds.CallTracks, "call_tracks"),
+    *route("calls/<uuid:public_id>/round", rounds.CallRound, "call_round"),
+    *route("calls/<uuid:public_id>/round/proposal", rounds.CallRoundProposal, "call_round_proposal"),
+    *route(
+        "calls/<uuid:public_id>/round/lines/<uuid:application_id>", rounds.CallRoundLine, "call_round_line"
+    ),
+    *route("calls/<uuid:public_id>/round/approval", rounds.CallRoundApproval, "call_round_approval"),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),
@@ -60,6 +69,12 @@ urlpatterns = [
     *route("allocations", allocations.AllocationList, "allocations"),
     *route("allocations/<uuid:public_id>", allocations.AllocationDetail, "allocation"),
     *route("allocations/<uuid:public_id>/status", allocations.AllocationStatusChange, "allocation_status"),
+    *route("allocations/<uuid:public_id>/agreement", rounds.AllocationAgreement, "allocation_agreement"),
+    *route(
+        "allocations/<uuid:public_id>/agreement/acceptance",
+        rounds.AllocationAgreementAcceptance,
+        "allocation_agreement_acceptance",
+    ),
     *route(
         "allocations/<uuid:public_id>/change-requests",
         allocations.AllocationChangeRequest,

@@ -14,7 +14,7 @@ from portal.applications.models import CRITERIA, Application, ApplicationGpuRequ
 from portal.applications.selectors import current_round_reviews
 from portal.applications.states import EDITABLE_STATES, Action, State
 from portal.applications.transitions import apply_transition, ensure_transition, lock_application
-from portal.applications.validation import application_content_errors
+from portal.applications.validation import application_content_errors, track_errors
 from portal.audit.services import audit_record
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.services import notify
@@ -64,8 +64,10 @@ def application_create(
     max_concurrent_gpus: int,
     justification: str,
     gpu_requests: dict[str, int],
+    track: str | None = None,
 ) -> Application:
-    """A new draft application of ``organisation`` to an open ``call``."""
+    """A new draft application of ``organisation`` to an open ``call`` (in ``track``, by its code, where
+    the call has tracks)."""
     _require_member(user, organisation)
     if not call.is_open():
         raise Conflict(
@@ -95,11 +97,25 @@ def application_create(
     errors = application_content_errors(
         call=call, kind=ApplicationKind.NEW, allocation=None, gpu_requests=gpu_requests, **content
     )
+    more, chosen = track_errors(
+        call=call,
+        track=track,
+        requested_start=requested_start,
+        requested_end=requested_end,
+        max_concurrent_gpus=max_concurrent_gpus,
+        gpu_requests=gpu_requests,
+    )
+    errors = {**more, **errors}
     if errors:
         raise InvalidInput(_("The application could not be saved."), fields=errors)
     with transaction.atomic():
         application = Application.objects.create(
-            kind=ApplicationKind.NEW, call=call, organisation=organisation, created_by=user, **content
+            kind=ApplicationKind.NEW,
+            call=call,
+            organisation=organisation,
+            created_by=user,
+            track=chosen,
+            **content,
         )
         _save_gpu_requests(application, gpu_requests)
         audit_record(actor=user, target=application, action="created", to_state=State.DRAFT)
@@ -167,10 +183,13 @@ def change_request_draft(
     return application
 
 
+KEEP = object()
+
+
 def application_update(
-    *, application: Application, user: User, gpu_requests: dict[str, int], **content
+    *, application: Application, user: User, gpu_requests: dict[str, int], track=KEEP, **content
 ) -> Application:
-    """Edit a draft or an application returned for revision."""
+    """Edit a draft or an application returned for revision (``track``: a track's code; left out: kept)."""
     _require_member(user, application.organisation)
     unknown = set(content) - set(CONTENT_FIELDS)
     if unknown:
@@ -196,6 +215,17 @@ def application_update(
             gpu_requests=gpu_requests,
             **merged,
         )
+        if application.kind == ApplicationKind.NEW:
+            more, chosen = track_errors(
+                call=application.call,
+                track=(application.track.code if application.track else None) if track is KEEP else track,
+                requested_start=merged["requested_start"],
+                requested_end=merged["requested_end"],
+                max_concurrent_gpus=merged["max_concurrent_gpus"],
+                gpu_requests=gpu_requests,
+            )
+            errors = {**more, **errors}
+            application.track = chosen
         if errors:
             raise InvalidInput(_("The application could not be saved."), fields=errors)
         for name, value in merged.items():

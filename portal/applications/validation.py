@@ -112,3 +112,51 @@ def gpu_request_errors(*, call, kind: str, gpu_requests: dict) -> dict[str, list
     if not messages and positive == 0 and kind == ApplicationKind.NEW:
         messages.append(_("Request GPU-hours for at least one GPU type."))
     return {"gpu_requests": messages} if messages else {}
+
+
+def track_errors(
+    *, call, track, requested_start, requested_end, max_concurrent_gpus, gpu_requests
+) -> tuple[dict[str, list[str]], object]:
+    """Field → messages for an application's track (the track's code, or None), and the Track chosen.
+
+    Where the call has tracks, one must be chosen; the application then asks for GPUs within the track's
+    range, for at most its duration, and for one GPU type the track pools (its pools are per GPU type,
+    and a round weighs each application against one pool)."""
+    tracks = {t.code: t for t in call.tracks.all()}
+    if not tracks:
+        if track:
+            return {"track": [_("This call has no tracks.")]}, None
+        return {}, None
+    if not track:
+        return {"track": [_("Choose a track: %(codes)s.") % {"codes": ", ".join(sorted(tracks))}]}, None
+    chosen = tracks.get(track) if isinstance(track, str) else None
+    if chosen is None:
+        return {
+            "track": [_("No such track; choose one of: %(codes)s.") % {"codes": ", ".join(sorted(tracks))}]
+        }, None
+    errors: dict[str, list[str]] = {}
+    if isinstance(max_concurrent_gpus, int) and not chosen.min_gpus <= max_concurrent_gpus <= chosen.max_gpus:
+        errors["max_concurrent_gpus"] = [
+            _("The %(track)s track is for %(least)s–%(most)s GPUs.")
+            % {"track": chosen.name, "least": chosen.min_gpus, "most": chosen.max_gpus}
+        ]
+    if (
+        isinstance(requested_start, date)
+        and isinstance(requested_end, date)
+        and (requested_end - requested_start).days > chosen.max_days
+    ):
+        errors["requested_end"] = [
+            _("The %(track)s track lasts at most %(days)s days.")
+            % {"track": chosen.name, "days": chosen.max_days}
+        ]
+    if isinstance(gpu_requests, dict):
+        asked = sorted(t for t, h in gpu_requests.items() if isinstance(h, int) and h > 0)
+        pooled = {p.gpu_type for p in chosen.pools.all()}
+        if len(asked) > 1:
+            errors["gpu_requests"] = [_("In a track, ask for one GPU type only.")]
+        elif asked and asked[0] not in pooled:
+            errors["gpu_requests"] = [
+                _("The %(track)s track offers %(types)s.")
+                % {"track": chosen.name, "types": ", ".join(sorted(pooled)) or "—"}
+            ]
+    return errors, chosen

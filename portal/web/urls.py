@@ -18,6 +18,7 @@ from portal.web.views import (
     organisations,
     providers,
     reviews,
+    rounds,
     settlement,
     staff,
     usage,
@@ -83,6 +84,7 @@ urlpatterns = [
     path("applications/<uuid:public_id>/decide/", applications.application_decide, name="application_decide"),
     path("allocations/", allocations.allocation_list, name="allocation_list"),
     path("allocations/<uuid:public_id>/", allocations.allocation_detail, name="allocation_detail"),
+    path("allocations/<uuid:public_id>/agreement/", rounds.allocation_agreement, name="allocation_agreement"),
     path(
         "allocations/<uuid:public_id>/usage.csv",
         usage.allocation_usage_csv,
@@ -144,6 +146,19 @@ urlpatterns = [
         name="staff_reclaim_decide",
     ),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
+    path("staff/calls/<uuid:public_id>/round/", rounds.staff_round, name="staff_round"),
+    path("staff/calls/<uuid:public_id>/round/setup/", rounds.staff_round_setup, name="staff_round_setup"),
+    path(
+        "staff/calls/<uuid:public_id>/round/propose/", rounds.staff_round_propose, name="staff_round_propose"
+    ),
+    path(
+        "staff/calls/<uuid:public_id>/round/approve/", rounds.staff_round_approve, name="staff_round_approve"
+    ),
+    path(
+        "staff/calls/<uuid:public_id>/round/lines/<uuid:application_id>/",
+        rounds.staff_round_line,
+        name="staff_round_line",
+    ),
     path("staff/environments/", environments.staff_environment_list, name="staff_environment_list"),
     path("staff/environments/new/", environments.staff_environment_create, name="staff_environment_create"),
     path(

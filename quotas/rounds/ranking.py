@@ -40,14 +40,16 @@ def normalised(scores: list[Score]) -> dict[tuple[str, str], dict[str, float]]:
             by_criterion[criterion].append(value)
             mine[(s.reviewer, criterion)].append(value)
     panel = {c: (fmean(v), pstdev(v)) for c, v in by_criterion.items()}
+    # each reviewer's mean and deviation per criterion, once (not once per score: 500 applications and
+    # three reviews each made that the slowest part of a round)
+    own = {key: (fmean(values), pstdev(values)) for key, values in mine.items()}
     out: dict[tuple[str, str], dict[str, float]] = {}
     for s in scores:
         row = {}
         for criterion, value in s.criteria.items():
-            values = mine[(s.reviewer, criterion)]
-            spread = pstdev(values)
+            own_mean, spread = own[(s.reviewer, criterion)]
             mean, panel_sd = panel[criterion]
-            row[criterion] = mean if spread == 0 else mean + (value - fmean(values)) / spread * panel_sd
+            row[criterion] = mean if spread == 0 else mean + (value - own_mean) / spread * panel_sd
         out[(s.reviewer, s.application)] = row
     return out
 

@@ -128,6 +128,60 @@ MATRIX = {
         STAFF_ONLY_WRITE,
         None,
     ),
+    "call_levers": (
+        "put",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/levers",
+        lambda w: {"regional_share": 0.1},
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    "call_tracks": (
+        "put",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/tracks",
+        lambda w: {
+            "tracks": [
+                {
+                    "code": "s",
+                    "name": "Small",
+                    "min_gpus": 1,
+                    "max_gpus": 4,
+                    "max_days": 90,
+                    "pools": {"A100": 100},
+                }
+            ]
+        },
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    # the world's call has no round (tests/rounds/test_round_api.py has one): staff pass, and find none
+    "call_round": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/round",
+        None,
+        expect(401, 403, 403, 403, 403, 403, 404, 401),
+        None,
+    ),
+    "call_round_proposal": (
+        "post",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/round/proposal",
+        None,
+        expect(401, 403, 403, 403, 403, 403, 409, 401),
+        None,
+    ),
+    "call_round_line": (
+        "patch",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/round/lines/{w['application'].public_id}",
+        lambda w: {"decision": "award", "gpu_hours": 10, "reason": "x"},
+        expect(401, 403, 403, 403, 403, 403, 404, 401),
+        None,
+    ),
+    "call_round_approval": (
+        "post",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/round/approval",
+        None,
+        expect(401, 403, 403, 403, 403, 403, 409, 401),
+        None,
+    ),
     "applications": ("get", lambda w: "/api/v1/applications", None, ANY_USER, "application"),
     "application": (
         "patch",
@@ -181,6 +235,21 @@ MATRIX = {
         None,
     ),
     "allocations": ("get", lambda w: "/api/v1/allocations", None, ANY_USER, "allocation"),
+    # the world's allocation was approved on its own, with no agreement (tests/rounds/test_round_api.py)
+    "allocation_agreement": (
+        "get",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/agreement",
+        None,
+        expect(401, 404, 404, 404, 404, 404, 404, 401),
+        None,
+    ),
+    "allocation_agreement_acceptance": (
+        "post",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/agreement/acceptance",
+        lambda w: {"terms_version": "1"},
+        expect(401, 404, 404, 404, 404, 404, 404, 401),
+        None,
+    ),
     "allocation": (
         "get",
         lambda w: f"/api/v1/allocations/{w['allocation'].public_id}",

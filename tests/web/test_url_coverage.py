@@ -74,6 +74,26 @@ def allocation(world):
     return {"public_id": world["allocation"].public_id}
 
 
+def with_agreement(world):
+    """The world's allocation, given an agreement to accept (as an award from a round has)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quotas.agreement_open import agreement_open
+
+    if not hasattr(world["allocation"], "agreement"):
+        agreement_open(world["allocation"], timezone.now() + timedelta(days=7))
+    return {"public_id": world["allocation"].public_id}
+
+
+def round_line(world):
+    return {"public_id": world["call"].public_id, "application_id": world["draft"].public_id}
+
+
+STAFF_ONLY_POST = expect(LOGIN_REDIRECT, 403, 403, 403, 405)
+
+
 def job(world):
     return {"public_id": world["job"].public_id}
 
@@ -174,6 +194,12 @@ TABLE = {
         expect(LOGIN_REDIRECT, 403, 403, 403, 405),
     ),
     "staff_contract_create": (no_arguments, STAFF_ONLY),
+    "staff_round": (call, STAFF_ONLY),
+    "staff_round_setup": (call, STAFF_ONLY),
+    "staff_round_propose": (call, STAFF_ONLY_POST),
+    "staff_round_approve": (call, STAFF_ONLY_POST),
+    "staff_round_line": (round_line, STAFF_ONLY_POST),
+    "allocation_agreement": (with_agreement, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "staff_contract_edit": (lambda world: {"public_id": world["contract"].public_id}, STAFF_ONLY),
 }
 

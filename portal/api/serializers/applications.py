@@ -19,6 +19,7 @@ class ApplicationOut(serializers.ModelSerializer):
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
     allocation = serializers.UUIDField(source="allocation.public_id", read_only=True, allow_null=True)
     gpu_requests = GpuRequestOut(many=True, read_only=True)
+    track = serializers.CharField(source="track.code", read_only=True, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -30,6 +31,7 @@ class ApplicationOut(serializers.ModelSerializer):
             "organisation",
             "organisation_name",
             "allocation",
+            "track",
             "project_title",
             "summary",
             "field",
@@ -63,6 +65,7 @@ class ApplicationIn(StrictInput):
     max_concurrent_gpus = application_content_field("max_concurrent_gpus")
     justification = application_content_field("justification")
     gpu_requests = GpuHoursByType()
+    track = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
 
 
 class ApplicationPatch(StrictInput):
@@ -74,6 +77,7 @@ class ApplicationPatch(StrictInput):
     max_concurrent_gpus = application_content_field("max_concurrent_gpus", required=False)
     justification = application_content_field("justification", required=False)
     gpu_requests = GpuHoursByType(required=False)
+    track = serializers.CharField(max_length=32, required=False, allow_null=True)
 
 
 class ReasonIn(StrictInput):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from portal.api.serializers.rounds import TrackOut
 from portal.api.serializers.strict import StrictInput
 from portal.calls.models import Call
 from portal.organisations.models import OrganisationType
@@ -19,6 +20,7 @@ class CallOut(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     eligible_org_types = serializers.ListField(child=serializers.CharField())
     pools = PoolOut(many=True, read_only=True)
+    tracks = TrackOut(many=True, read_only=True)
 
     class Meta:
         model = Call
@@ -33,6 +35,7 @@ class CallOut(serializers.ModelSerializer):
             "allocation_start",
             "allocation_end",
             "pools",
+            "tracks",
         ]
 
 
@@ -67,6 +70,8 @@ class RankedOut(serializers.Serializer):
     )
     raw = serializers.FloatField(help_text="the same weights on the scores as given")
     reviewers = serializers.IntegerField()
+    bonus = serializers.FloatField(help_text="regional bonus points included in the score")
+    track = serializers.CharField(source="application.track.code", allow_null=True, default=None)
 
 
 class RankingOut(serializers.Serializer):

@@ -40,12 +40,14 @@ class ApplicationForm(GpuHoursMixin, PortalForm):
     requested_end = content_field("requested_end")
     max_concurrent_gpus = content_field("max_concurrent_gpus")
     justification = content_field("justification", rows=6)
+    track = forms.ChoiceField(label=_("Track"), required=False)
 
     def __init__(self, *args, call, organisations=None, application=None, **kwargs):
         initial = kwargs.setdefault("initial", {})
         gpu_initial = {}
         if application is not None:
             initial.update({name: getattr(application, name) for name in self.content_fields})
+            initial["track"] = application.track.code if application.track_id else ""
             gpu_initial = {line.gpu_type: line.gpu_hours for line in application.gpu_requests.all()}
         else:
             initial.setdefault("requested_start", call.allocation_start)
@@ -55,6 +57,16 @@ class ApplicationForm(GpuHoursMixin, PortalForm):
             del self.fields["organisation"]
         else:
             self.fields["organisation"].queryset = organisations
+        tracks = list(call.tracks.all())
+        if tracks:
+            # the track's rules beside its name, so the applicant sees them before choosing
+            self.fields["track"].choices = [("", "—")] + [
+                (t.code, _("%(name)s: %(least)s–%(most)s GPUs, up to %(days)s days")
+                 % {"name": t.name, "least": t.min_gpus, "most": t.max_gpus, "days": t.max_days})
+                for t in tracks
+            ]  # fmt: skip
+        else:
+            del self.fields["track"]
         self.add_gpu_fields(
             {pool.gpu_type: pool.max_gpu_hours_per_application for pool in call.pools.all()},
             initial=gpu_initial,
@@ -67,6 +79,10 @@ class ApplicationForm(GpuHoursMixin, PortalForm):
 
     def content(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.content_fields}
+
+    def chosen_track(self) -> dict:
+        """The ``track`` argument for the services, where the call has tracks."""
+        return {"track": self.cleaned_data.get("track") or None} if "track" in self.fields else {}
 
 
 class ChangeRequestForm(GpuHoursMixin, PortalForm):

@@ -78,7 +78,7 @@ def render_detail(request, allocation, *, status_form=None, **forms):
     if context["can_request_change"]:
         context["change_form"] = ChangeRequestForm(allocation=allocation)
     if user.is_staff:
-        if allocation.status != AllocationStatus.EXPIRED:
+        if allocation.status in (AllocationStatus.ACTIVE, AllocationStatus.SUSPENDED):
             context["status_form"] = status_form or AllocationStatusForm()
         context["audit_events"] = audit_events_for(target_type="allocation", target_id=allocation.public_id)
     return render(request, "web/allocations/detail.html", context)

@@ -81,6 +81,7 @@ def application_create(request):
                     call=call,
                     gpu_requests=form.gpu_requests,
                     **form.content(),
+                    **form.chosen_track(),
                 )
             except ServiceError as error:
                 form.add_service_error(error)
@@ -112,8 +113,13 @@ def application_edit(request, public_id):
             preview = True
         else:
             try:
+                extra = form.chosen_track() if isinstance(form, ApplicationForm) else {}
                 services.application_update(
-                    application=application, user=user, gpu_requests=form.gpu_requests, **form.content()
+                    application=application,
+                    user=user,
+                    gpu_requests=form.gpu_requests,
+                    **form.content(),
+                    **extra,
                 )
             except ServiceError as error:
                 form.add_service_error(error)

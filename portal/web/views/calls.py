@@ -19,6 +19,7 @@ def call_detail(request, public_id):
     context = {
         "call": call,
         "pools": call.pools.all(),
+        "tracks": call.tracks.all(),
         "can_apply": call.is_open() and organisations_of(request.user).exists(),
     }
     return render(request, "web/calls/detail.html", context)

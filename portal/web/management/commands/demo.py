@@ -133,6 +133,8 @@ class Command(BaseCommand):
             f"  Admin:    {url}admin/",
             f"  Logins (password '{password}'):",
             *(f"    {email:<22} {role}" for email, role in LOGINS),
+            "  A finished allocation round (60 applications, ranked, proposed, approved): staff open it from",
+            f"  {url}staff/ (Calls → Round).",
             "  Stop with Ctrl-C.",
             "",
         ]

@@ -25,9 +25,12 @@ from portal.organisations.models import Membership, Organisation
 from portal.organisations.services import organisation_create, organisation_verify
 from portal.providers.models import Provider
 from portal.providers.services import cluster_create, contract_create, provider_create
+from portal.web.round_seed import seed_round
 from quotas import services as quota_services
+from quotas.agreements import agreement_accept
 from quotas.calls import call_create
-from quotas.models import Allocation
+from quotas.models import Agreement, Allocation
+from quotas.round import round_approve, round_propose
 from scheduler.backends import get_backend
 from scheduler.backends.local import LocalBackend, simulated_nodes
 from scheduler.inventory import inventory_sync
@@ -35,6 +38,9 @@ from scheduler.models import Job
 from scheduler.services import job_submit
 
 CALL_TITLE = "2026 AI Computing Resource Support — Round 2"
+# A finished allocation round beside it (portal/web/round_seed.py): ranked, proposed, approved.
+DEMO_ROUND_TAG = "demo"
+DEMO_ROUND_APPLICATIONS = 60
 # Two providers the programme rents from, each with one cluster of this machine's simulated GPUs (the
 # demo sets GPUGRANT_LOCAL_CLUSTERS to match): different GPU types, regions, prices and contract kinds.
 DEMO_PROVIDERS = [
@@ -148,6 +154,7 @@ class Command(BaseCommand):
             self._environments(users["staff@demo.test"])
             self._providers(users["staff@demo.test"])
             self._jobs(users)
+            self._finished_round(users["staff@demo.test"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     def _users(self) -> dict[str, User]:
@@ -336,6 +343,31 @@ class Command(BaseCommand):
                 staff=staff,
                 decision="reject",
                 reason="Out of the programme's scope: surveillance uses are not supported.",
+            )
+
+    def _finished_round(self, staff) -> None:
+        """A call whose round is over (seed_round's: ranked, proposed, approved), half of its agreements
+        accepted, so a newcomer can look at the ranking, the proposal and its reasons, and the statistics."""
+        if Call.objects.filter(title__startswith=f"Allocation round {DEMO_ROUND_TAG} ").exists():
+            return
+        seeded = seed_round(
+            applications_count=DEMO_ROUND_APPLICATIONS,
+            seed=11,
+            tag=DEMO_ROUND_TAG,
+            staff=staff,
+            password=demo_password(),
+        )
+        round_propose(staff=staff, call=seeded.call)
+        round_approve(staff=staff, call=seeded.call)
+        pending = Agreement.objects.filter(allocation__call=seeded.call).select_related(
+            "allocation__application"
+        )
+        for agreement in list(pending.order_by("allocation__application__project_title"))[::2]:
+            agreement_accept(
+                user=agreement.allocation.application.created_by,
+                agreement=agreement,
+                terms_version=agreement.terms_version,
+                address="127.0.0.1",
             )
 
     def _environments(self, staff) -> None:
