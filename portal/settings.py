@@ -288,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "scheduler.models.JobKind",
         "ApplicationKindEnum": "portal.applications.models.ApplicationKind",
         "RegionEnum": "portal.providers.models.Region",
+        "MisuseKindEnum": "quotas.models.MisuseKind",
     },
 }
 
