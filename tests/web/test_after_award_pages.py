@@ -156,3 +156,9 @@ def test_staff_download_a_calls_outcomes(client, staff, owner, allocation, call)
     as_xlsx = client.get(_url("staff_call_outcomes_xlsx", call))
     rows = list(load_workbook(io.BytesIO(as_xlsx.content)).active.iter_rows(values_only=True))
     assert len(rows) == 2 and "@risky" in rows[1]
+
+
+def test_the_stages_read_in_korean(client, owner, allocation, stages):
+    page = login(client, owner).get(_url("allocation_detail", allocation), HTTP_ACCEPT_LANGUAGE="ko")
+    text = page.content.decode()
+    assert "2단계 중간 보고서" in text and "보고서 제출" in text
