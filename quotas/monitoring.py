@@ -107,7 +107,10 @@ def usage_checks_run(*, today: date | None = None) -> int:
 
 def _check_one(allocation_id: int, *, month: date, as_of: date) -> bool:
     with transaction.atomic():
-        allocation = Allocation.objects.select_for_update().select_related("call").get(pk=allocation_id)
+        # of=("self",): lock the award only, not its call (which the waitlist offer locks first).
+        allocation = (
+            Allocation.objects.select_for_update(of=("self",)).select_related("call").get(pk=allocation_id)
+        )
         if (
             allocation.status != AllocationStatus.ACTIVE
             or allocation.usage_checks.filter(month=month).exists()
