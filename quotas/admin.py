@@ -33,7 +33,21 @@ class CallPoolInline(admin.TabularInline):
 class CallAdmin(admin.ModelAdmin):
     list_display = ["title", "opens_at", "closes_at", "allocation_start", "allocation_end"]
     search_fields = ["title"]
-    readonly_fields = ["public_id"]
+    # The round's levers and weights are set through the round setup page or the API, which check them
+    # (quotas/round_setup.py); here they are shown, not edited.
+    readonly_fields = [
+        "public_id",
+        "criteria_weights",
+        "sector_shares",
+        "regional_share",
+        "regional_bonus",
+        "max_gpu_hours_per_org",
+        "max_awards_per_org",
+        "agreement_terms",
+        "agreement_version",
+        "agreement_days",
+        "reclaim_threshold",
+    ]
     inlines = [CallPoolInline]
     # eligible_org_types is edited as JSON text: parsed only within the nesting limit.
     formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}
