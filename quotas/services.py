@@ -278,7 +278,10 @@ def allocations_expire_due(*, today: date | None = None) -> int:
     ):
         with transaction.atomic():
             allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
-            if allocation.status in (AllocationStatus.EXPIRED, AllocationStatus.LAPSED) or allocation.ends_on >= today:
+            if (
+                allocation.status in (AllocationStatus.EXPIRED, AllocationStatus.LAPSED)
+                or allocation.ends_on >= today
+            ):
                 continue
             source = allocation.status
             allocation.status = AllocationStatus.EXPIRED
