@@ -2,12 +2,22 @@
 whatever their number, summed by the pure core (quotas/rounds/statistics.py)."""
 
 from django.db.models import Sum
+from django.utils.translation import gettext_lazy as _
 
 from portal.applications.models import Application, ApplicationKind
 from portal.applications.states import State
 from portal.calls.models import Call
+from portal.organisations.models import OrganisationType
+from portal.providers.models import Region
 from quotas.models import SECONDS_PER_HOUR, Allocation, AllocationStatus, LineOutcome, RoundLine
-from quotas.rounds.statistics import NO_TRACK, ApplicationFacts, CallStatistics, call_statistics
+from quotas.rounds.statistics import (
+    DIMENSIONS,
+    NO_TRACK,
+    ApplicationFacts,
+    CallStatistics,
+    Group,
+    call_statistics,
+)
 
 # Applications that were never sent, or were taken back, are not applications to the call.
 NOT_COUNTED = (State.DRAFT, State.WITHDRAWN)
@@ -77,3 +87,47 @@ def call_statistics_of(call: Call) -> tuple[CallStatistics, dict[str, str]]:
     """The call's full statistics, and its tracks' names by code (for labels)."""
     track_names = dict(call.tracks.order_by("min_gpus", "code").values_list("code", "name"))
     return call_statistics(call_application_facts(call), tracks=list(track_names)), track_names
+
+
+SECTOR_LABELS = {
+    "academia": _("Academia (universities)"),
+    "industry": _("Industry (SMEs and startups)"),
+    "public_research": _("Public research (research institutes and public institutions)"),
+}
+DIMENSION_LABELS = {
+    "sector": _("By sector"),
+    "region": _("By region"),
+    "org_type": _("By organisation type"),
+    "track": _("By track"),
+}
+
+
+def group_label(group: Group, track_names: dict[str, str]) -> str:
+    """A group's name in the reader's language."""
+    if group.dimension == "total":
+        return str(_("All applications"))
+    if group.dimension == "sector":
+        return str(SECTOR_LABELS[group.key])
+    if group.dimension == "region":
+        return str(Region(group.key).label)
+    if group.dimension == "org_type":
+        return str(OrganisationType(group.key).label)
+    return track_names.get(group.key) or str(_("No track"))
+
+
+def statistics_table(statistics: CallStatistics, track_names: dict[str, str]) -> dict:
+    """The statistics as the pages and the API show them: the total and each breakdown, every group
+    with its code, its label and its figures (None where withheld, with why)."""
+
+    def row(group: Group) -> dict:
+        return {
+            "group": group.key,
+            "label": group_label(group, track_names),
+            "withheld": group.withheld,
+            "figures": group.figures,
+        }
+
+    return {
+        "total": row(statistics.total),
+        **{f"by_{dimension}": [row(g) for g in statistics.breakdowns[dimension]] for dimension in DIMENSIONS},
+    }

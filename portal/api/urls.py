@@ -14,6 +14,7 @@ from portal.api.views import (
     providers,
     reviews,
     settlement,
+    statistics,
     usage,
 )
 
@@ -39,6 +40,10 @@ urlpatterns = [
     *route("calls/<uuid:public_id>", calls.CallDetail, "call"),
     *route("calls/<uuid:public_id>/ranking", calls.CallRanking, "call_ranking"),
     *route("calls/<uuid:public_id>/criteria", calls.CallWeights, "call_criteria"),
+    *route("calls/<uuid:public_id>/statistics", statistics.CallStatistics, "call_statistics"),
+    *route(
+        "calls/<uuid:public_id>/statistics/public", statistics.CallPublicStatistics, "call_public_statistics"
+    ),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),

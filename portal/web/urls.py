@@ -19,6 +19,7 @@ from portal.web.views import (
     reviews,
     settlement,
     staff,
+    statistics,
     usage,
 )
 
@@ -68,6 +69,7 @@ urlpatterns = [
     ),
     path("calls/", calls.call_list, name="call_list"),
     path("calls/<uuid:public_id>/", calls.call_detail, name="call_detail"),
+    path("calls/<uuid:public_id>/statistics/", statistics.call_statistics, name="call_statistics"),
     path("applications/", applications.application_list, name="application_list"),
     path("applications/new/", applications.application_create, name="application_create"),
     path("applications/<uuid:public_id>/", applications.application_detail, name="application_detail"),
@@ -112,6 +114,11 @@ urlpatterns = [
     path("staff/", staff.staff_home, name="staff_home"),
     path("staff/calls/new/", staff.staff_call_create, name="staff_call_create"),
     path("staff/calls/<uuid:public_id>/edit/", staff.staff_call_edit, name="staff_call_edit"),
+    path(
+        "staff/calls/<uuid:public_id>/statistics/",
+        statistics.staff_call_statistics,
+        name="staff_call_statistics",
+    ),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
     path("staff/environments/", environments.staff_environment_list, name="staff_environment_list"),
     path("staff/environments/new/", environments.staff_environment_create, name="staff_environment_create"),

@@ -127,6 +127,21 @@ MATRIX = {
         STAFF_ONLY_WRITE,
         None,
     ),
+    "call_statistics": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/statistics",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    # Anonymised aggregates for anyone, signed in or not; credentials are not even read.
+    "call_public_statistics": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/statistics/public",
+        None,
+        expect(200, 200, 200, 200, 200, 200, 200, 200),
+        None,
+    ),
     "applications": ("get", lambda w: "/api/v1/applications", None, ANY_USER, "application"),
     "application": (
         "patch",
