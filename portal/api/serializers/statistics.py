@@ -3,7 +3,7 @@ from rest_framework import serializers
 from quotas.rounds.statistics import FEWER_THAN_MINIMUM, PROTECTS_ANOTHER
 
 
-class FiguresOut(serializers.Serializer):
+class StatisticsFiguresOut(serializers.Serializer):
     applications = serializers.IntegerField(help_text="Applications sent and not withdrawn.")
     asked_gpu_hours = serializers.IntegerField()
     selected = serializers.IntegerField(
@@ -19,20 +19,20 @@ class FiguresOut(serializers.Serializer):
     )
 
 
-class GroupOut(serializers.Serializer):
+class StatisticsGroupOut(serializers.Serializer):
     group = serializers.CharField(help_text="The group's code (a sector, region, organisation type, track).")
     label = serializers.CharField()
     withheld = serializers.ChoiceField(
         choices=["", FEWER_THAN_MINIMUM, PROTECTS_ANOTHER],
         help_text="Public statistics: why the figures are withheld (blank: shown).",
     )
-    figures = FiguresOut(allow_null=True)
+    figures = StatisticsFiguresOut(allow_null=True)
 
 
 class CallStatisticsOut(serializers.Serializer):
     call = serializers.UUIDField(source="call.public_id")
-    total = GroupOut()
-    by_sector = GroupOut(many=True)
-    by_region = GroupOut(many=True)
-    by_org_type = GroupOut(many=True)
-    by_track = GroupOut(many=True)
+    total = StatisticsGroupOut()
+    by_sector = StatisticsGroupOut(many=True)
+    by_region = StatisticsGroupOut(many=True)
+    by_org_type = StatisticsGroupOut(many=True)
+    by_track = StatisticsGroupOut(many=True)
