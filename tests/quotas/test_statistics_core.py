@@ -166,6 +166,21 @@ SUPPRESSION = {
             ("org_type", "sme"): PROTECTS_ANOTHER,  # with startups, it is industry
         },
     ),
+    # docs/programme.md's example: every sector shown, and the universities
+    "the documented call of 18": (
+        many(4, "university")
+        + many(6, "sme")
+        + many(2, "startup")
+        + many(3, "research_institute")
+        + many(3, "public_institution"),
+        [],
+        {
+            ("org_type", "startup"): FEWER_THAN_MINIMUM,
+            ("org_type", "research_institute"): PROTECTS_ANOTHER,
+            ("org_type", "public_institution"): PROTECTS_ANOTHER,
+            ("org_type", "sme"): PROTECTS_ANOTHER,
+        },
+    ),
 }
 
 
