@@ -1,5 +1,6 @@
-"""A call's statistics (docs/programme.md, "Statistics"): its applications' facts, read in four queries
-whatever their number, summed by the pure core (quotas/rounds/statistics.py)."""
+"""Reading a call's statistics (docs/programme.md, "Statistics"): its applications' facts in four queries
+whatever their number, summed by the pure core (quotas/rounds/statistics.py), with the groups' names
+for the pages and the API."""
 
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
