@@ -134,7 +134,7 @@ MATRIX = {
         STAFF_ONLY_WRITE,
         None,
     ),
-    # Anonymised aggregates for anyone, signed in or not; credentials are not even read.
+    # Anonymised aggregates for anyone, signed in or not (a node key is no user's credential: anonymous).
     "call_public_statistics": (
         "get",
         lambda w: f"/api/v1/calls/{w['call'].public_id}/statistics/public",

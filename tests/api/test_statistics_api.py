@@ -4,8 +4,10 @@ nothing that names an applicant, each only to whom it is for, in the reader's la
 import pytest
 import yaml
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from portal.accounts.models import ApiKey
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +117,9 @@ def test_it_documents_both_in_the_schema():
     assert "security" not in public  # no credentials asked for
     figures = schema["components"]["schemas"]["StatisticsFiguresOut"]["properties"]
     assert figures["utilisation"]["nullable"] is True
+
+
+def test_it_refuses_a_revoked_key_even_on_the_public_figures(client_for, owner, five):
+    client = client_for(owner)
+    ApiKey.objects.filter(user=owner).update(revoked_at=timezone.now())
+    assert client.get(f"/api/v1/calls/{five.public_id}/statistics/public").status_code == 401

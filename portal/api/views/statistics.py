@@ -26,8 +26,8 @@ class CallStatistics(APIView):
 
 
 class CallPublicStatistics(APIView):
-    # Public: no credentials needed or read (a caller's identity changes nothing here).
-    authentication_classes = []
+    # Public: no credentials needed (a caller's identity changes nothing here); one sent is still checked,
+    # so a revoked key is refused here as everywhere.
     permission_classes = [AllowAny]
 
     @extend_schema(
