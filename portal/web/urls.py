@@ -20,6 +20,7 @@ from portal.web.views import (
     rounds,
     settlement,
     staff,
+    statistics,
     usage,
 )
 
@@ -69,6 +70,7 @@ urlpatterns = [
     ),
     path("calls/", calls.call_list, name="call_list"),
     path("calls/<uuid:public_id>/", calls.call_detail, name="call_detail"),
+    path("calls/<uuid:public_id>/statistics/", statistics.call_statistics, name="call_statistics"),
     path("applications/", applications.application_list, name="application_list"),
     path("applications/new/", applications.application_create, name="application_create"),
     path("applications/<uuid:public_id>/", applications.application_detail, name="application_detail"),
@@ -114,6 +116,11 @@ urlpatterns = [
     path("staff/", staff.staff_home, name="staff_home"),
     path("staff/calls/new/", staff.staff_call_create, name="staff_call_create"),
     path("staff/calls/<uuid:public_id>/edit/", staff.staff_call_edit, name="staff_call_edit"),
+    path(
+        "staff/calls/<uuid:public_id>/statistics/",
+        statistics.staff_call_statistics,
+        name="staff_call_statistics",
+    ),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
     path("staff/calls/<uuid:public_id>/round/", rounds.staff_round, name="staff_round"),
     path("staff/calls/<uuid:public_id>/round/setup/", rounds.staff_round_setup, name="staff_round_setup"),
