@@ -3,7 +3,7 @@ from django.db import models
 
 from portal.calls.models import Call
 from portal.jsonlimits import DepthLimitedJSONFormField
-from quotas.models import Allocation, AllocationBudget, CallPool
+from quotas.models import Agreement, Allocation, AllocationBudget, AllocationRound, CallPool, RoundLine
 
 
 class BudgetInline(admin.TabularInline):
@@ -33,7 +33,72 @@ class CallPoolInline(admin.TabularInline):
 class CallAdmin(admin.ModelAdmin):
     list_display = ["title", "opens_at", "closes_at", "allocation_start", "allocation_end"]
     search_fields = ["title"]
-    readonly_fields = ["public_id"]
+    # The round's levers and weights are set through the round setup page or the API, which check them
+    # (quotas/round_setup.py); here they are shown, not edited.
+    readonly_fields = [
+        "public_id",
+        "criteria_weights",
+        "sector_shares",
+        "regional_share",
+        "regional_bonus",
+        "max_gpu_hours_per_org",
+        "max_awards_per_org",
+        "agreement_terms",
+        "agreement_version",
+        "agreement_days",
+        "reclaim_threshold",
+    ]
     inlines = [CallPoolInline]
     # eligible_org_types is edited as JSON text: parsed only within the nesting limit.
     formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}
+
+
+class ViewOnly:
+    """Rounds and agreements change only through their services (quotas/round.py, quotas/agreements.py),
+    which check every rule and audit; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RoundLineInline(ViewOnly, admin.TabularInline):
+    model = RoundLine
+    fields = [
+        "position",
+        "application",
+        "gpu_type",
+        "asked_gpu_hours",
+        "decision",
+        "gpu_hours",
+        "reason",
+        "outcome",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(AllocationRound)
+class AllocationRoundAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["call", "state", "proposed_at", "approved_at"]
+    list_filter = ["state"]
+    inlines = [RoundLineInline]
+
+
+@admin.register(Agreement)
+class AgreementAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "allocation",
+        "terms_version",
+        "state",
+        "deadline",
+        "accepted_by",
+        "accepted_at",
+        "accepted_from",
+    ]
+    list_filter = ["state"]
+    search_fields = ["allocation__project_title", "allocation__organisation__name"]

@@ -24,7 +24,7 @@ def call_weights(call: Call) -> dict[str, float]:
     return {c: float(call.criteria_weights.get(c, 1)) for c in CRITERIA}
 
 
-@dataclass(frozen=True)
+@dataclass
 class RankedApplication:
     position: int
     application: Application
@@ -32,6 +32,7 @@ class RankedApplication:
     raw: float
     reviewers: int
     bonus: float
+    track_position: int | None = None  # within the application's track, where a caller numbers it
 
 
 def call_ranking(call: Call) -> list[RankedApplication]:

@@ -153,7 +153,10 @@ def allocation_award(
                 action="allocation_created",
                 to_state=allocation.status,
                 reason=reason,
-                data={"awarded_gpu_hours": amounts, "stage_months": stage_months or []},
+                data={
+                    "awarded_gpu_hours": amounts,
+                    **({"stage_months": stage_months} if stage_months else {}),
+                },
             )
         for line in application.gpu_requests.all():
             line.awarded_gpu_hours = amounts.get(line.gpu_type, 0)

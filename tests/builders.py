@@ -26,7 +26,13 @@ def make_user(email: str | None = None, *, staff: bool = False, reviewer: bool =
 
 
 def make_org(
-    owner: User, *, name: str | None = None, org_type: str = "sme", verified: bool = True, staff=None
+    owner: User,
+    *,
+    name: str | None = None,
+    org_type: str = "sme",
+    region: str = "",
+    verified: bool = True,
+    staff=None,
 ) -> Organisation:
     number = next(_counter)
     organisation = organisation_create(
@@ -34,6 +40,7 @@ def make_org(
         name=name or f"Org {number}",
         org_type=org_type,
         registration_number=f"REG-{number:06d}",
+        region=region,
     )
     if verified:
         organisation_verify(organisation=organisation, staff=staff or make_user(staff=True))

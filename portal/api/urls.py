@@ -19,6 +19,7 @@ from portal.api.views import (
     rounds,
     settlement,
     stages,
+    statistics,
     usage,
 )
 
@@ -52,6 +53,10 @@ urlpatterns = [
         "calls/<uuid:public_id>/round/lines/<uuid:application_id>", rounds.CallRoundLine, "call_round_line"
     ),
     *route("calls/<uuid:public_id>/round/approval", rounds.CallRoundApproval, "call_round_approval"),
+    *route("calls/<uuid:public_id>/statistics", statistics.CallStatistics, "call_statistics"),
+    *route(
+        "calls/<uuid:public_id>/statistics/public", statistics.CallPublicStatistics, "call_public_statistics"
+    ),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),

@@ -11,8 +11,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "org_type", "registration_number", "verified", "created_at"]
-    list_filter = ["org_type", "verified"]
+    list_display = ["name", "org_type", "region", "registration_number", "verified", "created_at"]
+    list_filter = ["org_type", "region", "verified"]
     search_fields = ["name", "registration_number"]
     readonly_fields = ["public_id", "verified_at", "verified_by"]
     inlines = [MembershipInline]

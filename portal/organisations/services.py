@@ -21,11 +21,16 @@ from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.notifications.services import notify, notify_address
 from portal.organisations.models import Invitation, Membership, MembershipRole, Organisation, OrganisationType
 from portal.organisations.selectors import membership_of, owners_and_managers
+from portal.providers.models import Region
 
 REGISTRATION_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{3,39}$")
 
 
-def organisation_create(*, creator: User, name: str, org_type: str, registration_number: str) -> Organisation:
+def organisation_create(
+    *, creator: User, name: str, org_type: str, registration_number: str, region: str = ""
+) -> Organisation:
+    """Register an organisation with ``creator`` as its owner. ``region`` may be blank (not stated): the
+    portal's form asks for it, the API and older rows may leave it out (counted as the capital area)."""
     name = (name or "").strip()
     registration_number = (registration_number or "").strip()
     errors: dict[str, list[str]] = {}
@@ -37,6 +42,8 @@ def organisation_create(*, creator: User, name: str, org_type: str, registration
         errors["org_type"] = [
             _("Choose one of: %(choices)s.") % {"choices": ", ".join(OrganisationType.values)}
         ]
+    if region not in ("", *Region.values):
+        errors["region"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(Region.values)}]
     if not REGISTRATION_NUMBER.match(registration_number):
         errors["registration_number"] = ["4–40 letters, digits or dashes, e.g. 123-45-67890."]
     elif Organisation.objects.filter(registration_number__iexact=registration_number).exists():
@@ -48,7 +55,7 @@ def organisation_create(*, creator: User, name: str, org_type: str, registration
     try:
         with transaction.atomic():
             organisation = Organisation.objects.create(
-                name=name, org_type=org_type, registration_number=registration_number
+                name=name, org_type=org_type, registration_number=registration_number, region=region
             )
             Membership.objects.create(organisation=organisation, user=creator, role=MembershipRole.OWNER)
             audit_record(actor=creator, target=organisation, action="organisation_created")

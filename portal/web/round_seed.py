@@ -158,10 +158,11 @@ def seed_round(
         owner = _user(f"round-owner-{tag}-{i:03d}@example.test", f"Owner {i:03d}", password)
         sector = rng.choices([s for s, _ in SECTORS], [w for _, w in SECTORS])[0]
         org = organisation_create(
-            creator=owner, name=f"Org {tag}-{i:03d}", org_type=sector, registration_number=f"R-{tag}-{i:05d}"
-        )
-        Organisation.objects.filter(pk=org.pk).update(
-            region="non_capital" if rng.random() < 0.45 else "capital"
+            creator=owner,
+            name=f"Org {tag}-{i:03d}",
+            org_type=sector,
+            registration_number=f"R-{tag}-{i:05d}",
+            region="non_capital" if rng.random() < 0.45 else "capital",
         )
         organisation_verify(organisation=org, staff=staff)
         orgs.append((org, owner))

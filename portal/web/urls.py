@@ -21,6 +21,7 @@ from portal.web.views import (
     rounds,
     settlement,
     staff,
+    statistics,
     usage,
 )
 
@@ -70,6 +71,7 @@ urlpatterns = [
     ),
     path("calls/", calls.call_list, name="call_list"),
     path("calls/<uuid:public_id>/", calls.call_detail, name="call_detail"),
+    path("calls/<uuid:public_id>/statistics/", statistics.call_statistics, name="call_statistics"),
     path("applications/", applications.application_list, name="application_list"),
     path("applications/new/", applications.application_create, name="application_create"),
     path("applications/<uuid:public_id>/", applications.application_detail, name="application_detail"),
@@ -144,6 +146,11 @@ urlpatterns = [
         "staff/reclaims/<uuid:public_id>/decide/",
         after_award.staff_reclaim_decide,
         name="staff_reclaim_decide",
+    ),
+    path(
+        "staff/calls/<uuid:public_id>/statistics/",
+        statistics.staff_call_statistics,
+        name="staff_call_statistics",
     ),
     path("staff/organisations/", staff.staff_organisation_list, name="staff_organisation_list"),
     path("staff/calls/<uuid:public_id>/round/", rounds.staff_round, name="staff_round"),

@@ -182,6 +182,21 @@ MATRIX = {
         expect(401, 403, 403, 403, 403, 403, 409, 401),
         None,
     ),
+    "call_statistics": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/statistics",
+        None,
+        STAFF_ONLY_WRITE,
+        None,
+    ),
+    # Anonymised aggregates for anyone, signed in or not (a node key is no user's credential: anonymous).
+    "call_public_statistics": (
+        "get",
+        lambda w: f"/api/v1/calls/{w['call'].public_id}/statistics/public",
+        None,
+        expect(200, 200, 200, 200, 200, 200, 200, 200),
+        None,
+    ),
     "applications": ("get", lambda w: "/api/v1/applications", None, ANY_USER, "application"),
     "application": (
         "patch",

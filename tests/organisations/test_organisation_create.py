@@ -29,6 +29,17 @@ def test_it_creates_an_unverified_organisation_owned_by_its_creator(owner):
     assert AuditEvent.objects.get(target_id=organisation.public_id).action == "organisation_created"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("region", ["capital", "non_capital", ""])
+def test_it_keeps_the_region_given_or_none(owner, region):
+    assert _create(owner, region=region).region == region
+
+
+@pytest.mark.django_db
+def test_it_leaves_the_region_blank_when_not_given(owner):
+    assert _create(owner).region == ""
+
+
 BAD = [
     ("missing-name", {"name": ""}, {"name"}),
     ("blank-name", {"name": "   "}, {"name"}),
@@ -41,6 +52,8 @@ BAD = [
     ("number-with-symbols", {"registration_number": "123/45;DROP"}, {"registration_number"}),
     ("number-missing", {"registration_number": ""}, {"registration_number"}),
     ("number-none", {"registration_number": None}, {"registration_number"}),
+    ("unknown-region", {"region": "jeju"}, {"region"}),
+    ("region-label-not-value", {"region": "Capital area"}, {"region"}),
     (
         "several",
         {"name": "", "org_type": "x", "registration_number": "!"},

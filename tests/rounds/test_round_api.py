@@ -153,3 +153,30 @@ def test_staff_run_the_round_and_the_owner_signs(round_call, applicants, staff):
     agreement = Agreement.objects.get(allocation=allocation)
     assert (agreement.accepted_by, agreement.accepted_from) == (owner, "192.0.2.7")
     assert client(owner).get(f"/api/v1/allocations/{allocation.public_id}").json()["status"] == "active"
+
+
+def test_the_ranking_is_also_numbered_per_track(round_call, applicants, staff, owner, organisation, reviewer):
+    from datetime import timedelta
+
+    large = builders.make_application(
+        owner,
+        organisation,
+        round_call,
+        track="large",
+        max_concurrent_gpus=8,
+        requested_end=round_call.allocation_start + timedelta(days=200),
+        gpu_requests={"H100": 1_000},
+    )
+    builders.scored(builders.under_review(builders.submitted(large, owner), staff, reviewer), reviewer, 1)
+    body = client(staff).get(f"/api/v1/calls/{round_call.public_id}/ranking").json()
+    rows = [(r["position"], r["track"], r["track_position"]) for r in body["ranking"]]
+    assert rows == [(1, "small", 1), (2, "small", 2), (3, "small", 3), (4, "small", 4), (5, "large", 1)]
+
+
+def test_an_application_left_without_a_track_waits_with_the_reason(round_call, applicants, staff):
+    from portal.applications.models import Application
+    from quotas.round import round_propose
+
+    Application.objects.filter(pk=applicants[1].pk).update(track=None)  # chosen before the tracks existed
+    line = round_propose(staff=staff, call=round_call).lines.get(application=applicants[1])
+    assert (line.decision, line.reason) == ("waitlist", "no_track")

@@ -96,3 +96,17 @@ def test_the_owner_accepts_the_agreement_on_its_page_and_a_manager_cannot(
     client.post(url, {"terms_version": "2026-1", "confirm": "on"}, REMOTE_ADDR="198.51.100.4")
     agreement.refresh_from_db()
     assert (agreement.state, agreement.accepted_from) == ("accepted", "198.51.100.4")
+
+
+def test_the_admin_shows_rounds_and_agreements_without_changing_them(client, staff, round_call, applicants):
+    from quotas.round import round_approve, round_propose
+
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
+    round_propose(staff=staff, call=round_call)
+    the_round = round_approve(staff=staff, call=round_call)
+    client.force_login(staff)
+    page = client.get(f"/admin/quotas/allocationround/{the_round.pk}/change/")
+    assert page.status_code == 200 and "P5" in page.content.decode()
+    assert client.get("/admin/quotas/agreement/").status_code == 200
+    assert client.get("/admin/quotas/agreement/add/").status_code == 403

@@ -26,7 +26,12 @@ def test_it_takes_an_applicant_from_signup_to_an_allocation(staff, reviewer, cal
     applicant.post(link, {"password1": "long-enough-secret", "password2": "long-enough-secret"})
     applicant.post(
         reverse("web:organisation_create"),
-        {"name": "Lim Lab", "org_type": "university", "registration_number": "UNI-2026-01"},
+        {
+            "name": "Lim Lab",
+            "org_type": "university",
+            "region": "non_capital",
+            "registration_number": "UNI-2026-01",
+        },
     )
     organisation = Organisation.objects.get(name="Lim Lab")
 

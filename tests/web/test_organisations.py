@@ -47,13 +47,33 @@ def test_it_shows_members_with_their_roles(client, teammate, organisation):
     assert not any(row["removable"] for row in response.context["rows"])
 
 
+NEW_ORGANISATION = {
+    "name": "New Startup",
+    "org_type": "startup",
+    "region": "non_capital",
+    "registration_number": "555-12-34567",
+}
+
+
 def test_it_registers_an_organisation_with_its_creator_as_owner(client, outsider):
-    data = {"name": "New Startup", "org_type": "startup", "registration_number": "555-12-34567"}
-    response = login(client, outsider).post(reverse("web:organisation_create"), data)
+    response = login(client, outsider).post(reverse("web:organisation_create"), NEW_ORGANISATION)
     organisation = Organisation.objects.get(name="New Startup")
     assert response["Location"] == detail_url(organisation)
     assert not organisation.verified
+    assert organisation.region == "non_capital"
     assert Membership.objects.get(organisation=organisation).role == MembershipRole.OWNER
+    assert shows(client.get(detail_url(organisation)), "Outside the capital area")
+
+
+def test_it_asks_for_the_region_when_registering(client, outsider):
+    response = login(client, outsider).get(reverse("web:organisation_create"))
+    assert shows(response, "Capital area") and shows(response, "Outside the capital area")
+    assert response.context["form"].fields["region"].required
+
+
+def test_it_says_when_an_older_organisation_stated_no_region(client, owner, organisation):
+    assert organisation.region == ""
+    assert shows(login(client, owner).get(detail_url(organisation)), "Not stated")
 
 
 BAD_ORGANISATIONS = {
@@ -62,6 +82,8 @@ BAD_ORGANISATIONS = {
     "unknown type": ({"org_type": "cult"}, "org_type"),
     "malformed registration number": ({"registration_number": "!!"}, "registration_number"),
     "registration number taken": ({"registration_number": "TAKEN-1"}, "registration_number"),
+    "missing region": ({"region": ""}, "region"),
+    "unknown region": ({"region": "jeju"}, "region"),
 }
 
 
@@ -70,7 +92,7 @@ def test_it_rejects_a_bad_organisation(client, outsider, staff, case):
     builders.make_org(staff, name="Existing")
     Organisation.objects.filter(name="Existing").update(registration_number="TAKEN-1")
     overrides, field = BAD_ORGANISATIONS[case]
-    data = {"name": "New Startup", "org_type": "startup", "registration_number": "555-12-34567", **overrides}
+    data = {**NEW_ORGANISATION, **overrides}
     response = login(client, outsider).post(reverse("web:organisation_create"), data)
     assert field in response.context["form"].errors
     assert list(Organisation.objects.values_list("name", flat=True)) == ["Existing"]

@@ -137,6 +137,8 @@ TABLE = {
     "organisation_verify": (organisation, POST_ONLY),
     "call_list": (no_arguments, EVERYONE_SIGNED_IN),
     "call_detail": (call, EVERYONE_SIGNED_IN),
+    # Anonymised aggregates: public, no sign-in.
+    "call_statistics": (call, expect(200, 200, 200, 200, 200)),
     "application_list": (no_arguments, EVERYONE_SIGNED_IN),
     "application_create": (no_arguments, EVERYONE_SIGNED_IN),
     "application_detail": (reviewed, expect(LOGIN_REDIRECT, 200, 404, 200, 200)),
@@ -176,6 +178,7 @@ TABLE = {
         lambda world: {"public_id": world["reclaim"].public_id},
         expect(LOGIN_REDIRECT, 403, 403, 403, 405),
     ),
+    "staff_call_statistics": (call, STAFF_ONLY),
     "staff_organisation_list": (no_arguments, STAFF_ONLY),
     "staff_environment_list": (no_arguments, STAFF_ONLY),
     "staff_environment_create": (no_arguments, STAFF_ONLY),

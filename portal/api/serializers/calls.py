@@ -72,6 +72,7 @@ class RankedOut(serializers.Serializer):
     reviewers = serializers.IntegerField()
     bonus = serializers.FloatField(help_text="regional bonus points included in the score")
     track = serializers.CharField(source="application.track.code", allow_null=True, default=None)
+    track_position = serializers.IntegerField(help_text="its place in its track's ranked list")
 
 
 class RankingOut(serializers.Serializer):

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from portal.api.serializers.strict import StrictInput
 from portal.organisations.models import MembershipRole, Organisation, OrganisationType
+from portal.providers.models import Region
 
 
 class OrganisationOut(serializers.ModelSerializer):
@@ -14,6 +15,7 @@ class OrganisationOut(serializers.ModelSerializer):
             "id",
             "name",
             "org_type",
+            "region",
             "registration_number",
             "verified",
             "verified_at",
@@ -30,6 +32,8 @@ class OrganisationIn(StrictInput):
     name = serializers.CharField(max_length=200)
     org_type = serializers.ChoiceField(choices=OrganisationType.choices)
     registration_number = serializers.CharField(max_length=40)
+    # Optional here (blank: not stated, counted as the capital area); the portal's form requires it.
+    region = serializers.ChoiceField(choices=Region.choices, required=False, allow_blank=True, default="")
 
 
 class VerifyIn(StrictInput):

@@ -55,7 +55,18 @@ class CallRanking(APIView):
     )
     def get(self, request, public_id):
         call = get_visible(calls_visible_to(request.user), public_id)
-        return Response(RankingOut({"weights": call_weights(call), "ranking": call_ranking(call)}).data)
+        return Response(RankingOut({"weights": call_weights(call), "ranking": ranked_by_track(call)}).data)
+
+
+def ranked_by_track(call) -> list:
+    """The call's ranking, each line also numbered within its track (the ranked list per track)."""
+    ranking = call_ranking(call)
+    seen: dict = {}
+    for line in ranking:
+        track = line.application.track_id
+        seen[track] = seen.get(track, 0) + 1
+        line.track_position = seen[track]
+    return ranking
 
 
 class CallWeights(APIView):
@@ -69,4 +80,4 @@ class CallWeights(APIView):
         data = WeightsIn(data=request.data)
         data.is_valid(raise_exception=True)
         call = call_weights_set(staff=request.user, call=call, weights=data.validated_data["weights"])
-        return Response(RankingOut({"weights": call_weights(call), "ranking": call_ranking(call)}).data)
+        return Response(RankingOut({"weights": call_weights(call), "ranking": ranked_by_track(call)}).data)
