@@ -114,6 +114,7 @@ def test_it_takes_an_applicant_from_sign_up_to_a_finished_job_and_its_usage(visi
     page = applicant.goto("/organisations/new/")
     page.get_by_label(_("Name")).fill("Mina's AI Startup")
     page.get_by_label(_("Type")).select_option("startup")
+    page.get_by_label(_("Region")).select_option("non_capital")
     page.get_by_label(_("Registration number")).fill("123-45-67890")
     applicant.shot(f"organisation form {language}")
     page.get_by_role("button", name=_("Register")).click()
