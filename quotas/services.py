@@ -347,12 +347,33 @@ def allocations_expire_due(*, today: date | None = None) -> int:
         .values_list("pk", flat=True)
     ):
         with transaction.atomic():
+            # stages never released go back to the pool: lock the pools first (the lock order)
+            unreleased = AllocationStage.objects.filter(
+                allocation_id=allocation_id, state__in=[StageState.PENDING, StageState.REPORTED]
+            )
+            pools = {
+                p.gpu_type: p
+                for p in CallPool.objects.select_for_update()
+                .filter(
+                    call__allocations__pk=allocation_id,
+                    gpu_type__in=list(unreleased.values_list("gpu_type", flat=True)),
+                )
+                .order_by("gpu_type")
+            }
             allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
             if (
                 allocation.status in (AllocationStatus.EXPIRED, AllocationStatus.LAPSED)
                 or allocation.ends_on >= today
             ):
                 continue
+            returned: dict[str, int] = {}
+            for stage in unreleased.select_for_update():
+                pool = pools[stage.gpu_type]
+                pool.awarded_gpu_hours -= min(pool.awarded_gpu_hours, stage.gpu_hours)
+                pool.save(update_fields=["awarded_gpu_hours"])
+                stage.state = StageState.RETURNED
+                stage.save(update_fields=["state"])
+                returned[stage.gpu_type] = returned.get(stage.gpu_type, 0) + stage.gpu_hours
             source = allocation.status
             allocation.status = AllocationStatus.EXPIRED
             allocation.save(update_fields=["status"])
@@ -363,6 +384,7 @@ def allocations_expire_due(*, today: date | None = None) -> int:
                 from_state=source,
                 to_state=AllocationStatus.EXPIRED,
                 reason=f"period ended {allocation.ends_on}",
+                data={"unreleased_stages_returned_gpu_hours": returned} if returned else None,
             )
             expired += 1
     return expired

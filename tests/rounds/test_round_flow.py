@@ -220,3 +220,20 @@ def test_the_regional_bonus_lifts_non_capital_applicants_in_the_ranking(round_ca
     ranked = call_ranking(round_call)
     assert [r.application.project_title for r in ranked][0] == "P4"
     assert {r.application.project_title: r.bonus for r in ranked}["P4"] == 5.0
+
+
+def test_an_expired_award_gives_its_unreleased_stages_back_to_the_pool(round_call, applicants, staff):
+    from datetime import date
+
+    from quotas.services import allocations_expire_due
+
+    round_propose(staff=staff, call=round_call)
+    round_approve(staff=staff, call=round_call)
+    pool = CallPool.objects.get(call=round_call, gpu_type="A100")
+    assert pool.awarded_gpu_hours == 6_000  # three awards of 2,000, each 1,000 released + 1,000 pending
+    Allocation.objects.filter(call=round_call).update(ends_on=date(2020, 1, 1))
+    assert allocations_expire_due() == 3
+    pool.refresh_from_db()
+    assert pool.awarded_gpu_hours == 3_000
+    assert set(AllocationStage.objects.filter(number=2).values_list("state", flat=True)) == {"returned"}
+    assert allocations_expire_due() == 0
