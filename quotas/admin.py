@@ -4,6 +4,7 @@ from django.db import models
 from portal.calls.models import Call
 from portal.jsonlimits import DepthLimitedJSONFormField
 from quotas.models import Agreement, Allocation, AllocationBudget, AllocationRound, CallPool, RoundLine
+from quotas.round_setup import LEVER_FIELDS
 
 
 class BudgetInline(admin.TabularInline):
@@ -35,19 +36,7 @@ class CallAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     # The round's levers and weights are set through the round setup page or the API, which check them
     # (quotas/round_setup.py); here they are shown, not edited.
-    readonly_fields = [
-        "public_id",
-        "criteria_weights",
-        "sector_shares",
-        "regional_share",
-        "regional_bonus",
-        "max_gpu_hours_per_org",
-        "max_awards_per_org",
-        "agreement_terms",
-        "agreement_version",
-        "agreement_days",
-        "reclaim_threshold",
-    ]
+    readonly_fields = ["public_id", "criteria_weights", *LEVER_FIELDS]
     inlines = [CallPoolInline]
     # eligible_org_types is edited as JSON text: parsed only within the nesting limit.
     formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}

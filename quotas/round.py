@@ -41,13 +41,16 @@ def _require_staff(staff) -> None:
         raise NotAllowed(_("Only programme staff run a round."))
 
 
-def round_levers(call: Call, pools: dict) -> Levers:
+def round_levers(inputs: dict) -> Levers:
+    """The core's levers from a round's stored inputs (so the proposal follows from them alone)."""
+    levers = inputs["levers"]
     return Levers(
-        pools=pools,
-        sector_shares={k: float(v) for k, v in call.sector_shares.items() if v},
-        regional_share=call.regional_share,
-        max_hours_per_org=call.max_gpu_hours_per_org,
-        max_awards_per_org=call.max_awards_per_org,
+        pools={tuple(key.split("/", 1)): hours for key, hours in inputs["pools"].items()},
+        sector_shares={k: float(v) for k, v in levers["sector_shares"].items() if v},
+        regional_share=levers["regional_share"],
+        max_hours_per_org=levers["max_gpu_hours_per_org"],
+        max_awards_per_org=levers["max_awards_per_org"],
+        existing={org: tuple(totals) for org, totals in inputs["existing"].items()},
     )
 
 
@@ -106,24 +109,11 @@ def inputs_digest(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def proposal_lines(call: Call, inputs: dict) -> list[dict]:
+def proposal_lines(inputs: dict) -> list[dict]:
     """The proposal's lines from ``inputs`` (plain data), in ranking order."""
-    pools = {tuple(key.split("/", 1)): hours for key, hours in inputs["pools"].items()}
-    levers = round_levers(call, pools)
-    levers = Levers(**{**levers.__dict__, "existing": {o: tuple(v) for o, v in inputs["existing"].items()}})
-    candidates = [
-        Candidate(
-            application=c["application"],
-            organisation=c["organisation"],
-            sector=c["sector"],
-            capital=c["capital"],
-            track=c["track"],
-            gpu_type=c["gpu_type"],
-            gpu_hours=c["gpu_hours"],
-            position=c["position"],
-        )
-        for c in inputs["candidates"]
-    ]
+    fields = Candidate.__dataclass_fields__
+    candidates = [Candidate(**{name: c[name] for name in fields}) for c in inputs["candidates"]]
+    levers = round_levers(inputs)
     by_app = {c["application"]: c for c in [*inputs["candidates"], *inputs["excluded"]]}
     lines = [
         {**by_app[line.application], "decision": line.decision, "reason": line.reason, "params": line.params,
@@ -146,7 +136,7 @@ def round_propose(*, staff, call: Call) -> AllocationRound:
         if existing and existing.state == RoundState.APPROVED:
             raise Conflict(_("The round of this call is approved already."), code="round_approved")
         inputs = round_inputs(call)
-        lines = proposal_lines(call, inputs)
+        lines = proposal_lines(inputs)
         digest = inputs_digest(inputs)
         if existing:
             existing.lines.all().delete()

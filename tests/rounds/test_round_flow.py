@@ -54,6 +54,11 @@ def test_the_same_inputs_give_the_same_proposal(round_call, applicants, staff):
     digest, decided = first.inputs_digest, [(x.position, x.decision, x.gpu_hours) for x in first.lines.all()]
     again = round_propose(staff=staff, call=round_call)
     assert again.inputs_digest == digest
+    # the stored inputs alone give the stored lines (a reviewer of the round can recompute it)
+    from quotas.round import proposal_lines
+
+    recomputed = [(x["position"], x["decision"], x["proposed"]) for x in proposal_lines(again.inputs)]
+    assert recomputed == decided
     assert [(x.position, x.decision, x.gpu_hours) for x in again.lines.all()] == decided
 
 
