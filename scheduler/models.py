@@ -67,6 +67,11 @@ class Gpu(models.Model):
 class JobKind(models.TextChoices):
     TRAINING = "training", _("Training")
     INFERENCE = "inference", _("Inference")
+    # A JupyterLab session (scheduler/sessions.py), launched as a session, never through POST /jobs.
+    INTERACTIVE = "interactive", _("Interactive session")
+
+
+BATCH_KINDS = (JobKind.TRAINING, JobKind.INFERENCE)
 
 
 class JobPriority(models.TextChoices):
@@ -298,3 +303,21 @@ class SubmissionKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class InteractiveSession(models.Model):
+    """What makes an interactive job a session: its JupyterLab token (encrypted at rest, never shown in a
+    URL), where its server listens, and its idleness (docs/sessions.md)."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="session")
+    token_ciphertext = models.TextField()
+    # The UNIX socket the session's JupyterLab listens on, on the host, once it runs (set by the backend).
+    socket_path = models.CharField(max_length=500, blank=True)
+    idle_limit_minutes = models.PositiveIntegerField()
+    managers_may_enter = models.BooleanField(default=False)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"session {self.job.public_id}"

@@ -17,6 +17,7 @@ from portal.api.views import (
     reclaims,
     reviews,
     rounds,
+    sessions,
     settlement,
     stages,
     statistics,
@@ -57,6 +58,9 @@ urlpatterns = [
     *route(
         "calls/<uuid:public_id>/statistics/public", statistics.CallPublicStatistics, "call_public_statistics"
     ),
+    *route("sessions", sessions.SessionListCreate, "sessions"),
+    *route("sessions/<uuid:public_id>", sessions.SessionDetail, "session"),
+    *route("sessions/<uuid:public_id>/stop", sessions.SessionStop, "session_stop"),
     *route("applications", applications.ApplicationListCreate, "applications"),
     *route("applications/<uuid:public_id>", applications.ApplicationDetail, "application"),
     *route("applications/<uuid:public_id>/submit", applications.ApplicationSubmit, "application_submit"),

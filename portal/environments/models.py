@@ -15,6 +15,8 @@ class Environment(models.Model):
     display_name = models.CharField(max_length=100)
     for_training = models.BooleanField(default=True)
     for_inference = models.BooleanField(default=False)
+    # Has JupyterLab: offered for interactive sessions (docs/sessions.md).
+    for_sessions = models.BooleanField(default=False)
     image = models.CharField(max_length=300)
     cuda_version = models.CharField(max_length=16)
     description = models.CharField(max_length=500, blank=True)
@@ -33,6 +35,10 @@ class Environment(models.Model):
     def kinds(self) -> list[str]:
         return [
             kind
-            for kind, suits in (("training", self.for_training), ("inference", self.for_inference))
+            for kind, suits in (
+                ("training", self.for_training),
+                ("inference", self.for_inference),
+                ("interactive", self.for_sessions),
+            )
             if suits
         ]

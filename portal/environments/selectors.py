@@ -40,7 +40,9 @@ def environment_to_run(name: str) -> ActiveEnvironment | None:
             now,
             {
                 e.name: ActiveEnvironment(name=e.name, image=e.image, kinds=tuple(e.kinds))
-                for e in environments_active().only("name", "image", "for_training", "for_inference")
+                for e in environments_active().only(
+                    "name", "image", "for_training", "for_inference", "for_sessions"
+                )
             },
         )
     return _catalogue[1].get(name)

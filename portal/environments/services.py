@@ -15,6 +15,7 @@ FIELDS = (
     "display_name",
     "for_training",
     "for_inference",
+    "for_sessions",
     "image",
     "cuda_version",
     "description",
@@ -28,7 +29,15 @@ def _check(staff, values: dict) -> None:
         raise NotAllowed(_("Only programme staff manage the environments catalogue."))
     checked = {
         k: values[k]
-        for k in ("name", "display_name", "image", "cuda_version", "for_training", "for_inference")
+        for k in (
+            "name",
+            "display_name",
+            "image",
+            "cuda_version",
+            "for_training",
+            "for_inference",
+            "for_sessions",
+        )
     }
     errors = environment_errors(**checked)
     if errors:
@@ -56,6 +65,7 @@ def environment_create(
     cuda_version: str,
     for_training: bool = True,
     for_inference: bool = False,
+    for_sessions: bool = False,
     description: str = "",
     description_ko: str = "",
     active: bool = True,
@@ -67,6 +77,7 @@ def environment_create(
         cuda_version=cuda_version.strip(),
         for_training=for_training,
         for_inference=for_inference,
+        for_sessions=for_sessions,
         description=description.strip(),
         description_ko=description_ko.strip(),
         active=active,

@@ -38,7 +38,14 @@ def image_reference_errors(image: str) -> list[str]:
 
 
 def environment_errors(
-    *, name: str, display_name: str, image: str, cuda_version: str, for_training: bool, for_inference: bool
+    *,
+    name: str,
+    display_name: str,
+    image: str,
+    cuda_version: str,
+    for_training: bool,
+    for_inference: bool,
+    for_sessions: bool = False,
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not name or len(name) > SLUG_MAX or not all(c.isascii() and (c.isalnum() or c in "._-") for c in name):
@@ -49,6 +56,6 @@ def environment_errors(
         errors["image"] = problems
     if not cuda_version.strip():
         errors["cuda_version"] = [_("Give the CUDA version the image is built for, e.g. 12.4.")]
-    if not (for_training or for_inference):
-        errors["for_training"] = [_("An environment suits training, inference or both.")]
+    if not (for_training or for_inference or for_sessions):
+        errors["for_training"] = [_("An environment suits training, inference, sessions, or several.")]
     return errors

@@ -78,6 +78,12 @@ class Allocation(models.Model):
     allow_custom_images = models.BooleanField(
         default=False, help_text="Whether jobs may give their own image instead of a catalogue environment."
     )
+    # Interactive sessions (docs/sessions.md): the most GPUs its sessions may hold at once (0: none), how
+    # long a session may sit idle before it is stopped, and whether its organisation's managers may
+    # enter its members' sessions.
+    session_gpu_cap = models.PositiveIntegerField(default=1)
+    session_idle_minutes = models.PositiveIntegerField(default=30)
+    session_managers_may_enter = models.BooleanField(default=False)
     # Where its jobs may run (data residency, the application's request): none chosen means anywhere.
     # A job may narrow these (Job.provider, Job.region), never widen them (docs/providers.md).
     providers = models.ManyToManyField(

@@ -45,6 +45,23 @@ def _call_body(w):
     }
 
 
+def _session(w):
+    """A session the owner launched on the world's allocation (made once per world)."""
+    if "session" not in w:
+        from portal.environments.models import Environment
+        from scheduler.sessions import session_launch
+
+        Environment.objects.create(
+            name="jupyter-matrix", display_name="JupyterLab", image="jupyter/lab:4", cuda_version="12.4",
+            for_training=False, for_sessions=True,
+        )  # fmt: skip
+        w["session"] = session_launch(
+            user=w["users"]["owner"], allocation=w["allocation"], environment_name="jupyter-matrix",
+            gpu_type="A100", gpus=1, time_limit_minutes=60,
+        )  # fmt: skip
+    return w["session"]
+
+
 def _job_body(w):
     return {
         "allocation": str(w["allocation"].public_id),
@@ -360,6 +377,22 @@ MATRIX = {
         None,
     ),
     "jobs": ("get", lambda w: "/api/v1/jobs", None, ANY_USER, "job"),
+    "sessions": ("get", lambda w: _session(w) and "/api/v1/sessions", None, ANY_USER, "session"),
+    "session": (
+        "get",
+        lambda w: f"/api/v1/sessions/{_session(w).public_id}",
+        None,
+        ORGANISATION_AND_STAFF,
+        None,
+    ),
+    # its owner (who launched it), the organisation's managers and staff stop it; other members may not
+    "session_stop": (
+        "post",
+        lambda w: f"/api/v1/sessions/{_session(w).public_id}/stop",
+        None,
+        expect(401, 200, 200, 403, 404, 404, 200, 401),
+        None,
+    ),
     "job": ("get", lambda w: f"/api/v1/jobs/{w['job'].public_id}", None, ORGANISATION_AND_STAFF, None),
     "job_events": (
         "get",
@@ -422,6 +455,7 @@ LIST_VISIBILITY = {
     "reviews": ("reviewer",),
     "allocations": ("owner", "manager", "member", "staff"),
     "jobs": ("owner", "manager", "member", "staff"),
+    "sessions": ("owner", "manager", "member", "staff"),
     "reclaims": ("staff",),
 }
 

@@ -18,7 +18,7 @@ from scheduler.job_fields import (
     MIN_RUNTIME_MINUTES,
     NAME_MAX_LENGTH,
 )
-from scheduler.models import Job, JobEvent, JobKind, JobPriority
+from scheduler.models import BATCH_KINDS, Job, JobEvent, JobPriority
 from scheduler.queue_view import queue_views
 from scheduler.selectors import job_queue_facts
 from scheduler.states import JobState
@@ -27,7 +27,8 @@ from scheduler.states import JobState
 class JobIn(StrictInput):
     allocation = serializers.UUIDField()
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    kind = serializers.ChoiceField(choices=JobKind.choices)
+    # a session is launched through /sessions (docs/sessions.md), not submitted as a job
+    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in BATCH_KINDS])
     environment_name = serializers.CharField(
         max_length=ENVIRONMENT_NAME_MAX_LENGTH,
         required=False,

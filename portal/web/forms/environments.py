@@ -21,6 +21,7 @@ class EnvironmentForm(PortalForm):
     display_name = forms.CharField(label=_("Display name"), max_length=100)
     for_training = forms.BooleanField(label=_("For training jobs"), required=False, initial=True)
     for_inference = forms.BooleanField(label=_("For inference jobs"), required=False)
+    for_sessions = forms.BooleanField(label=_("For interactive sessions (has JupyterLab)"), required=False)
     image = forms.CharField(
         label=_("Container image"),
         max_length=300,

@@ -31,7 +31,7 @@ from scheduler.job_fields import (
     NAME_MAX_LENGTH,
     SUBMITTED_FIELDS,
 )
-from scheduler.models import JobKind, JobPriority
+from scheduler.models import BATCH_KINDS, JobKind, JobPriority
 
 # A service error without field details, by code → the field it concerns.
 FIELD_FOR_CODE = {"budget_exceeded": "max_runtime_minutes", "gpu_type_not_awarded": "gpu_type"}
@@ -103,7 +103,10 @@ class JobForm(PortalForm):
         help_text=_("Letters, digits, spaces, dots, dashes or underscores."),
     )
     kind = forms.ChoiceField(
-        label=_("Kind"), choices=JobKind.choices, initial=JobKind.TRAINING, widget=forms.RadioSelect
+        label=_("Kind"),
+        choices=[(k.value, k.label) for k in BATCH_KINDS],  # a session is launched as one (docs/sessions.md)
+        initial=JobKind.TRAINING,
+        widget=forms.RadioSelect,
     )
     environment_name = forms.CharField(
         label=_("Software environment"),

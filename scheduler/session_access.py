@@ -1,0 +1,57 @@
+"""Who may enter a session, and where the proxy finds it (docs/sessions.md).
+
+Its owner (the member who launched it) may; the organisation's owners and managers may where the
+allocation allowed it at launch; other members of the organisation may not (403); anyone else cannot
+see it (404). A session not running yet, or not listening yet, answers 503 through the proxy.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from portal.errors import Conflict
+from portal.organisations.models import Membership, MembershipRole
+from portal.organisations.selectors import organisation_ids_of
+from portal.providers.credentials import decrypt
+from scheduler.models import InteractiveSession
+from scheduler.states import JobState
+
+
+@dataclass(frozen=True)
+class Upstream:
+    socket_path: str
+    token: str
+    base_path: str
+
+
+def may_enter(user, session: InteractiveSession) -> bool:
+    job = session.job
+    if job.created_by_id == user.pk:
+        return True
+    return (
+        session.managers_may_enter
+        and Membership.objects.filter(
+            user=user,
+            organisation_id=job.organisation_id,
+            role__in=[MembershipRole.OWNER, MembershipRole.MANAGER],
+        ).exists()
+    )
+
+
+def session_upstream(user, public_id) -> Upstream:
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    session = (
+        InteractiveSession.objects.select_related("job")
+        .filter(job__public_id=public_id, job__organisation_id__in=organisation_ids_of(user))
+        .first()
+    )
+    if session is None:
+        raise Http404  # another organisation's, or none: the same answer
+    if not may_enter(user, session):
+        raise PermissionDenied
+    if session.job.state != JobState.RUNNING or not session.socket_path:
+        raise Conflict(_("The session is not running yet."), code="session_not_ready")
+    return Upstream(session.socket_path, decrypt(session.token_ciphertext), f"/sessions/{public_id}/")
