@@ -374,6 +374,8 @@ if PRODUCTION:
 
 # --- gpugrant -------------------------------------------------------------------------------------
 GPUGRANT_BACKEND = os.environ.get("GPUGRANT_BACKEND", "local")
+# The local backend's folder for sessions' sockets (docs/sessions.md): short, as a socket's path must be.
+GPUGRANT_SESSION_SOCKET_DIR = os.environ.get("GPUGRANT_SESSION_SOCKET_DIR", "/tmp/gpugrant-sessions")
 # The registered provider cluster (portal/providers) that backend serves: its nodes are tied to it, so
 # settlement can read each provider's usage (docs/providers.md). Empty: nodes belong to no cluster.
 GPUGRANT_CLUSTER = os.environ.get("GPUGRANT_CLUSTER", "")

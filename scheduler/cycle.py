@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.providers.credentials import decrypt
 from scheduler import reasons
 from scheduler.backends import get_backend
 from scheduler.backends.base import Backend, JobSpec, PodSpec
@@ -33,7 +34,7 @@ from scheduler.estimates import record_estimates
 from scheduler.federation import health_record, members_sync
 from scheduler.history import wait_calibration
 from scheduler.inventory import inventory_sync
-from scheduler.models import Gpu, Job, JobEvent, state_reason_fields
+from scheduler.models import Gpu, Job, JobEvent, JobKind, state_reason_fields
 from scheduler.queue_view import store_queue_view
 from scheduler.reasons import Reason
 from scheduler.signals import cycle_finished
@@ -294,7 +295,18 @@ def spec_for(job: Job) -> JobSpec:
         gpus_per_pod=job.gpus_per_pod,
         pods=pods,
         max_runtime_seconds=job.max_runtime_seconds,
+        **session_parts(job),
     )
+
+
+def session_parts(job: Job) -> dict:
+    """An interactive job's token (decrypted for the backend only) and its owner's workspace."""
+    if job.kind != JobKind.INTERACTIVE:
+        return {}
+    return {
+        "secrets": {"JUPYTER_TOKEN": decrypt(job.session.token_ciphertext)},
+        "workspace": f"{job.organisation.public_id}/{job.created_by.public_id}",
+    }
 
 
 def _bind_all(backend: Backend, claimed: list[tuple[int, JobSpec]], result: CycleResult) -> list[str]:

@@ -15,6 +15,7 @@ from portal.errors import Conflict
 from portal.organisations.models import Membership, MembershipRole
 from portal.organisations.selectors import organisation_ids_of
 from portal.providers.credentials import decrypt
+from scheduler.backends import get_backend
 from scheduler.models import InteractiveSession
 from scheduler.states import JobState
 
@@ -52,6 +53,13 @@ def session_upstream(user, public_id) -> Upstream:
         raise Http404  # another organisation's, or none: the same answer
     if not may_enter(user, session):
         raise PermissionDenied
-    if session.job.state != JobState.RUNNING or not session.socket_path:
+    if session.job.state != JobState.RUNNING:
         raise Conflict(_("The session is not running yet."), code="session_not_ready")
+    if not session.socket_path:
+        # asked of the backend until JupyterLab listens, then kept (it does not move while the job runs)
+        endpoint = get_backend().session_endpoint(str(public_id))
+        if endpoint is None:
+            raise Conflict(_("The session is starting."), code="session_not_ready")
+        InteractiveSession.objects.filter(pk=session.pk).update(socket_path=endpoint)
+        session.socket_path = endpoint
     return Upstream(session.socket_path, decrypt(session.token_ciphertext), f"/sessions/{public_id}/")

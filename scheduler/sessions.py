@@ -18,14 +18,12 @@ from portal.errors import InvalidInput, NotAllowed
 from portal.organisations.models import Membership, MembershipRole
 from portal.providers.credentials import encrypt
 from quotas.models import Allocation
+from scheduler.backends.base import SESSION_SOCKET
 from scheduler.models import InteractiveSession, Job, JobKind
 from scheduler.services import job_cancel, job_submit
 from scheduler.states import TERMINAL
 
 MAX_SESSION_MINUTES = 24 * 60
-# Where JupyterLab listens inside the session, relative to its working folder; the backend maps it to a
-# path on the host (a UNIX socket: the job runs in its own network namespace, a bound folder is shared).
-SOCKET_NAME = ".gpugrant-jupyter.sock"
 
 
 JOB_TO_SESSION_FIELD = {"gpus_per_pod": "gpus", "pods": "gpus", "max_runtime_minutes": "time_limit_minutes"}
@@ -39,7 +37,7 @@ def session_command(public_id) -> list[str]:
         "lab",
         "--no-browser",
         f"--ServerApp.base_url=/sessions/{public_id}/",
-        f"--ServerApp.sock={SOCKET_NAME}",
+        f"--ServerApp.sock={SESSION_SOCKET}",
         "--ServerApp.root_dir=.",
     ]
 

@@ -41,6 +41,17 @@ class JobSpec:
     pods: tuple[PodSpec, ...]
     max_runtime_seconds: int
     labels: dict[str, str] = field(default_factory=dict)
+    # An interactive session's: environment the job gets but that is never stored with it (its
+    # JupyterLab token), and the key of the persistent workspace its notebooks live in (docs/sessions.md).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    workspace: str = ""
+
+
+# Where a session's JupyterLab listens: a UNIX socket (the job runs in a network namespace of its own; a
+# folder is shared with the host). Its command names it by this placeholder, which the backend replaces
+# with the path the job sees; the host's path stays short, as a socket's path must (108 bytes).
+SESSION_SOCKET = "{session_socket}"
+SESSION_SOCKET_FILE = "jupyter.sock"
 
 
 class Phase(StrEnum):
@@ -103,6 +114,11 @@ class Backend(ABC):
     @abstractmethod
     def logs(self, job_id: str, limit_bytes: int) -> str:
         """The last ``limit_bytes`` of the job's output."""
+
+    def session_endpoint(self, job_id: str) -> str | None:
+        """Where a running session's JupyterLab answers (a UNIX socket's path), or None while it does not
+        yet, or where this backend runs no sessions."""
+        return None
 
     def owned_job_ids(self) -> set[str]:
         """Every job gpugrant started here that may still hold something (pods, processes), whatever the

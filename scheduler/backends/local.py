@@ -35,7 +35,16 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.backends import local_exec, local_netns, local_runner, local_sandbox, local_sandbox_host
-from scheduler.backends.base import Backend, BindError, JobSpec, JobStatus, NodeInfo, Phase
+from scheduler.backends.base import (
+    SESSION_SOCKET,
+    SESSION_SOCKET_FILE,
+    Backend,
+    BindError,
+    JobSpec,
+    JobStatus,
+    NodeInfo,
+    Phase,
+)
 from scheduler.backends.local_uids import NoFreeUid, UidLeases
 from workers import local_layout as layout
 from workers.local_layout import create_json_exclusive, process_alive, read_json, write_json_atomic
@@ -44,6 +53,8 @@ log = logging.getLogger(__name__)
 
 RUNNER_START_SECONDS = 30  # a rank with no runner record this long after bind was never started: lost
 INVENTORY_CACHE_SECONDS = 60
+# Where a sandboxed session finds its socket folder (docs/sessions.md).
+SANDBOX_SESSION_DIR = "/run/gpugrant-session"
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RUNNER_VANISHED = "its runner vanished without an exit record (killed, or the machine restarted)"
 _ENV_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
@@ -230,15 +241,23 @@ class LocalBackend(Backend):
     def _write_run(
         self, run_dir: Path, spec: JobSpec, real_gpus: dict[str, NodeInfo], uid: int | None
     ) -> None:
-        work = run_dir / "work"
-        work.mkdir(mode=0o700)
+        # a session works in its owner's workspace, kept from one session to the next; a job in its run's
+        work = self.workspace(spec.workspace) if spec.workspace else run_dir / "work"
+        work.mkdir(mode=0o700, parents=True, exist_ok=bool(spec.workspace))
         checkpoints = run_dir.parent / layout.CHECKPOINTS
         checkpoints.mkdir(mode=0o700, exist_ok=True)
         now = time.time()
         master_port = _free_port()
         job_gpus = sum(len(pod.gpu_indices) for pod in spec.pods)
         hostnames = [f"rank-{pod.rank}" for pod in spec.pods]
-        shared = self._sandbox_files(run_dir, checkpoints, uid, hostnames) if uid is not None else []
+        sockets = self._session_sockets(spec, uid) if spec.workspace else None
+        shared = self._sandbox_files(run_dir, work, checkpoints, uid, hostnames) if uid is not None else []
+        command = list(spec.command)
+        if sockets is not None:
+            inside = SANDBOX_SESSION_DIR if uid is not None else str(sockets)
+            command = [part.replace(SESSION_SOCKET, f"{inside}/{SESSION_SOCKET_FILE}") for part in command]
+            if uid is not None:
+                shared.append(local_sandbox.Bind(str(sockets), SANDBOX_SESSION_DIR, writable=True))
         ranks = []
         for pod in spec.pods:
             node = real_gpus.get(pod.node)
@@ -251,6 +270,7 @@ class LocalBackend(Backend):
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(master_port),
                 "GPUGRANT_JOB_ID": spec.job_id,
+                **spec.secrets,
             }
             if node:
                 job_env.pop("GPUGRANT_SIMULATED_GPUS", None)
@@ -282,7 +302,7 @@ class LocalBackend(Backend):
             {
                 "job_id": spec.job_id,
                 "image": spec.image,  # recorded, not pulled
-                "command": list(spec.command),
+                "command": command,
                 "ranks": ranks,
                 "workdir": str(work),
                 "bound_at": now,
@@ -294,7 +314,9 @@ class LocalBackend(Backend):
             },
         )
 
-    def _sandbox_files(self, run_dir: Path, checkpoints: Path, uid: int, hostnames: list[str]) -> list:
+    def _sandbox_files(
+        self, run_dir: Path, work: Path, checkpoints: Path, uid: int, hostnames: list[str]
+    ) -> list:
         """The run's folders given to the job's uid, its /etc files; returns the binds every rank shares."""
         tmp = run_dir / "tmp"
         tmp.mkdir(mode=0o700)
@@ -302,11 +324,12 @@ class LocalBackend(Backend):
         etc.mkdir(mode=0o755)
         for name, text in local_sandbox.etc_files(uid=uid, hostnames=hostnames).items():
             (etc / name).write_text(text)
-        for folder in (run_dir / "work", tmp):
-            os.chown(folder, uid, uid)
-        give_tree(checkpoints, uid)  # the uid differs from the last run's: the job's files follow it
+        os.chown(tmp, uid, uid)
+        # the uid differs from the last run's: the job's files (and a workspace's notebooks) follow it
+        give_tree(work, uid)
+        give_tree(checkpoints, uid)
         return local_sandbox.job_binds(
-            workdir=str(run_dir / "work"),
+            workdir=str(work),
             checkpoints=str(checkpoints),
             tmp=str(tmp),
             etc={name: str(etc / name) for name in ("passwd", "group", "hosts")},
@@ -540,6 +563,30 @@ class LocalBackend(Backend):
         job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (job_dir / layout.CHECKPOINTS).mkdir(exist_ok=True, mode=0o700)
         return job_dir / layout.CHECKPOINTS
+
+    def workspace(self, key: str) -> Path:
+        """A session owner's persistent folder (organisation id / user id, both UUIDs)."""
+        parts = key.split("/")
+        if len(parts) != 2 or not all(_JOB_ID.match(part) for part in parts):
+            raise BindError(f"not a workspace key: {key!r}")
+        return self.root / "workspaces" / parts[0] / parts[1]
+
+    def _session_sockets(self, spec: JobSpec, uid: int | None) -> Path:
+        """A fresh, short folder on the host for the session's socket, its uid's alone."""
+        folder = Path(settings.GPUGRANT_SESSION_SOCKET_DIR) / spec.job_id
+        shutil.rmtree(folder, ignore_errors=True)  # a socket of an earlier run of this job
+        folder.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        if uid is not None:
+            os.chown(folder, uid, uid)
+        return folder
+
+    def session_endpoint(self, job_id: str) -> str | None:
+        """The UNIX socket a running session's JupyterLab listens on, once it does."""
+        if not _JOB_ID.match(job_id):
+            return None
+        socket = Path(settings.GPUGRANT_SESSION_SOCKET_DIR) / job_id / SESSION_SOCKET_FILE
+        return str(socket) if socket.is_socket() else None
 
     def _job_dir(self, job_id: str) -> Path:
         return self.root / job_id
