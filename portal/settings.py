@@ -322,6 +322,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "scheduler-reconcile": {"task": "scheduler.tasks.reconcile", "schedule": 2.0},
     "scheduler-sweep": {"task": "scheduler.tasks.sweep", "schedule": 30.0},
+    "sessions-check-idle": {"task": "scheduler.tasks.sessions_check_idle", "schedule": 60.0},
     "allocations-expire-due": {
         "task": "quotas.tasks.allocations_expire_due",
         "schedule": 300.0,

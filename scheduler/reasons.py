@@ -25,6 +25,15 @@ FORMATS: dict[str, str] = {
     "timed_out": gettext_noop("stopped after its max_runtime of %(minutes)s minutes"),
     "ran_past_max_runtime": gettext_noop("stopped: it ran past its max_runtime"),
     "cancelled": gettext_noop("cancelled; its pods were stopped"),
+    "session_idle_stopping": gettext_noop(
+        "stopped: the session sat idle (no kernel, terminal or page activity) for %(minutes)s minutes; stopping"
+    ),
+    "session_idle_stopped": gettext_noop(
+        "stopped after sitting idle; its notebooks are kept in the workspace"
+    ),
+    "session_idle_warning": gettext_noop(
+        "idle for %(minutes)s minutes: it will be stopped after %(limit)s minutes without activity"
+    ),
     "cancelled_before_start": gettext_noop("cancelled by %(email)s before it started"),
     "cancel_requested": gettext_noop("cancel requested by %(email)s; stopping"),
     "preempted": gettext_noop("preempted for a job that waited longer"),
@@ -198,6 +207,18 @@ def idle_warning(minutes: int) -> Reason:
 
 def idle_stopping(minutes: int) -> Reason:
     return Reason("idle_stopping", {"minutes": minutes})
+
+
+def session_idle_stopping(minutes: int) -> Reason:
+    return Reason("session_idle_stopping", {"minutes": minutes})
+
+
+def session_idle_stopped() -> Reason:
+    return Reason("session_idle_stopped")
+
+
+def session_idle_warning(minutes: int, limit: int) -> Reason:
+    return Reason("session_idle_warning", {"minutes": minutes, "limit": limit})
 
 
 def inactive_stopped() -> Reason:

@@ -20,6 +20,7 @@ STOPPED_AS = {
     JobState.EXHAUSTED.value: (JobState.EXHAUSTED, reasons.exhausted()),
     JobState.TIMED_OUT.value: (JobState.TIMED_OUT, reasons.ran_past_max_runtime()),
     "idle": (JobState.CANCELLED, reasons.idle_stopped()),
+    "session_idle": (JobState.CANCELLED, reasons.session_idle_stopped()),
     "inactive": (JobState.CANCELLED, reasons.inactive_stopped()),
 }
 

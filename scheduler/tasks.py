@@ -1,4 +1,4 @@
-"""Celery entry points (thin): the scheduling cycle, reconciliation and the repair sweep."""
+"""Celery entry points (thin): the scheduling cycle, reconciliation, the repair sweep, idle sessions."""
 
 from celery import shared_task
 
@@ -6,6 +6,7 @@ from scheduler.backends import get_backend
 from scheduler.cycle import run_cycle
 from scheduler.cycle_lock import cycle_lock
 from scheduler.reconcile import reconcile_jobs
+from scheduler.session_idle import sessions_check_idle as check_idle_sessions
 from scheduler.sweep import sweep as run_sweep
 
 
@@ -27,3 +28,8 @@ def reconcile() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def sweep() -> dict:
     return run_sweep(backend=get_backend())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def sessions_check_idle() -> dict:
+    return check_idle_sessions()

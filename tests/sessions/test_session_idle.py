@@ -1,0 +1,88 @@
+"""Idle sessions are warned, then stopped, and their GPUs freed within one cycle of the limit
+(scheduler/session_idle.py). JupyterLab's own report of its last activity is the input: here given by
+the test (``activity``), as the session's server would answer ``/api/status``."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.environments.models import Environment
+from portal.notifications.models import Notification
+from scheduler.backends.base import Phase
+from scheduler.cycle import run_cycle
+from scheduler.inventory import inventory_sync
+from scheduler.models import Gpu, InteractiveSession, Job, JobEvent
+from scheduler.reconcile import reconcile_jobs
+from scheduler.session_idle import sessions_check_idle
+from scheduler.sessions import session_launch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def running_session(owner, allocation, backend):
+    inventory_sync(backend=backend)
+    Environment.objects.create(
+        name="jupyterlab-4", display_name="JupyterLab", image="jupyter/lab:4", cuda_version="12.4",
+        for_training=False, for_sessions=True,
+    )  # fmt: skip
+    job = session_launch(
+        user=owner, allocation=allocation, environment_name="jupyterlab-4", gpu_type="A100", gpus=1,
+        time_limit_minutes=240,
+    )  # fmt: skip
+    run_cycle(backend=backend)
+    backend.set_phase(str(job.public_id), Phase.RUNNING)
+    reconcile_jobs(backend=backend)
+    InteractiveSession.objects.filter(job=job).update(socket_path="/tmp/gpugrant-sessions/x/jupyter.sock")
+    job.refresh_from_db()
+    assert job.state == "running"
+    return job
+
+
+def active_at(moment):
+    return lambda endpoint, base_path, token: moment
+
+
+def test_a_session_in_use_is_left_alone_and_its_activity_kept(running_session):
+    now = timezone.now()
+    assert sessions_check_idle(now=now, activity=active_at(now - timedelta(minutes=3)))["active"] == 1
+    assert InteractiveSession.objects.get(job=running_session).last_activity_at == now - timedelta(minutes=3)
+    assert not Job.objects.get(pk=running_session.pk).stop_requested
+
+
+def test_an_idle_session_is_warned_once_then_stopped_and_its_gpus_freed(
+    running_session, backend, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    last_used = now - timedelta(minutes=26)  # the limit is 30: within the last 5 minutes of it
+    assert sessions_check_idle(now=now, activity=active_at(last_used))["warned"] == 1
+    assert sessions_check_idle(now=now + timedelta(minutes=1), activity=active_at(last_used))["warned"] == 0
+    warning = Notification.objects.get(recipient=running_session.created_by, subject__contains="stopped soon")
+    assert "idle for 26 minutes" in warning.body and "notebooks are kept" in warning.body
+    assert JobEvent.objects.filter(job=running_session, reason_code="session_idle_warning").count() == 1
+    # the limit reached: stopped, and the GPU free again once the backend reports it stopped
+    with django_capture_on_commit_callbacks(execute=True):  # the stop goes to the backend after commit
+        done = sessions_check_idle(now=now + timedelta(minutes=4), activity=active_at(last_used))
+    assert done["stopped"] == 1
+    assert (str(running_session.public_id), "session_idle") in backend.stopped
+    reconcile_jobs(backend=backend)
+    job = Job.objects.get(pk=running_session.pk)
+    assert job.state == "cancelled" and job.state_reason_code == "session_idle_stopped"
+    assert not Gpu.objects.filter(job=job).exists()
+
+
+def test_a_session_used_again_after_a_warning_is_warned_afresh_later(running_session):
+    now = timezone.now()
+    sessions_check_idle(now=now, activity=active_at(now - timedelta(minutes=27)))
+    sessions_check_idle(now=now + timedelta(minutes=2), activity=active_at(now + timedelta(minutes=1)))
+    assert not Job.objects.get(pk=running_session.pk).stop_requested
+    later = now + timedelta(minutes=27)
+    assert sessions_check_idle(now=later, activity=active_at(now + timedelta(minutes=1)))["warned"] == 1
+
+
+def test_a_session_that_does_not_answer_is_judged_by_what_was_last_seen(running_session):
+    now = timezone.now()
+    sessions_check_idle(now=now, activity=active_at(now - timedelta(minutes=10)))
+    silent = lambda endpoint, base_path, token: None  # noqa: E731
+    assert sessions_check_idle(now=now + timedelta(minutes=25), activity=silent)["stopped"] == 1
