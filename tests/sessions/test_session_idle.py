@@ -2,6 +2,11 @@
 (scheduler/session_idle.py). JupyterLab's own report of its last activity is the input: here given by
 the test (``activity``), as the session's server would answer ``/api/status``."""
 
+import os
+import shutil
+import subprocess
+import sys
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,8 +19,9 @@ from scheduler.cycle import run_cycle
 from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, InteractiveSession, Job, JobEvent
 from scheduler.reconcile import reconcile_jobs
-from scheduler.session_idle import sessions_check_idle
+from scheduler.session_idle import last_activity, sessions_check_idle
 from scheduler.sessions import session_launch
+from tests.scheduler.backends.test_local import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +92,25 @@ def test_a_session_that_does_not_answer_is_judged_by_what_was_last_seen(running_
     sessions_check_idle(now=now, activity=active_at(now - timedelta(minutes=10)))
     silent = lambda endpoint, base_path, token: None  # noqa: E731
     assert sessions_check_idle(now=now + timedelta(minutes=25), activity=silent)["stopped"] == 1
+
+
+def test_a_real_jupyter_server_reports_its_last_activity_over_its_socket(tmp_path):
+    """Jupyter Server itself (not a stand-in) on a UNIX socket, asked as the idle check asks it."""
+    pytest.importorskip("jupyter_server")
+    folder = f"/tmp/gpugrant-test-{uuid.uuid4().hex[:8]}"  # short: a socket's path stays under 108 bytes
+    sock, base = f"{folder}/jupyter.sock", f"/sessions/{uuid.uuid4()}/"
+    os.makedirs(folder, mode=0o700)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--ServerApp.sock={sock}", f"--ServerApp.base_url={base}",
+         "--IdentityProvider.token=t0ken", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp_path}",
+         "--ServerApp.allow_root=True"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        seen = wait_for(lambda: last_activity(sock, base, "t0ken"), "Jupyter Server to answer", timeout=60)
+        assert seen is not None and abs((timezone.now() - seen).total_seconds()) < 120
+        assert last_activity(sock, base, "not-the-token") is None  # the token is the second lock
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
