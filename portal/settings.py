@@ -544,6 +544,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The sessions' proxy (portal/sessions_proxy) logs its own line with the path template only. These
+    # would log session URLs with their query strings, and websockets' debug lines the token header.
+    "loggers": {name: {"level": "WARNING"} for name in ("uvicorn.access", "httpx", "httpcore", "websockets")},
 }
 # Celery's workers log through the handler above (ids, JSON) instead of installing their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
