@@ -1,6 +1,6 @@
 """The ASGI application at /sessions/: the checks, in order, then the forwarding, then one log line.
 
-1. The path names a session: /sessions/<public id>/... (else 404).
+1. The path names a session: /sessions/<public id>/... (else 404), on a Host the portal serves (else 400).
 2. A browser's Origin is the portal's own, for WebSockets and for writes (else 403): a page on another
    site must not use the visitor's login to drive their kernels.
 3. The portal's session cookie names an active user (else 302 to the login page for a page, 401 otherwise).
@@ -13,10 +13,10 @@ import logging
 import re
 import time
 import uuid
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.http.request import split_domain_port, validate_host
 
 from portal.sessions_proxy import access
 from portal.sessions_proxy.forward_http import forward_http
@@ -38,14 +38,11 @@ MESSAGES = {
     "cross_origin": "This request came from another site.",
     "session_not_ready": "The session is starting; this page will be ready in a moment.",
     "session_unreachable": "The session does not answer.",
+    "bad_host": "This address is not served here.",
 }
 
 
 class SessionsProxy:
-    def __init__(self, *, upstream_event_hooks=None):
-        # httpx's event hooks on the forwarded requests: tests observe what JupyterLab is sent.
-        self.upstream_event_hooks = upstream_event_hooks
-
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             raise ValueError(f"the sessions' proxy serves HTTP and WebSockets, not {scope['type']}")
@@ -72,12 +69,14 @@ class SessionsProxy:
             await send({"type": "http.response.start", "status": 302, "headers": [(b"location", location)]})
             await send({"type": "http.response.body", "body": b""})
             return 302
+        if not _host_allowed(scope):
+            return await _send_refusal(send, scope, 400, "bad_host")
         if scope["method"] not in SAFE_METHODS and not _same_origin(scope):
             return await _send_refusal(send, scope, 403, "cross_origin")
         decision = await access.resolve(header(scope["headers"], b"cookie"), public_id)
         if isinstance(decision, access.Refusal):
             return await _send_refusal(send, scope, decision.status, decision.code)
-        return await forward_http(scope, receive, send, decision, event_hooks=self.upstream_event_hooks)
+        return await forward_http(scope, receive, send, decision)
 
     async def _websocket(self, scope, receive, send) -> int:
         message = await receive()
@@ -92,6 +91,9 @@ class SessionsProxy:
         if public_id is None or not match["rest"]:
             await refuse(404, "not_found")
             return 404
+        if not _host_allowed(scope):
+            await refuse(400, "bad_host")
+            return 400
         if not _same_origin(scope):
             await refuse(403, "cross_origin")
             return 403
@@ -132,6 +134,13 @@ def _public_id(match) -> uuid.UUID | None:
         return None
 
 
+def _host_allowed(scope) -> bool:
+    # As Django checks every request's Host: the origin check below trusts it.
+    host = (header(scope["headers"], b"host") or b"").decode("latin-1")
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
 def _same_origin(scope) -> bool:
     return origin_allowed(header(scope["headers"], b"origin"), header(scope["headers"], b"host"))
 
@@ -146,7 +155,7 @@ async def _send_refusal(send, scope, status: int, code: str) -> int:
     headers = [(b"cache-control", b"no-store")]
     if status == 401 and _wants_page(scope):
         # The path only, not the query: it goes into a URL the login page may log.
-        location = redirect_to_login(quote(scope["path"])).url
+        location = redirect_to_login(scope["path"]).url
         status, body = 302, b""
         headers.append((b"location", location.encode()))
     elif _wants_page(scope):

@@ -19,6 +19,8 @@ def upstream_request_headers(scope_headers, upstream: Upstream) -> list[tuple[by
         name = name.lower()
         if name == b"authorization":
             continue  # the portal's own credentials are not the session's business
+        if name == b"host":
+            continue  # JupyterLab admits local names only (check_host); the URL's localhost stands in
         if name == b"cookie":
             value = without_portal_cookies(value)
             if not value:
@@ -50,16 +52,16 @@ async def _request_body(receive):
 def upstream_url(scope) -> str:
     # The raw path as the browser sent it (percent-escapes kept): JupyterLab's base_url is the same path.
     path = scope.get("raw_path") or scope["path"].encode()
-    url = "http://session" + path.decode("latin-1")
+    url = "http://localhost" + path.decode("latin-1")
     if scope.get("query_string"):
         url += "?" + scope["query_string"].decode("latin-1")
     return url
 
 
-async def forward_http(scope, receive, send, upstream: Upstream, *, event_hooks=None) -> int:
+async def forward_http(scope, receive, send, upstream: Upstream) -> int:
     """Forward the request; returns the status sent to the browser (502 when the session is unreachable)."""
     transport = httpx.AsyncHTTPTransport(uds=upstream.socket_path)
-    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT, event_hooks=event_hooks) as client:
+    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client:
         has_body = scope["method"] not in ("GET", "HEAD", "OPTIONS")
         request = client.build_request(
             scope["method"],
