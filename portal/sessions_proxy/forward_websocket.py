@@ -76,8 +76,7 @@ async def _session_to_browser(session_side, send) -> None:
         pass
     except OSError:  # uvicorn's ClientDisconnected: the browser left first; the other direction ends
         return
-    close = session_side.close_rcvd
     try:
-        await send({"type": "websocket.close", "code": _closing_code(close.code if close else 1011)})
+        await send({"type": "websocket.close", "code": _closing_code(session_side.close_code)})
     except OSError:
         pass
