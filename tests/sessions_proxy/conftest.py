@@ -179,7 +179,11 @@ def recording_session():
     )
     recorder = Recorder()
     config = uvicorn.Config(
-        _recording_app(recorder), uds=upstream.socket_path, lifespan="off", log_config=None, ws="websockets-sansio"
+        _recording_app(recorder),
+        uds=upstream.socket_path,
+        lifespan="off",
+        log_config=None,
+        ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
     thread = _serve_in_thread(server)

@@ -27,7 +27,9 @@ def test_it_forwards_the_owners_request_to_jupyter_with_its_token(portal, cast, 
     assert all(upstream.token not in value for value in response.headers.values())
     # The proxy logs once the answer has gone out: wait for the line, not for a time.
     access = wait_for(
-        lambda: [record for record in caplog.records if record.name == "gpugrant.access"], "the access line", 10
+        lambda: [record for record in caplog.records if record.name == "gpugrant.access"],
+        "the access line",
+        10,
     )
     assert [record.getMessage().split()[:3] for record in access] == [
         ["GET", "sessions/<public_id>/<path>", "200"]

@@ -70,7 +70,7 @@ def test_it_runs_code_in_a_real_kernel_for_the_owner(portal_address, cast, jupyt
     caplog.set_level(logging.DEBUG)
     request = _execute_request("print(1+1)")
     deadline = time.monotonic() + KERNEL_DEADLINE_S
-    with _open(portal_address, kernel, cookie=cast.owner_cookie) as websocket:
+    with _open(portal_address, kernel + "?probe=1", cookie=cast.owner_cookie) as websocket:
         websocket.send(json.dumps(request))
         while True:
             message = json.loads(websocket.recv(timeout=max(0.1, deadline - time.monotonic())))
@@ -81,7 +81,7 @@ def test_it_runs_code_in_a_real_kernel_for_the_owner(portal_address, cast, jupyt
                 break
     assert message["content"] == {"name": "stdout", "text": "2\n"}
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert jupyter[1].token not in logged
+    assert jupyter[1].token not in logged and "probe=1" not in logged and str(jupyter[0]) not in logged
 
 
 def test_it_passes_the_subprotocol_both_ways(portal_address, cast, kernel):
