@@ -1,7 +1,6 @@
 """Who is asking, from the portal's session cookie, and where their session listens, or why not."""
 
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from importlib import import_module
 from types import SimpleNamespace
 from uuid import UUID
@@ -12,6 +11,7 @@ from django.contrib.auth import get_user
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections
 from django.http import Http404
+from django.http.cookie import parse_cookie
 
 from portal.errors import ServiceError
 from scheduler import session_access
@@ -27,13 +27,8 @@ class Refusal:
 def _session_key(cookie_header: bytes | None) -> str | None:
     if not cookie_header:
         return None
-    cookies = SimpleCookie()
-    try:
-        cookies.load(cookie_header.decode("latin-1"))
-    except Exception:  # a malformed Cookie header admits nobody; it is not our error
-        return None
-    morsel = cookies.get(settings.SESSION_COOKIE_NAME)
-    return morsel.value if morsel is not None else None
+    # Django's own lenient parser, as for the portal's pages: one odd cookie does not hide the rest.
+    return parse_cookie(cookie_header.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
 
 
 def _user_for(session_key: str | None):

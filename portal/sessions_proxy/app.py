@@ -26,7 +26,7 @@ from workers import logs
 
 access_log = logging.getLogger("gpugrant.access")
 
-SESSION_PATH = re.compile(r"/sessions/(?P<public_id>[0-9a-fA-F-]{32,36})(?P<rest>/.*)?", re.DOTALL)
+SESSION_PATH = re.compile(r"/sessions/(?P<public_id>[0-9a-f-]{36})(?P<rest>/.*)?", re.DOTALL)
 # The route in log lines: a template, never the path (ids, file names) or the query (tokens).
 ROUTE = "sessions/<public_id>/<path>"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -126,12 +126,15 @@ class SessionsProxy:
 
 
 def _public_id(match) -> uuid.UUID | None:
-    if match is None:
-        return None
+    """The session's id when the path is a session's, spelled as its base_url is; else None."""
+    if match is None or any(segment in (".", "..") for segment in (match["rest"] or "").split("/")):
+        return None  # dot segments would be resolved by the client library, away from what was checked
     try:
-        return uuid.UUID(match["public_id"])
+        public_id = uuid.UUID(match["public_id"])
     except ValueError:
         return None
+    # JupyterLab's base_url is the canonical spelling; another one would only find its 404.
+    return public_id if str(public_id) == match["public_id"] else None
 
 
 def _host_allowed(scope) -> bool:

@@ -1,5 +1,6 @@
 """HTTP through the sessions' proxy: who gets in, what reaches JupyterLab, what comes back."""
 
+import http.client
 import logging
 
 import httpx
@@ -136,6 +137,27 @@ def test_it_sends_other_paths_to_django(portal):
     assert portal.get("/healthz/live").status_code == 200
 
 
-def test_it_answers_not_found_for_a_path_without_a_session(portal, cast):
-    response = portal.get("/sessions/not-a-uuid/api/status", headers={"Cookie": cast.owner_cookie})
-    assert response.status_code == 404
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sessions/not-a-uuid/api/status",
+        "/sessions/{upper}/api/status",
+        "/sessions/{id}/api/../api/status",
+    ],
+)
+def test_it_answers_not_found_for_a_path_that_is_not_a_sessions(portal_address, cast, jupyter, path):
+    public_id = jupyter[0]
+    path = path.format(id=public_id, upper=str(public_id).upper())
+    # http.client sends the path as written; httpx would resolve the dot segments first.
+    connection = http.client.HTTPConnection(portal_address, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Cookie": cast.owner_cookie})
+        assert connection.getresponse().status == 404
+    finally:
+        connection.close()
+
+
+def test_it_leads_the_bare_address_to_the_session(portal, cast, jupyter):
+    response = portal.get(f"/sessions/{jupyter[0]}", headers={"Cookie": cast.owner_cookie})
+    assert response.status_code == 302
+    assert response.headers["location"] == f"/sessions/{jupyter[0]}/"
