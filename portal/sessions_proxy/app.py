@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 
+from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http.request import split_domain_port, validate_host
@@ -50,10 +51,13 @@ class SessionsProxy:
         token = logs.request_id.set(uuid.uuid4().hex)
         status = None
         try:
-            if scope["type"] == "http":
-                status = await self._http(scope, receive, send)
-            else:
-                status = await self._websocket(scope, receive, send)
+            # As Django's ASGI handler does: this request's database work gets its own thread instead
+            # of queueing behind every other request's in the one shared thread.
+            async with ThreadSensitiveContext():
+                if scope["type"] == "http":
+                    status = await self._http(scope, receive, send)
+                else:
+                    status = await self._websocket(scope, receive, send)
         finally:
             self._log(scope, status, time.perf_counter() - started)
             logs.request_id.reset(token)
