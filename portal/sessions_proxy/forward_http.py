@@ -33,7 +33,7 @@ def upstream_request_headers(scope_headers, upstream: Upstream) -> list[tuple[by
 
 def _response_headers(headers) -> list[tuple[bytes, bytes]]:
     return [
-        (name, value)
+        (name.lower(), value)
         for name, value in end_to_end(headers)
         if not (name.lower() == b"set-cookie" and sets_portal_cookie(value))
     ]
