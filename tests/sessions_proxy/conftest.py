@@ -219,6 +219,7 @@ class Cast:
     manager_cookie: str
     outsider_cookie: str
     starting_id: uuid.UUID
+    gone_id: uuid.UUID  # admitted, but nothing listens on its socket
 
 
 @pytest.fixture
@@ -231,7 +232,9 @@ def cast(monkeypatch, jupyter, recording_session) -> Cast:
     owner = builders.make_user()
     manager = builders.make_user()
     outsider = builders.make_user()
-    upstreams = {jupyter[0]: jupyter[1], recording_session[0]: recording_session[1]}
+    gone_id = uuid.uuid4()
+    gone = Upstream(socket_path="/nonexistent/s.sock", token="gone", base_path=f"/sessions/{gone_id}/")
+    upstreams = {jupyter[0]: jupyter[1], recording_session[0]: recording_session[1], gone_id: gone}
     starting_id = uuid.uuid4()
 
     def session_upstream(user, public_id):
@@ -252,4 +255,4 @@ def cast(monkeypatch, jupyter, recording_session) -> Cast:
         client.force_login(user)
         return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
-    return Cast(cookie_of(owner), cookie_of(manager), cookie_of(outsider), starting_id)
+    return Cast(cookie_of(owner), cookie_of(manager), cookie_of(outsider), starting_id, gone_id)

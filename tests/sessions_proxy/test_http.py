@@ -161,3 +161,9 @@ def test_it_leads_the_bare_address_to_the_session(portal, cast, jupyter):
     response = portal.get(f"/sessions/{jupyter[0]}", headers={"Cookie": cast.owner_cookie})
     assert response.status_code == 302
     assert response.headers["location"] == f"/sessions/{jupyter[0]}/"
+
+
+def test_it_answers_bad_gateway_when_the_session_does_not_answer(portal, cast):
+    response = portal.get(f"/sessions/{cast.gone_id}/api/status", headers={"Cookie": cast.owner_cookie})
+    assert response.status_code == 502
+    assert response.json()["code"] == "session_unreachable"

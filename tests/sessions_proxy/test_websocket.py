@@ -134,3 +134,9 @@ def test_it_closes_the_session_when_the_browser_closes(portal_address, cast, rec
         assert websocket.recv(timeout=10) == "echo hello"
         websocket.close(code=4001)
     assert wait_for(lambda: recorder.websocket_closes, "the session sees the close", 10) == [4001]
+
+
+def test_it_refuses_the_handshake_when_the_session_does_not_answer(portal_address, cast):
+    with pytest.raises(InvalidStatus) as refused:
+        _open(portal_address, f"/sessions/{cast.gone_id}/api/events/subscribe", cookie=cast.owner_cookie)
+    assert refused.value.response.status_code == 502
