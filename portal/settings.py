@@ -534,7 +534,10 @@ if GPUGRANT_LOG_FORMAT not in {"json", "text"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "workers.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "workers.logs.ContextFilter"},
+        "session_paths": {"()": "portal.sessions_proxy.log_filter.HideSessionPaths"},
+    },
     "formatters": {
         "json": {"()": "workers.logs.JsonFormatter"},
         "text": {"()": "workers.logs.TextFormatter"},
@@ -547,6 +550,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The sessions' proxy (portal/sessions_proxy) logs its own line with the path template only. These
+    # would log session URLs with their query strings, and websockets' debug lines the token header.
+    "loggers": {
+        **{name: {"level": "WARNING"} for name in ("uvicorn.access", "httpx", "httpcore", "websockets")},
+        "uvicorn.error": {"filters": ["session_paths"]},
+    },
 }
 # Celery's workers log through the handler above (ids, JSON) instead of installing their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
