@@ -158,3 +158,7 @@ def _retry_after(value: str | None) -> float | None:
         return min(max(float(value), 0.0), MAX_RETRY_AFTER_S) if value else None
     except ValueError:
         return None
+
+
+def session_path(session_id: str, *rest: str) -> str:
+    return "/".join(["sessions", quote(session_id.strip(), safe=""), *rest])

@@ -3,7 +3,7 @@
 import argparse
 
 from gpugrant_cli import __version__
-from gpugrant_cli.commands import account, environments, follow, jobs, providers, usage
+from gpugrant_cli.commands import account, environments, follow, jobs, providers, sessions, usage
 from gpugrant_cli.describe import STATES
 from gpugrant_cli.errors import CliError, ExitCode, UsageError
 from gpugrant_cli.runtime import Runtime
@@ -82,6 +82,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     cancel = command("cancel", jobs.cancel, "Cancel a job (queued: at once; running: stopped).")
     cancel.add_argument("job_id", metavar="ID")
+
+    session = commands.add_parser(
+        "session",
+        help="Launch, list, follow and stop JupyterLab sessions.",
+        description="JupyterLab sessions.",
+    )
+    session_commands = session.add_subparsers(dest="session_command", metavar="COMMAND", parser_class=_Parser)
+
+    def session_command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = session_commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    launch = session_command(
+        "launch", sessions.launch, "Launch a JupyterLab session on an allocation's GPUs."
+    )
+    launch.add_argument("--allocation", required=True, help="an allocation id or project title")
+    launch.add_argument("--environment", required=True, help="a catalogue environment offered for sessions")
+    launch.add_argument("--gpu-type", required=True, help="a GPU type awarded to the allocation, e.g. A100")
+    launch.add_argument("--gpus", type=_positive, default=1, help="how many GPUs (default 1)")
+    launch.add_argument("--minutes", type=_positive, default=120, help="its time limit (default 120)")
+    launch.add_argument("--json", action="store_true", help="print the launched session as JSON")
+    session_list = session_command("list", sessions.sessions, "Your organisations' sessions, newest first.")
+    session_list.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    session_list.add_argument("--json", action="store_true")
+    session_status = session_command(
+        "status", sessions.status, "A session's state: its place in the queue, or the address to open."
+    )
+    session_status.add_argument("session_id", metavar="ID")
+    session_status.add_argument("--json", action="store_true")
+    session_stop = session_command("stop", sessions.stop, "Stop a session (its notebooks stay).")
+    session_stop.add_argument("session_id", metavar="ID")
 
     report = command(
         "usage", usage.usage, "GPU-hours used and awarded per allocation and GPU type, and energy."

@@ -78,6 +78,11 @@ urlpatterns = [
     *route("allocations", allocations.AllocationList, "allocations"),
     *route("allocations/<uuid:public_id>", allocations.AllocationDetail, "allocation"),
     *route("allocations/<uuid:public_id>/status", allocations.AllocationStatusChange, "allocation_status"),
+    *route(
+        "allocations/<uuid:public_id>/session-settings",
+        allocations.AllocationSessionSettings,
+        "allocation_session_settings",
+    ),
     *route("allocations/<uuid:public_id>/agreement", rounds.AllocationAgreement, "allocation_agreement"),
     *route(
         "allocations/<uuid:public_id>/agreement/acceptance",

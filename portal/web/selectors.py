@@ -10,7 +10,7 @@ from portal.organisations.models import Membership, Organisation
 from portal.organisations.selectors import organisation_ids_of
 from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
-from scheduler.models import Job
+from scheduler.models import Job, JobKind
 from scheduler.selectors import jobs_queue_facts, jobs_visible_to
 from scheduler.states import JobState
 
@@ -115,3 +115,18 @@ def job_rows(jobs) -> list[dict]:
     jobs = list(jobs)
     facts = jobs_queue_facts(jobs)
     return [{"job": job, "facts": facts[job.pk] if job.state == JobState.QUEUED else None} for job in jobs]
+
+
+def own_sessions(user) -> QuerySet[Job]:
+    """Sessions of ``user``'s own organisations (staff rights aside), newest first."""
+    return (
+        jobs_visible_to(user)
+        .filter(kind=JobKind.INTERACTIVE, organisation_id__in=organisation_ids_of(user))
+        .select_related("session", "allocation", "created_by")
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def sessions_visible_to(user) -> QuerySet[Job]:
+    """Sessions ``user`` may read: their organisations' and, for staff, every one."""
+    return jobs_visible_to(user).filter(kind=JobKind.INTERACTIVE).select_related("session")

@@ -19,6 +19,7 @@ from portal.web.views import (
     providers,
     reviews,
     rounds,
+    sessions,
     settlement,
     staff,
     statistics,
@@ -103,6 +104,11 @@ urlpatterns = [
         name="allocation_set_status",
     ),
     path(
+        "allocations/<uuid:public_id>/session-settings/",
+        allocations.allocation_set_session_settings,
+        name="allocation_set_session_settings",
+    ),
+    path(
         "allocations/<uuid:public_id>/custom-images/",
         allocations.allocation_set_custom_images,
         name="allocation_set_custom_images",
@@ -126,6 +132,11 @@ urlpatterns = [
     path("jobs/<uuid:public_id>/", jobs.job_detail, name="job_detail"),
     path("jobs/<uuid:public_id>/usage.csv", usage.job_usage_csv, name="job_usage_csv"),
     path("jobs/<uuid:public_id>/cancel/", jobs.job_cancel, name="job_cancel"),
+    # /sessions/<id>/ is the proxy's address (where a session opens); a session's page lives here.
+    path("my-sessions/", sessions.session_list, name="session_list"),
+    path("my-sessions/new/", sessions.session_launch, name="session_launch"),
+    path("my-sessions/<uuid:public_id>/", sessions.session_detail, name="session_detail"),
+    path("my-sessions/<uuid:public_id>/stop/", sessions.session_stop, name="session_stop"),
     path("reviews/", reviews.review_list, name="review_list"),
     path("reviews/<uuid:public_id>/", reviews.review_detail, name="review_detail"),
     path("staff/", staff.staff_home, name="staff_home"),

@@ -296,6 +296,13 @@ MATRIX = {
         STAFF_ONLY_WRITE,
         None,
     ),
+    "allocation_session_settings": (
+        "put",
+        lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/session-settings",
+        lambda w: {"gpu_cap": 2, "idle_minutes": 60, "managers_may_enter": True},
+        STAFF_ONLY_WRITE,
+        None,
+    ),
     "allocation_change_request": (
         "post",
         lambda w: f"/api/v1/allocations/{w['allocation'].public_id}/change-requests",

@@ -16,6 +16,7 @@ from portal.web.urls import urlpatterns
 from quotas.models import Reclaim
 from scheduler.inventory import inventory_sync
 from scheduler.node_keys import node_key_create
+from scheduler.sessions import session_launch
 from tests import builders
 from tests.web.test_security_headers import find_inline_code
 
@@ -98,6 +99,10 @@ def job(world):
     return {"public_id": world["job"].public_id}
 
 
+def session(world):
+    return {"public_id": world["session"].public_id}
+
+
 def environment(world):
     return {"public_id": world["environment"].public_id}
 
@@ -153,6 +158,7 @@ TABLE = {
     "change_request_create": (allocation, expect(LOGIN_REDIRECT, 200, 404, 404, 403)),
     "allocation_set_status": (allocation, POST_ONLY),
     "allocation_set_custom_images": (allocation, POST_ONLY),
+    "allocation_set_session_settings": (allocation, POST_ONLY),
     "stage_report": (allocation, POST_ONLY),
     "stage_evaluation": (allocation, POST_ONLY),
     "outcome_report_create": (allocation, POST_ONLY),
@@ -162,6 +168,10 @@ TABLE = {
     "job_detail": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "job_usage_csv": (job, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
     "job_cancel": (job, POST_ONLY),
+    "session_list": (no_arguments, EVERYONE_SIGNED_IN),
+    "session_launch": (no_arguments, EVERYONE_SIGNED_IN),
+    "session_detail": (session, expect(LOGIN_REDIRECT, 200, 404, 404, 200)),
+    "session_stop": (session, POST_ONLY),
     "review_list": (no_arguments, REVIEWER_ONLY),
     "review_detail": (
         lambda world: {"public_id": Review.objects.get(application=world["reviewed"]).public_id},
@@ -249,6 +259,14 @@ def world(
 ):
     inventory_sync(backend=backend)
     queued = builders.queued_job(owner, allocation, "coverage-job")
+    Environment.objects.create(
+        name="jupyterlab-4", display_name="JupyterLab 4", image="quay.io/jupyter/pytorch-notebook:cuda12",
+        cuda_version="12.4", for_training=False, for_sessions=True,
+    )  # fmt: skip
+    launched = session_launch(
+        user=teammate, allocation=allocation, environment_name="jupyterlab-4", gpu_type="A100", gpus=1,
+        time_limit_minutes=60,
+    )  # fmt: skip
     _, node_key = node_key_create(node=backend.nodes[0].name)
     owner_key, _ = api_key_create(user=owner, name="owner's key")
     provider = provider_services.provider_create(staff=staff, name="Provider A")
@@ -283,6 +301,7 @@ def world(
         "reviewed": reviewed,
         "allocation": allocation,
         "job": queued,
+        "session": launched,
         "reclaim": Reclaim.objects.create(allocation=allocation, gpu_type="A100", gpu_hours=100),
         "environment": Environment.objects.create(
             name="pytorch-2.5", display_name="PyTorch 2.5", image="pytorch/pytorch:2.5.1", cuda_version="12.4"

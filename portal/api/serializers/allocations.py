@@ -55,3 +55,17 @@ class ChangeRequestIn(StrictInput):
     max_concurrent_gpus = application_content_field("max_concurrent_gpus")
     justification = application_content_field("justification")
     gpu_requests = GpuHoursByType(required=False, default=dict)
+
+
+class SessionSettingsIn(StrictInput):
+    """An allocation's session rules (quotas/session_settings.py checks the bounds)."""
+
+    gpu_cap = serializers.IntegerField(help_text="the most GPUs its sessions hold at once (0 to 64; 0: none)")
+    idle_minutes = serializers.IntegerField(help_text="minutes a session may sit idle (5 to 1440)")
+    managers_may_enter = serializers.BooleanField(help_text="the organisation's managers may enter sessions")
+
+
+class SessionSettingsOut(serializers.Serializer):
+    gpu_cap = serializers.IntegerField(source="session_gpu_cap")
+    idle_minutes = serializers.IntegerField(source="session_idle_minutes")
+    managers_may_enter = serializers.BooleanField(source="session_managers_may_enter")

@@ -7,7 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.common import IsStaff, get_visible, paginate
-from portal.api.serializers.allocations import AllocationOut, AllocationStatusIn, ChangeRequestIn
+from portal.api.serializers.allocations import (
+    AllocationOut,
+    AllocationStatusIn,
+    ChangeRequestIn,
+    SessionSettingsIn,
+    SessionSettingsOut,
+)
 from portal.api.serializers.applications import ApplicationOut
 from portal.applications.selectors import applications_visible_to
 from portal.errors import InvalidInput
@@ -15,6 +21,7 @@ from quotas import services
 from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
 from quotas.services import change_request_create
+from quotas.session_settings import allocation_session_settings_set
 
 
 class AllocationList(APIView):
@@ -60,6 +67,24 @@ class AllocationStatusChange(APIView):
             allocation=allocation, staff=request.user, **data.validated_data
         )
         return Response(AllocationOut(allocations_visible_to(request.user).get(pk=allocation.pk)).data)
+
+
+class AllocationSessionSettings(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        request=SessionSettingsIn,
+        responses=SessionSettingsOut,
+        summary="Staff: the allocation's session rules (GPU cap, idle limit, managers may enter)",
+    )
+    def put(self, request, public_id):
+        allocation = get_visible(allocations_visible_to(request.user), public_id)
+        data = SessionSettingsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        allocation = allocation_session_settings_set(
+            staff=request.user, allocation=allocation, **data.validated_data
+        )
+        return Response(SessionSettingsOut(allocation).data)
 
 
 class AllocationChangeRequest(APIView):

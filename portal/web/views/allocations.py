@@ -1,4 +1,4 @@
-"""Allocations: balances, change requests, and staff's suspension."""
+"""Allocations: balances, change requests, and staff's suspension and session settings."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +17,14 @@ from portal.web.after_award_context import after_award_context
 from portal.web.burn_selectors import allocation_burn
 from portal.web.forms.allocations import AllocationStatusForm
 from portal.web.forms.applications import ChangeRequestForm
+from portal.web.forms.sessions import SessionSettingsForm
 from portal.web.views.usage import idle_rules, usage_context
 from quotas import services as quota_services
 from quotas.models import AllocationStatus, UsageRecord
 from quotas.selectors import allocation_balances, allocations_visible_to
+from quotas.session_settings import allocation_session_settings_set
 from scheduler.selectors import jobs_visible_to
+from scheduler.sessions import session_gpus_in_use
 
 RECENT_JOBS = 10
 
@@ -54,7 +57,7 @@ def allocation_set_custom_images(request, public_id):
     return redirect("web:allocation_detail", public_id=allocation.public_id)
 
 
-def render_detail(request, allocation, *, status_form=None, **forms):
+def render_detail(request, allocation, *, status_form=None, session_settings_form=None, **forms):
     """The allocation's page; bound ``forms`` (by context name) are shown again with their errors."""
     user = request.user
     is_member = _is_member(user, allocation)
@@ -73,6 +76,7 @@ def render_detail(request, allocation, *, status_form=None, **forms):
         **usage_context(UsageRecord.objects.filter(allocation=allocation)),
         **idle_rules(),
         "burns": allocation_burn(allocation, today=timezone.localdate()),
+        "session_gpus_in_use": session_gpus_in_use(allocation),
         **after_award_context(user, allocation, forms),
     }
     if context["can_request_change"]:
@@ -80,6 +84,9 @@ def render_detail(request, allocation, *, status_form=None, **forms):
     if user.is_staff:
         if allocation.status in (AllocationStatus.ACTIVE, AllocationStatus.SUSPENDED):
             context["status_form"] = status_form or AllocationStatusForm()
+        context["session_settings_form"] = session_settings_form or SessionSettingsForm.for_allocation(
+            allocation
+        )
         context["audit_events"] = audit_events_for(target_type="allocation", target_id=allocation.public_id)
     return render(request, "web/allocations/detail.html", context)
 
@@ -139,3 +146,21 @@ def allocation_set_status(request, public_id):
             )
             return redirect("web:allocation_detail", public_id=allocation.public_id)
     return render_detail(request, allocation, status_form=form)
+
+
+@login_required
+@require_POST
+def allocation_set_session_settings(request, public_id):
+    if not request.user.is_staff:
+        raise PermissionDenied
+    allocation = visible_or_404(allocations_visible_to(request.user), public_id)
+    form = SessionSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            allocation_session_settings_set(staff=request.user, allocation=allocation, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("The allocation's session settings are saved."))
+            return redirect("web:allocation_detail", public_id=allocation.public_id)
+    return render_detail(request, allocation, session_settings_form=form)
