@@ -1,4 +1,7 @@
-"""One HTTP request forwarded to a session's JupyterLab over its UNIX socket, the answer streamed back."""
+"""One HTTP request forwarded to a session's JupyterLab, the answer streamed back: over its UNIX socket
+(the local backend), or to its Service's address (``http://host:port``, Kubernetes)."""
+
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,7 +31,18 @@ def upstream_request_headers(scope_headers, upstream: Upstream) -> list[tuple[by
         headers.append((name, value))
     # The second lock: JupyterLab's own token, in a header, never in a URL that might be logged.
     headers.append((b"authorization", f"token {upstream.token}".encode()))
+    if over_tcp(upstream):
+        headers.append((b"host", b"localhost"))  # JupyterLab admits local names only, whatever address
     return headers
+
+
+def over_tcp(upstream: Upstream) -> bool:
+    return upstream.socket_path.startswith("http://")
+
+
+def tcp_address(upstream: Upstream) -> tuple[str, int]:
+    parts = urlsplit(upstream.socket_path)
+    return parts.hostname or "", parts.port or 80
 
 
 def _response_headers(headers) -> list[tuple[bytes, bytes]]:
@@ -60,12 +74,19 @@ def upstream_url(scope) -> str:
 
 async def forward_http(scope, receive, send, upstream: Upstream) -> int:
     """Forward the request; returns the status sent to the browser (502 when the session is unreachable)."""
-    transport = httpx.AsyncHTTPTransport(uds=upstream.socket_path)
+    if over_tcp(upstream):
+        host, port = tcp_address(upstream)
+        transport, url = (
+            httpx.AsyncHTTPTransport(),
+            upstream_url(scope).replace("localhost", f"{host}:{port}", 1),
+        )
+    else:
+        transport, url = httpx.AsyncHTTPTransport(uds=upstream.socket_path), upstream_url(scope)
     async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client:
         has_body = scope["method"] not in ("GET", "HEAD", "OPTIONS")
         request = client.build_request(
             scope["method"],
-            upstream_url(scope),
+            url,
             headers=upstream_request_headers(scope["headers"], upstream),
             content=_request_body(receive) if has_body else None,
         )

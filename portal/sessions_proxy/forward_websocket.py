@@ -1,11 +1,12 @@
-"""One WebSocket joined to a session's JupyterLab over its UNIX socket: messages both ways until either closes."""
+"""One WebSocket joined to a session's JupyterLab (its UNIX socket, or its Service's address): messages
+both ways until either closes."""
 
 import asyncio
 
-from websockets.asyncio.client import unix_connect
+from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from portal.sessions_proxy.forward_http import upstream_url
+from portal.sessions_proxy.forward_http import over_tcp, tcp_address, upstream_url
 from scheduler.session_access import Upstream
 
 # Kernels send whole outputs (images, tables) in one message; the browser's side has uvicorn's own limit.
@@ -18,23 +19,32 @@ def _closing_code(code: int | None) -> int:
     return code if code is not None and (code in (1000, 1001, 1011) or 3000 <= code <= 4999) else 1000
 
 
+def _options(scope, upstream: Upstream) -> dict:
+    return {
+        "subprotocols": scope.get("subprotocols") or None,
+        # The second lock, as for HTTP; no Origin: the proxy checked the browser's already.
+        "additional_headers": {"Authorization": f"token {upstream.token}"},
+        "max_size": MAX_MESSAGE_BYTES,
+        "open_timeout": OPEN_TIMEOUT_S,
+        "compression": None,
+    }
+
+
 async def forward_websocket(scope, receive, send, upstream: Upstream, *, refuse) -> int | None:
     """After the proxy's checks: open the session's side, accept the browser's, then relay.
 
     Returns None when joined and relayed to the end, or the status the handshake was refused with.
     """
     uri = "ws" + upstream_url(scope)[len("http") :]
+    if over_tcp(upstream):
+        # the handshake names localhost (JupyterLab admits local names only); the connection goes to
+        # the Service's address
+        host, port = tcp_address(upstream)
+        opening = connect(uri, host=host, port=port, **_options(scope, upstream))
+    else:
+        opening = unix_connect(upstream.socket_path, uri, **_options(scope, upstream))
     try:
-        session_side = await unix_connect(
-            upstream.socket_path,
-            uri,
-            subprotocols=scope.get("subprotocols") or None,
-            # The second lock, as for HTTP; no Origin: the proxy checked the browser's already.
-            additional_headers={"Authorization": f"token {upstream.token}"},
-            max_size=MAX_MESSAGE_BYTES,
-            open_timeout=OPEN_TIMEOUT_S,
-            compression=None,
-        )
+        session_side = await opening
     except (OSError, InvalidHandshake, TimeoutError):
         await refuse(502, "session_unreachable")
         return 502
