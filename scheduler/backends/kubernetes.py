@@ -209,8 +209,15 @@ class KubernetesBackend(Backend):
                 raise BindError(_failure("create namespace", namespace, error)) from error
             self._apply_tenant_policy(namespace, refused)
         try:
+            # A session's Service comes before its Secret: what stop() and the cleaning after an outage
+            # find by label (pods, Services) leads them to the Secret, which nobody lists.
             if job.service is not None:
                 self._create("create_namespaced_service", job.service, namespace=namespace)
+            if job.secret is not None:
+                self._create_secret(namespace, job.secret)
+            if job.workspace is not None:
+                # The owner's workspace: made by their first session (409 for each later one), never deleted.
+                self._create("create_namespaced_persistent_volume_claim", job.workspace, namespace=namespace)
             for pod in job.pods:
                 if not self._create("create_namespaced_pod", pod, namespace=namespace):
                     self._check_existing_pod(namespace, pod)
@@ -258,19 +265,36 @@ class KubernetesBackend(Backend):
             raise BindError(_failure("apply network policy in", namespace, error)) from error
 
     def stop(self, job_id: str, reason: str) -> None:
+        """Delete the job's pods and Services, and a session's Secret; a session's workspace stays."""
         logger.info("stopping job %s (%s)", job_id, reason)
         selector = f"{manifests.JOB_LABEL}={job_id}"
         for pod in self._json("list_pod_for_all_namespaces", label_selector=selector)["items"]:
             self._delete("delete_namespaced_pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
         for service in self._json("list_service_for_all_namespaces", label_selector=selector)["items"]:
-            self._delete(
-                "delete_namespaced_service", service["metadata"]["name"], service["metadata"]["namespace"]
-            )
+            name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
+            if _is_session(service):
+                # Before its Service, which is what leads a retried stop here: gpugrant never lists Secrets.
+                self._delete("delete_namespaced_secret", manifests.secret_name(job_id), namespace)
+            self._delete("delete_namespaced_service", name, namespace)
 
     def owned_job_ids(self) -> set[str]:
-        """Every job with a pod here (any phase: a finished pod still holds its record until removed)."""
-        pods = self._json("list_pod_for_all_namespaces", label_selector=manifests.JOB_LABEL)["items"]
-        return {pod["metadata"]["labels"][manifests.JOB_LABEL] for pod in pods}
+        """Every job with a pod or a Service here (any phase: a finished pod still holds its record until
+        removed; a session whose bind was cut short may have only its Service and Secret)."""
+        found = set()
+        for method in ("list_pod_for_all_namespaces", "list_service_for_all_namespaces"):
+            for item in self._json(method, label_selector=manifests.JOB_LABEL)["items"]:
+                found.add(item["metadata"]["labels"][manifests.JOB_LABEL])
+        return found
+
+    def session_endpoint(self, job_id: str) -> str | None:
+        """The URL of a session's Service, where its JupyterLab answers on the cluster network; None before
+        the Service exists, or for a job that is not a session."""
+        selector = f"{manifests.JOB_LABEL}={job_id},{manifests.SESSION_LABEL}=true"
+        services = self._json("list_service_for_all_namespaces", label_selector=selector)["items"]
+        if not services:
+            return None
+        metadata = services[0]["metadata"]
+        return manifests.session_url(metadata["name"], metadata["namespace"])
 
     def statuses(self, job_ids: list[str]) -> list[JobStatus]:
         if not job_ids:
@@ -483,9 +507,21 @@ class KubernetesBackend(Backend):
                 f"pod {namespace}/{name} already exists and {problem}; removed, retry later"
             )
 
+    def _create_secret(self, namespace: str, secret: dict) -> None:
+        """Create the session's Secret; one left by an earlier bind of the job (409) is replaced, since the
+        token it holds may not be the one the session has now. gpugrant never reads a Secret back."""
+        if not self._create("create_namespaced_secret", secret, namespace=namespace):
+            self._delete("delete_namespaced_secret", secret["metadata"]["name"], namespace)
+            if not self._create("create_namespaced_secret", secret, namespace=namespace):
+                raise LeftoverFromEarlierRun(
+                    f"secret {namespace}/{secret['metadata']['name']} is still being deleted; retry later"
+                )
+
     def _delete_created(self, namespace: str, job: manifests.JobManifests) -> None:
         for pod in job.pods:
             self._delete_quietly("delete_namespaced_pod", pod["metadata"]["name"], namespace)
+        if job.secret is not None:
+            self._delete_quietly("delete_namespaced_secret", job.secret["metadata"]["name"], namespace)
         if job.service is not None:
             self._delete_quietly("delete_namespaced_service", job.service["metadata"]["name"], namespace)
 
@@ -602,6 +638,10 @@ def _job_of(pod: dict) -> str:
 
 def _is_ours(pod: dict) -> bool:
     return (pod["metadata"].get("labels") or {}).get(manifests.MANAGED_BY_LABEL) == manifests.MANAGER
+
+
+def _is_session(obj: dict) -> bool:
+    return (obj["metadata"].get("labels") or {}).get(manifests.SESSION_LABEL) == "true"
 
 
 def _phase(pod: dict) -> str:
