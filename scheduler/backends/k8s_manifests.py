@@ -171,6 +171,44 @@ def tenant_policy_manifest(namespace: str, *, internet: bool, egress_except: tup
     }
 
 
+SESSION_POLICY_NAME = "gpugrant-session-ingress"
+# Who forwards to sessions (the portal's session proxy): gpugrant's portal pods, in gpugrant's namespace
+# (deploy/base). deploy/base/networkpolicies.yaml lets them out to sessions' port; this lets them in.
+PROXY_NAMESPACE = "gpugrant"
+PROXY_LABELS = {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "portal"}
+
+
+def session_policy_manifest(namespace: str) -> dict:
+    """A second NetworkPolicy in an organisation's namespace, beside the tenant one (policies add up): the
+    portal's proxy may reach its sessions' pods, on JupyterLab's port only; its other pods stay closed."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": SESSION_POLICY_NAME,
+            "namespace": namespace,
+            "labels": {MANAGED_BY_LABEL: MANAGER},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {SESSION_LABEL: "true"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": PROXY_NAMESPACE}
+                            },
+                            "podSelector": {"matchLabels": dict(PROXY_LABELS)},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": SESSION_PORT}],
+                }
+            ],
+        },
+    }
+
+
 def service_manifest(spec: JobSpec, prefix: str) -> dict | None:
     """The headless Service that gives each pod of a multi-pod job a stable DNS name; None for one pod.
 

@@ -135,6 +135,7 @@ class KubernetesBackend(Backend):
         # gpugrant binds its pods itself (spec.nodeName at creation) unless kube-scheduler is to bind them.
         self._bind_to_node = settings.GPUGRANT_K8S_BINDING == "gpugrant"
         self._namespaces_seen: set[str] = set()  # organisations' namespaces this process knows exist
+        self._session_policy_seen: set[str] = set()  # where this process made sessions' ingress policy
         self._run_as_user = settings.GPUGRANT_K8S_JOB_UID
         self._tenant_policy = settings.GPUGRANT_K8S_NETWORK_POLICY
         self._internet = settings.GPUGRANT_K8S_JOB_INTERNET
@@ -208,6 +209,8 @@ class KubernetesBackend(Backend):
             except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
                 raise BindError(_failure("create namespace", namespace, error)) from error
             self._apply_tenant_policy(namespace, refused)
+        if job.secret is not None and namespace not in self._session_policy_seen:
+            self._apply_policy(namespace, manifests.session_policy_manifest(namespace), None)
         try:
             # A session's Service comes before its Secret: what stop() and the cleaning after an outage
             # find by label (pods, Services) leads them to the Secret, which nobody lists.
@@ -236,15 +239,21 @@ class KubernetesBackend(Backend):
             raise BindError(message) from error
         # Pods were made in it, so it exists: later binds skip the create (a 409 each) until a 404 says otherwise.
         self._namespaces_seen.add(namespace)
+        if job.secret is not None:
+            self._session_policy_seen.add(namespace)
 
     def _apply_tenant_policy(self, namespace: str, refused: ApiException | None) -> None:
         """Make the namespace's NetworkPolicy what gpugrant wants before any pod runs there: created, or, when
         it exists (409), brought up to date by server-side apply. No policy, no pods: a failure fails the bind."""
-        if not self._tenant_policy:
-            return
         policy = manifests.tenant_policy_manifest(
             namespace, internet=self._internet, egress_except=self._egress_except
         )
+        self._apply_policy(namespace, policy, refused)
+
+    def _apply_policy(self, namespace: str, policy: dict, refused: ApiException | None) -> None:
+        """Create a NetworkPolicy of gpugrant's, or bring an existing one up to date; off with the setting."""
+        if not self._tenant_policy:
+            return
         try:
             if not self._create_on(
                 self._networking, "create_namespaced_network_policy", policy, namespace=namespace
@@ -252,7 +261,7 @@ class KubernetesBackend(Backend):
                 self._raw_on(
                     self._networking,
                     "patch_namespaced_network_policy",
-                    manifests.TENANT_POLICY_NAME,
+                    policy["metadata"]["name"],
                     namespace,
                     body=policy,
                     field_manager=manifests.MANAGER,

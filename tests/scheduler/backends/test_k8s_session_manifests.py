@@ -140,3 +140,16 @@ def test_a_session_runs_in_one_pod():
 
     with pytest.raises(ValueError, match="one pod"):
         m.job_manifests(spec, PREFIX)
+
+
+def test_the_session_ingress_policy_is_valid_and_admits_the_portal_on_jupyterlabs_port_only():
+    policy = m.session_policy_manifest(NAMESPACE)
+
+    assert kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True) == "1.33"
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"gpugrant.io/session": "true"}}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress stays the tenant policy's
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8888}]
+    (source,) = rule["from"]
+    assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "gpugrant"}}
+    assert source["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "portal"
