@@ -210,7 +210,11 @@ class KubernetesBackend(Backend):
                 raise BindError(_failure("create namespace", namespace, error)) from error
             self._apply_tenant_policy(namespace, refused)
         if job.secret is not None and namespace not in self._session_policy_seen:
-            self._apply_policy(namespace, manifests.session_policy_manifest(namespace), None)
+            try:
+                self._apply_policy(namespace, manifests.session_policy_manifest(namespace), None)
+            except BindError:
+                self._namespaces_seen.discard(namespace)  # perhaps it has gone: the next bind asks again
+                raise
         try:
             # A session's Service comes before its Secret: what stop() and the cleaning after an outage
             # find by label (pods, Services) leads them to the Secret, which nobody lists.
@@ -229,8 +233,9 @@ class KubernetesBackend(Backend):
             if isinstance(error, BindError):
                 raise
             if isinstance(error, ApiException) and error.status == 404:
-                # The namespace is gone (or never was): the next bind asks for it again.
+                # The namespace is gone (or never was): the next bind asks for it again, and its policies.
                 self._namespaces_seen.discard(namespace)
+                self._session_policy_seen.discard(namespace)
                 if refused is not None:
                     raise BindError(_failure("create namespace", namespace, refused)) from refused
             message = _failure("bind", spec.job_id, error)

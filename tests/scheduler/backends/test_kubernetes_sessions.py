@@ -170,3 +170,52 @@ def test_cleaning_after_an_outage_finds_a_session_cut_short_before_its_pod(
 
 def _base64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def test_a_sessions_bind_makes_its_objects_in_order_and_its_ingress_policy_once(
+    cluster, cluster_backend, org_namespace, audit
+):
+    cluster.add_gpu_nodes("gpu-a")
+
+    cluster_backend.bind(b.session_spec())
+    cluster_backend.bind(b.session_spec("gpu-a", (1,), job_id=b.other_job_id()))
+
+    assert [(call.verb, call.resource, call.code) for call in audit.calls()] == [
+        ("create", "namespaces", 201),
+        ("create", "networkpolicies", 201),  # the tenant's isolation
+        ("create", "networkpolicies", 201),  # the proxy's way in to sessions
+        ("create", "services", 201),
+        ("create", "secrets", 201),
+        ("create", "persistentvolumeclaims", 201),
+        ("create", "pods", 201),
+        ("create", "services", 201),
+        ("create", "secrets", 201),
+        ("create", "persistentvolumeclaims", 409),  # the same owner's workspace
+        ("create", "pods", 201),
+    ]
+
+
+def test_after_its_namespace_is_gone_a_session_asks_for_it_and_its_policies_again(
+    cluster, cluster_backend, org_namespace, audit
+):
+    cluster.add_gpu_nodes("gpu-a")
+    cluster_backend.bind(b.session_spec())
+    cluster.plane.request("DELETE", _path(org_namespace, "pods") + "?gracePeriodSeconds=0")
+    cluster.plane.request("DELETE", f"/api/v1/namespaces/{org_namespace}")
+    wait_gone(cluster, f"/api/v1/namespaces/{org_namespace}")
+    audit.restart()
+
+    with pytest.raises(BindError, match="404"):
+        cluster_backend.bind(b.session_spec(job_id=b.other_job_id()))  # it believed the namespace was there
+    cluster_backend.bind(b.session_spec(job_id=b.other_job_id()))
+
+    assert [(call.resource, call.code) for call in audit.calls("create")] == [
+        ("services", 404),
+        ("namespaces", 201),
+        ("networkpolicies", 201),
+        ("networkpolicies", 201),
+        ("services", 201),
+        ("secrets", 201),
+        ("persistentvolumeclaims", 201),  # a new namespace: the workspace went with the old one
+        ("pods", 201),
+    ]
