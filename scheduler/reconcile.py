@@ -6,7 +6,7 @@ from django.db import transaction
 
 from scheduler import reasons
 from scheduler.backends.base import Backend, JobStatus, Phase
-from scheduler.models import Job
+from scheduler.models import Job, JobKind
 from scheduler.reasons import Reason
 from scheduler.states import ACTIVE, JobState
 from scheduler.transitions import job_move, lock_job, on_commit_trigger_cycle
@@ -14,6 +14,8 @@ from workers.logs import job_context
 
 logger = logging.getLogger(__name__)
 
+# A session whose pod finished without gpugrant asking (JupyterLab exited, or it ran out of time).
+SESSION_ENDED_BY_ITSELF = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT})
 STOPPED_AS = {
     JobState.CANCELLED.value: (JobState.CANCELLED, reasons.cancelled()),
     JobState.PREEMPTED.value: (JobState.PREEMPTED, reasons.preempted()),
@@ -72,8 +74,19 @@ def reconcile_jobs(*, backend: Backend, public_ids: list[str] | None = None) -> 
             changed += 1
             if target[0] != JobState.RUNNING:
                 on_commit_trigger_cycle()
+            if job.kind == JobKind.INTERACTIVE and target[0] in SESSION_ENDED_BY_ITSELF:
+                # A finished pod stays until stopped, and with it what a session holds beside its pods
+                # (on Kubernetes its token's Secret and its Service): remove them once the end is stored.
+                transaction.on_commit(lambda job_id=status.job_id: _stop_ended_session(backend, job_id))
     changed += _finish_vanished(backend, set(by_public) - {s.job_id for s in statuses}, by_public)
     return changed
+
+
+def _stop_ended_session(backend: Backend, public_id: str) -> None:
+    try:
+        backend.stop(public_id, "session ended")
+    except Exception:  # noqa: BLE001 - the state is stored; what is left waits for the outage cleaning
+        logger.exception("removing what ended session %s held failed", public_id)
 
 
 def stop_lost_run(backend: Backend, public_id: str) -> None:

@@ -135,6 +135,7 @@ class KubernetesBackend(Backend):
         # gpugrant binds its pods itself (spec.nodeName at creation) unless kube-scheduler is to bind them.
         self._bind_to_node = settings.GPUGRANT_K8S_BINDING == "gpugrant"
         self._namespaces_seen: set[str] = set()  # organisations' namespaces this process knows exist
+        self._session_policy_seen: set[str] = set()  # where this process made sessions' ingress policy
         self._run_as_user = settings.GPUGRANT_K8S_JOB_UID
         self._tenant_policy = settings.GPUGRANT_K8S_NETWORK_POLICY
         self._internet = settings.GPUGRANT_K8S_JOB_INTERNET
@@ -208,9 +209,22 @@ class KubernetesBackend(Backend):
             except Exception as error:  # noqa: BLE001 - any failure to start is a BindError
                 raise BindError(_failure("create namespace", namespace, error)) from error
             self._apply_tenant_policy(namespace, refused)
+        if job.secret is not None and namespace not in self._session_policy_seen:
+            try:
+                self._apply_policy(namespace, manifests.session_policy_manifest(namespace), None)
+            except BindError:
+                self._namespaces_seen.discard(namespace)  # perhaps it has gone: the next bind asks again
+                raise
         try:
+            # A session's Service comes before its Secret: what stop() and the cleaning after an outage
+            # find by label (pods, Services) leads them to the Secret, which nobody lists.
             if job.service is not None:
                 self._create("create_namespaced_service", job.service, namespace=namespace)
+            if job.secret is not None:
+                self._create_secret(namespace, job.secret)
+            if job.workspace is not None:
+                # The owner's workspace: made by their first session (409 for each later one), never deleted.
+                self._create("create_namespaced_persistent_volume_claim", job.workspace, namespace=namespace)
             for pod in job.pods:
                 if not self._create("create_namespaced_pod", pod, namespace=namespace):
                     self._check_existing_pod(namespace, pod)
@@ -219,8 +233,9 @@ class KubernetesBackend(Backend):
             if isinstance(error, BindError):
                 raise
             if isinstance(error, ApiException) and error.status == 404:
-                # The namespace is gone (or never was): the next bind asks for it again.
+                # The namespace is gone (or never was): the next bind asks for it again, and its policies.
                 self._namespaces_seen.discard(namespace)
+                self._session_policy_seen.discard(namespace)
                 if refused is not None:
                     raise BindError(_failure("create namespace", namespace, refused)) from refused
             message = _failure("bind", spec.job_id, error)
@@ -229,15 +244,21 @@ class KubernetesBackend(Backend):
             raise BindError(message) from error
         # Pods were made in it, so it exists: later binds skip the create (a 409 each) until a 404 says otherwise.
         self._namespaces_seen.add(namespace)
+        if job.secret is not None:
+            self._session_policy_seen.add(namespace)
 
     def _apply_tenant_policy(self, namespace: str, refused: ApiException | None) -> None:
         """Make the namespace's NetworkPolicy what gpugrant wants before any pod runs there: created, or, when
         it exists (409), brought up to date by server-side apply. No policy, no pods: a failure fails the bind."""
-        if not self._tenant_policy:
-            return
         policy = manifests.tenant_policy_manifest(
             namespace, internet=self._internet, egress_except=self._egress_except
         )
+        self._apply_policy(namespace, policy, refused)
+
+    def _apply_policy(self, namespace: str, policy: dict, refused: ApiException | None) -> None:
+        """Create a NetworkPolicy of gpugrant's, or bring an existing one up to date; off with the setting."""
+        if not self._tenant_policy:
+            return
         try:
             if not self._create_on(
                 self._networking, "create_namespaced_network_policy", policy, namespace=namespace
@@ -245,7 +266,7 @@ class KubernetesBackend(Backend):
                 self._raw_on(
                     self._networking,
                     "patch_namespaced_network_policy",
-                    manifests.TENANT_POLICY_NAME,
+                    policy["metadata"]["name"],
                     namespace,
                     body=policy,
                     field_manager=manifests.MANAGER,
@@ -258,19 +279,36 @@ class KubernetesBackend(Backend):
             raise BindError(_failure("apply network policy in", namespace, error)) from error
 
     def stop(self, job_id: str, reason: str) -> None:
+        """Delete the job's pods and Services, and a session's Secret; a session's workspace stays."""
         logger.info("stopping job %s (%s)", job_id, reason)
         selector = f"{manifests.JOB_LABEL}={job_id}"
         for pod in self._json("list_pod_for_all_namespaces", label_selector=selector)["items"]:
             self._delete("delete_namespaced_pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
         for service in self._json("list_service_for_all_namespaces", label_selector=selector)["items"]:
-            self._delete(
-                "delete_namespaced_service", service["metadata"]["name"], service["metadata"]["namespace"]
-            )
+            name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
+            if _is_session(service):
+                # Before its Service, which is what leads a retried stop here: gpugrant never lists Secrets.
+                self._delete("delete_namespaced_secret", manifests.secret_name(job_id), namespace)
+            self._delete("delete_namespaced_service", name, namespace)
 
     def owned_job_ids(self) -> set[str]:
-        """Every job with a pod here (any phase: a finished pod still holds its record until removed)."""
-        pods = self._json("list_pod_for_all_namespaces", label_selector=manifests.JOB_LABEL)["items"]
-        return {pod["metadata"]["labels"][manifests.JOB_LABEL] for pod in pods}
+        """Every job with a pod or a Service here (any phase: a finished pod still holds its record until
+        removed; a session whose bind was cut short may have only its Service and Secret)."""
+        found = set()
+        for method in ("list_pod_for_all_namespaces", "list_service_for_all_namespaces"):
+            for item in self._json(method, label_selector=manifests.JOB_LABEL)["items"]:
+                found.add(item["metadata"]["labels"][manifests.JOB_LABEL])
+        return found
+
+    def session_endpoint(self, job_id: str) -> str | None:
+        """The URL of a session's Service, where its JupyterLab answers on the cluster network; None before
+        the Service exists, or for a job that is not a session."""
+        selector = f"{manifests.JOB_LABEL}={job_id},{manifests.SESSION_LABEL}=true"
+        services = self._json("list_service_for_all_namespaces", label_selector=selector)["items"]
+        if not services:
+            return None
+        metadata = services[0]["metadata"]
+        return manifests.session_url(metadata["name"], metadata["namespace"])
 
     def statuses(self, job_ids: list[str]) -> list[JobStatus]:
         if not job_ids:
@@ -483,9 +521,21 @@ class KubernetesBackend(Backend):
                 f"pod {namespace}/{name} already exists and {problem}; removed, retry later"
             )
 
+    def _create_secret(self, namespace: str, secret: dict) -> None:
+        """Create the session's Secret; one left by an earlier bind of the job (409) is replaced, since the
+        token it holds may not be the one the session has now. gpugrant never reads a Secret back."""
+        if not self._create("create_namespaced_secret", secret, namespace=namespace):
+            self._delete("delete_namespaced_secret", secret["metadata"]["name"], namespace)
+            if not self._create("create_namespaced_secret", secret, namespace=namespace):
+                raise LeftoverFromEarlierRun(
+                    f"secret {namespace}/{secret['metadata']['name']} is still being deleted; retry later"
+                )
+
     def _delete_created(self, namespace: str, job: manifests.JobManifests) -> None:
         for pod in job.pods:
             self._delete_quietly("delete_namespaced_pod", pod["metadata"]["name"], namespace)
+        if job.secret is not None:
+            self._delete_quietly("delete_namespaced_secret", job.secret["metadata"]["name"], namespace)
         if job.service is not None:
             self._delete_quietly("delete_namespaced_service", job.service["metadata"]["name"], namespace)
 
@@ -602,6 +652,10 @@ def _job_of(pod: dict) -> str:
 
 def _is_ours(pod: dict) -> bool:
     return (pod["metadata"].get("labels") or {}).get(manifests.MANAGED_BY_LABEL) == manifests.MANAGER
+
+
+def _is_session(obj: dict) -> bool:
+    return (obj["metadata"].get("labels") or {}).get(manifests.SESSION_LABEL) == "true"
 
 
 def _phase(pod: dict) -> str:

@@ -11,6 +11,7 @@ PROMETHEUS = Pod("monitoring", {"app.kubernetes.io/name": "prometheus"})
 DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
 OPERATOR_RUN_POSTGRESQL = Pod("databases", {"cnpg.io/cluster": "gpugrant"})
 A_JOB = Pod("gpugrant-3f2a9c1e-7b4d-4e8a-9c6f-1a2b3c4d5e6f", {"app.kubernetes.io/managed-by": "gpugrant"})
+A_SESSION = Pod(A_JOB.namespace, {**A_JOB.labels, "gpugrant.io/session": "true"})
 MANAGED_SERVICE = External("10.200.0.15")
 API_SERVER = External("192.168.10.2")
 INTERNET = External("203.0.113.7")
@@ -34,6 +35,7 @@ REQUIRED = [
     *[(name, MANAGED_SERVICE, 6379) for name in ("portal", "worker", "scheduler-watch")],
     ("worker", INTERNET, 587),
     *[(name, API_SERVER, 6443) for name in ("portal", "worker", "scheduler-watch")],
+    ("portal", A_SESSION, 8888),  # the session proxy (docs/sessions.md)
 ]
 FORBIDDEN = [
     (A_JOB, "portal", 8000),  # jobs reach the portal only through the Ingress, like anyone
@@ -52,6 +54,9 @@ FORBIDDEN = [
     ("portal", INTERNET, 587),
     ("portal", INTERNET, 80),
     ("worker", "portal", 8000),
+    ("portal", A_JOB, 8888),  # only sessions, only their port
+    ("portal", A_SESSION, 29500),
+    ("worker", A_SESSION, 8888),
 ]
 
 

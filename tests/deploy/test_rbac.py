@@ -73,15 +73,21 @@ def portal_client(cluster):
 @pytest.mark.cluster
 def test_logs_statuses_and_stop_use_exactly_the_portal_role(cluster, running_job, portal_client):
     portal = KubernetesBackend(api_client=portal_client, qps=0, burst=10)
+    session_job = b.other_job_id()
+    scheduler = KubernetesBackend(api_client=cluster.api_client(SCHEDULER_ACCOUNT), qps=0, burst=10)
+    scheduler.bind(b.session_spec("gpu-a", (2,), job_id=session_job))
     cluster.write_pod_log(["epoch 1: loss 0.42"])
     offset = cluster.audit_offset()
 
     log = portal.logs(b.JOB_ID, 1024)
     (status,) = portal.statuses([b.JOB_ID])
     portal.stop(b.JOB_ID, "cancelled")
+    endpoint = portal.session_endpoint(session_job)  # the proxy asks where a session answers
+    portal.stop(session_job, "cancelled")  # a session's Secret too
 
     assert "epoch 1: loss 0.42" in log
     assert status.phase == Phase.RUNNING
+    assert endpoint and endpoint.startswith("http://")
     assert _asked_for(cluster, PORTAL_USER, offset) == _rules("gpugrant-portal")
     selector = f"{k8s_manifests.JOB_LABEL}={b.JOB_ID}"
     cluster.wait_for(lambda: cluster.pods(selector) == [], "the stopped job's pods gone")
@@ -130,7 +136,11 @@ def test_no_role_grants_wildcards_secrets_or_other_api_groups(overlay):
                 assert rule == tenant_policy and role["metadata"]["name"] == "gpugrant-scheduler"
                 continue
             assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-            assert not {"secrets", "configmaps", "serviceaccounts", "nodes/proxy"} & set(rule["resources"])
+            assert not {"configmaps", "serviceaccounts", "nodes/proxy"} & set(rule["resources"])
+            if "secrets" in rule["resources"]:
+                # A session's token Secret (docs/sessions.md): written and deleted by name, never read, so
+                # no role can read anyone's Secret; in a rule of its own, so no other verb reaches it.
+                assert rule["resources"] == ["secrets"] and set(rule["verbs"]) <= {"create", "delete"}
             assert not {"escalate", "bind", "impersonate", "update", "patch"} & set(rule["verbs"])
 
 

@@ -8,7 +8,7 @@ from portal.api.serializers.jobs import JobIn
 from portal.web.forms.jobs import JobForm
 from quotas.models import Allocation
 from scheduler import job_fields
-from scheduler.models import Job, JobKind, JobPriority
+from scheduler.models import BATCH_KINDS, Job, JobPriority
 from scheduler.validation import job_content_errors
 
 VALID = dict(
@@ -44,7 +44,7 @@ def test_the_api_takes_the_submitted_fields_with_their_limits_and_defaults():
     )
     assert fields["max_runtime_minutes"].min_value == job_fields.MIN_RUNTIME_MINUTES
     assert fields["max_runtime_minutes"].max_value == settings.GPUGRANT_MAX_RUNTIME_MINUTES
-    assert list(fields["kind"].choices) == JobKind.values
+    assert list(fields["kind"].choices) == [kind.value for kind in BATCH_KINDS]  # sessions launch apart
     assert list(fields["priority"].choices) == JobPriority.values
     assert fields["priority"].default == job_fields.DEFAULT_PRIORITY
 

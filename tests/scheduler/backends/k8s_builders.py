@@ -111,3 +111,42 @@ def spec(
 
 def other_job_id() -> str:
     return str(uuid.uuid4())
+
+
+OWNER_ID = "5c4b3a29-1807-46f5-a4d3-c2b1a0f9e8d7"
+SESSION_TOKEN = "tok-3b1f0c9d2e8a4f5b6c7d8e9f0a1b2c3d"
+SESSION_COMMAND = (
+    "jupyter",
+    "lab",
+    "--no-browser",
+    f"--ServerApp.base_url=/sessions/{JOB_ID}/",
+    "--ServerApp.sock={session_socket}",
+    "--ServerApp.root_dir=.",
+)
+
+
+def session_spec(
+    node_name: str = "gpu-a",
+    indices: tuple[int, ...] = (0,),
+    *,
+    job_id: str = JOB_ID,
+    owner_id: str = OWNER_ID,
+    token: str = SESSION_TOKEN,
+) -> JobSpec:
+    """An interactive session as cycle.spec_for makes one: its token in ``secrets``, its owner's workspace."""
+    return JobSpec(
+        job_id=job_id,
+        name="session",
+        organisation_id=ORGANISATION_ID,
+        allocation_id=ALLOCATION_ID,
+        kind="interactive",
+        image="registry.example/jupyter:4.2",
+        command=tuple(part.replace(JOB_ID, job_id) for part in SESSION_COMMAND),
+        environment={},
+        gpu_type="H100",
+        gpus_per_pod=len(indices),
+        pods=(PodSpec(node=node_name, gpu_indices=indices, rank=0),),
+        max_runtime_seconds=3600,
+        secrets={"JUPYTER_TOKEN": token},
+        workspace=f"{ORGANISATION_ID}/{owner_id}",
+    )

@@ -167,3 +167,32 @@ def test_no_pod_starts_where_the_policy_cannot_be_made(cluster):
         )
 
     assert cluster.pods() == []  # fails closed: an unisolated namespace gets no pods
+
+
+def test_the_portals_proxy_reaches_a_session_on_its_port_and_nothing_else_reaches_it(cluster):
+    cluster.add_gpu_nodes("gpu-a")
+    backend = _backend(cluster)
+    backend.bind(b.spec([("gpu-a", (0, 1))], job_id=b.other_job_id()))
+    backend.bind(b.session_spec("gpu-a", (2,)))
+    other_spec = b.spec([("gpu-a", (3,))], job_id=b.other_job_id(), gpus_per_pod=1)
+    backend.bind(dataclasses.replace(other_spec, organisation_id=OTHER_ORGANISATION))
+    policies = of_kind(rendered("production"), "NetworkPolicy") + _policies(cluster)
+    session_labels = {"app.kubernetes.io/managed-by": "gpugrant", "gpugrant.io/session": "true"}
+    session = Pod(_namespace(cluster), session_labels)
+    job = Pod(_namespace(cluster), {"app.kubernetes.io/managed-by": "gpugrant", "gpugrant.io/rank": "0"})
+    other_tenant = Pod(_namespace(cluster, OTHER_ORGANISATION), {"app.kubernetes.io/managed-by": "gpugrant"})
+    portal = Pod("gpugrant", {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "portal"})
+    worker = Pod("gpugrant", {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "worker"})
+
+    assert allowed(policies, portal, session, 8888)
+    assert not allowed(policies, portal, session, 29500)  # its port only
+    assert not allowed(policies, portal, job, 8888)  # sessions only
+    assert not allowed(policies, worker, session, 8888)
+    assert not allowed(policies, other_tenant, session, 8888)
+    assert allowed(policies, job, session, 8888)  # the organisation's own pods, as for any of its pods
+    names = {policy["metadata"]["name"] for policy in _policies(cluster)}
+    assert m.SESSION_POLICY_NAME in names
+    other_namespace = [
+        p for p in _policies(cluster) if p["metadata"]["namespace"] == _namespace(cluster, OTHER_ORGANISATION)
+    ]
+    assert [p["metadata"]["name"] for p in other_namespace] == [m.TENANT_POLICY_NAME]  # no session there

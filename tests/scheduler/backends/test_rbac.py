@@ -75,6 +75,13 @@ def _tour(cluster, backend) -> None:
     with watching(backend):
         wait_watching(cluster, offset, "pods", "nodes")
     backend.stop(b.JOB_ID, "cancelled")
+    # A session: its Secret and workspace claim, each met again (409) by a second bind, found, then stopped.
+    session = b.session_spec("gpu-a", (2,), job_id=b.other_job_id())
+    backend.bind(session)
+    backend.bind(session)
+    assert backend.session_endpoint(session.job_id)
+    assert session.job_id in backend.owned_job_ids()
+    backend.stop(session.job_id, "cancelled")
 
 
 def test_the_cluster_role_grants_exactly_the_calls_the_backend_makes(cluster, everyones):
