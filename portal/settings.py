@@ -398,6 +398,15 @@ GPUGRANT_PREEMPTION_GRACE_S = env_int("GPUGRANT_PREEMPTION_GRACE_S", 10 * 60)
 # A job requeued this often is never preempted again (0: no limit; docs/scheduling.md, the measured
 # trade-off in docs/benchmarks.md §5).
 GPUGRANT_MAX_PREEMPTIONS = env_int("GPUGRANT_MAX_PREEMPTIONS", 0)
+# GPUs per type held back for interactive sessions (docs/sessions.md), e.g. "A100=1,H100=1"; none by default.
+GPUGRANT_SESSION_RESERVE_GPUS = {
+    gpu_type.strip(): int(count)
+    for gpu_type, _, count in (
+        part.partition("=")
+        for part in os.environ.get("GPUGRANT_SESSION_RESERVE_GPUS", "").split(",")
+        if part.strip()
+    )
+}
 GPUGRANT_PREEMPTION_HOLD_S = env_int("GPUGRANT_PREEMPTION_HOLD_S", 15 * 60)
 GPUGRANT_MAX_AGE_S = env_int("GPUGRANT_MAX_AGE_S", 7 * 24 * 3600)
 GPUGRANT_RESERVATION_DEPTH = env_int("GPUGRANT_RESERVATION_DEPTH", 4)

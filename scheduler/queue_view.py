@@ -18,6 +18,7 @@ REASONS = {
     WaitReason.RESERVED: _("GPUs are reserved for it; it starts when running jobs release them."),
     WaitReason.BEHIND_RESERVATION: _("Free {gpu_type} GPUs are reserved for an earlier, larger job."),
     WaitReason.CONCURRENCY_CAP: _("Its allocation already runs as many GPUs as it may at once."),
+    WaitReason.SESSION_RESERVE: _("The free {gpu_type} GPUs left are held back for interactive sessions."),
     WaitReason.WAITING_FOR_PREEMPTION: _("Lower-priority jobs are being stopped to make room for it."),
     WaitReason.NEVER_FITS: _(
         "No set of {gpu_type} nodes is large enough for it now (nodes may be cordoned)."

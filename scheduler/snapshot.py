@@ -46,6 +46,7 @@ def policy_from_settings() -> Policy:
         preemption_hold_s=settings.GPUGRANT_PREEMPTION_HOLD_S,
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
         max_preemptions=settings.GPUGRANT_MAX_PREEMPTIONS,
+        session_reserve=tuple(sorted(settings.GPUGRANT_SESSION_RESERVE_GPUS.items())),
     )
 
 
@@ -153,6 +154,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             "used_gpu_seconds",
             "provider_id",
             "region",
+            "kind",
             *TRAIT_FIELDS,
         )
     )
@@ -205,6 +207,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
             prediction=predicted(row),
             attained_gpu_s=float(row["used_gpu_seconds"]),
             clusters=where[row["id"]],
+            interactive=row["kind"] == "interactive",
         )
         for row in queued_rows
     ]

@@ -74,6 +74,8 @@ class QueuedJob:
     # The clusters it may run in (its allocation's pins narrowed by its own), None: any. All its pods go
     # to one cluster: a gang never spans clusters.
     clusters: frozenset[str] | None = None
+    # An interactive session (docs/sessions.md): it may use the GPUs held back for sessions.
+    interactive: bool = False
 
     @property
     def gpus(self) -> int:
@@ -115,6 +117,9 @@ class Policy:
     preemption_hold_s: float = 15 * 60.0  # how long nodes freed by preemption stay held for the preemptor
     preemption_grace_s: float = 10 * 60.0  # a job that started this recently is never preempted
     max_preemptions: int = 0  # a job preempted this often already is never preempted again (0: no limit)
+    # GPUs of a type held back for interactive sessions, so they start quickly: a batch job is not started
+    # where it would leave fewer free (GPU type → count; docs/sessions.md).
+    session_reserve: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,7 @@ class WaitReason(StrEnum):
     CONCURRENCY_CAP = "concurrency_cap"  # its allocation already runs its maximum number of GPUs
     WAITING_FOR_PREEMPTION = "waiting_for_preemption"  # GPUs are being freed for it
     NEVER_FITS = "never_fits"  # no set of nodes of its type is large enough
+    SESSION_RESERVE = "session_reserve"  # the free GPUs left are held back for interactive sessions
 
 
 @dataclass(frozen=True, slots=True)

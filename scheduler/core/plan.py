@@ -78,6 +78,7 @@ def plan(snapshot: Snapshot) -> Plan:
     reservations = Reservations()
     shares = gpu_shares(snapshot)
     caps = {a.allocation_id: a.max_concurrent_gpus for a in snapshot.allocations}
+    session_reserve = dict(policy.session_reserve)
 
     running: list[RunningJob] = list(snapshot.running)
     releases = Releases(snapshot.running, now)
@@ -146,6 +147,11 @@ def plan(snapshot: Snapshot) -> Plan:
         cap = caps.get(job.allocation_id)
         if cap is not None and running_gpus[job.allocation_id] + job.gpus > cap:
             waiting[job.job_id] = WaitReason.CONCURRENCY_CAP
+            continue
+        held_back = session_reserve.get(job.gpu_type, 0)
+        if held_back and not job.interactive and cluster.total_free[job.gpu_type] - job.gpus < held_back:
+            # no start, no reservation, no preemption: it starts once more GPUs are free than are held back
+            waiting[job.job_id] = WaitReason.SESSION_RESERVE
             continue
 
         shape = (job.gpu_type, job.gpus_per_pod, job.pods, job.clusters)

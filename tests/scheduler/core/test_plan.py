@@ -1,5 +1,7 @@
 """Table-driven cases for scheduler.core.plan: each names a situation and the decision wanted."""
 
+from dataclasses import replace
+
 import pytest
 
 from scheduler.core import Policy, Priority, WaitReason, plan
@@ -49,6 +51,27 @@ CASES = {
             [node("empty"), node("half", free=2)], [queued("small", 2), queued("big", 8, submitted_at=1)]
         ),
         starts={"small": [("half", 2)], "big": [("empty", 8)]},
+    ),
+    "GPUs held back for sessions: a batch job leaves them free, a session takes them": dict(
+        snap=snapshot(
+            [node("n1", free=4)],
+            [
+                queued("batch", 4),
+                queued("session", 1, submitted_at=1),
+                queued("small", 1, submitted_at=2),  # leaves the 2 held back: it may start
+                queued("pair", 2, submitted_at=3),  # would leave 0 of the 2: it may not
+            ],
+            policy=Policy(session_reserve=(("A100", 2),)),
+        ),
+        starts={"session": [("n1", 1)], "small": [("n1", 1)]},
+        waiting={"batch": WaitReason.SESSION_RESERVE, "pair": WaitReason.SESSION_RESERVE},
+        interactive={"session"},
+    ),
+    "with nothing held back, the batch job takes the GPUs": dict(
+        snap=snapshot([node("n1", free=4)], [queued("batch", 4), queued("session", 1, submitted_at=1)]),
+        starts={"batch": [("n1", 4)]},
+        waiting={"session": WaitReason.RESERVED},  # it starts when the batch job ends
+        interactive={"session"},
     ),
     "the concurrency cap holds a job back without blocking others": dict(
         snap=snapshot(
@@ -129,7 +152,10 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_it_decides(name):
     case = CASES[name]
-    result = plan(case["snap"])
+    snap, marked = case["snap"], case.get("interactive", set())
+    if marked:  # these queued jobs are interactive sessions
+        snap = replace(snap, queue=tuple(replace(j, interactive=j.job_id in marked) for j in snap.queue))
+    result = plan(snap)
     assert placed(result) == case["starts"]
     for job_id, reason in case.get("waiting", {}).items():
         assert result.waiting[job_id] == reason, (job_id, result.waiting)
