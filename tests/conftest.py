@@ -204,6 +204,20 @@ def call(staff):
 
 
 @pytest.fixture
+def session_environment(backend):
+    """For sessions: a catalogue environment with JupyterLab, and the scripted backend's GPUs in the
+    inventory (so admission sees them)."""
+    from portal.environments.models import Environment
+    from scheduler.inventory import inventory_sync
+
+    inventory_sync(backend=backend)
+    return Environment.objects.create(
+        name="jupyterlab-4", display_name="JupyterLab 4", image="quay.io/jupyter/pytorch-notebook:cuda12",
+        cuda_version="12.4", for_training=False, for_sessions=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
 def backend(settings):
     """The scripted backend, installed as the configured one."""
     from scheduler import backends

@@ -12,11 +12,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.environments.models import Environment
 from portal.notifications.models import Notification
 from scheduler.backends.base import Phase
 from scheduler.cycle import run_cycle
-from scheduler.inventory import inventory_sync
 from scheduler.models import Gpu, InteractiveSession, Job, JobEvent
 from scheduler.reconcile import reconcile_jobs
 from scheduler.session_idle import last_activity, sessions_check_idle
@@ -27,12 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def running_session(owner, allocation, backend):
-    inventory_sync(backend=backend)
-    Environment.objects.create(
-        name="jupyterlab-4", display_name="JupyterLab", image="jupyter/lab:4", cuda_version="12.4",
-        for_training=False, for_sessions=True,
-    )  # fmt: skip
+def running_session(owner, allocation, backend, session_environment):
     job = session_launch(
         user=owner, allocation=allocation, environment_name="jupyterlab-4", gpu_type="A100", gpus=1,
         time_limit_minutes=240,

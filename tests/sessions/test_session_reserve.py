@@ -3,9 +3,7 @@ would leave fewer free waits, with the reason said; a session takes them."""
 
 import pytest
 
-from portal.environments.models import Environment
 from scheduler.cycle import run_cycle
-from scheduler.inventory import inventory_sync
 from scheduler.models import Job
 from scheduler.selectors import job_queue_facts
 from scheduler.sessions import session_launch
@@ -14,13 +12,10 @@ from tests import builders
 pytestmark = pytest.mark.django_db
 
 
-def test_a_batch_job_leaves_the_reserve_and_a_session_takes_it(settings, owner, allocation, backend):
+def test_a_batch_job_leaves_the_reserve_and_a_session_takes_it(
+    settings, owner, allocation, backend, session_environment
+):
     settings.GPUGRANT_SESSION_RESERVE_GPUS = {"A100": 8}  # the scripted backend's one A100 node: all of it
-    inventory_sync(backend=backend)
-    Environment.objects.create(
-        name="jupyterlab-4", display_name="JupyterLab", image="jupyter/lab:4", cuda_version="12.4",
-        for_training=False, for_sessions=True,
-    )  # fmt: skip
     batch = builders.queued_job(owner, allocation, "batch")
     session = session_launch(
         user=owner, allocation=allocation, environment_name="jupyterlab-4", gpu_type="A100", gpus=1,

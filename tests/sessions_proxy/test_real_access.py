@@ -8,9 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from portal.environments.models import Environment
 from portal.providers.credentials import encrypt
-from scheduler.inventory import inventory_sync
 from scheduler.models import InteractiveSession, Job
 from scheduler.sessions import session_launch
 
@@ -24,14 +22,9 @@ def cookie_of(user) -> dict:
 
 
 @pytest.fixture
-def session_row(jupyter, owner, teammate, organisation, allocation, backend):
+def session_row(jupyter, owner, teammate, organisation, allocation, session_environment):
     """The teammate's session, wired to the real Jupyter server the proxy tests start."""
     public_id, upstream = jupyter
-    inventory_sync(backend=backend)
-    Environment.objects.create(
-        name="jupyterlab-4", display_name="JupyterLab", image="jupyter/lab:4", cuda_version="12.4",
-        for_training=False, for_sessions=True,
-    )  # fmt: skip
     job = session_launch(
         user=teammate, allocation=allocation, environment_name="jupyterlab-4", gpu_type="A100", gpus=1,
         time_limit_minutes=60,
