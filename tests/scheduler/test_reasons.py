@@ -100,6 +100,21 @@ CASES = {
         "warning: its GPUs have been idle for 30 minutes",
         "경고: GPU가 30분 동안 유휴 상태입니다",
     ),
+    "session_idle_stopping": (
+        reasons.session_idle_stopping(30),
+        "stopped: the session sat idle (no kernel, terminal or page activity) for 30 minutes; stopping",
+        "중지: 세션이 30분 동안 유휴 상태였습니다(커널, 터미널, 페이지 활동 없음). 중지하는 중",
+    ),
+    "session_idle_stopped": (
+        reasons.session_idle_stopped(),
+        "stopped after sitting idle; its notebooks are kept in the workspace",
+        "유휴 상태로 중지되었습니다. 노트북은 작업 공간에 보관됩니다",
+    ),
+    "session_idle_warning": (
+        reasons.session_idle_warning(26, 30),
+        "idle for 26 minutes: it will be stopped after 30 minutes without activity",
+        "26분 동안 유휴: 활동 없이 30분이 지나면 중지됩니다",
+    ),
     "idle_stopping": (
         reasons.idle_stopping(60),
         "stopping: its GPUs were idle for 60 minutes",
