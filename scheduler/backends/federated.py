@@ -222,6 +222,19 @@ class FederatedBackend(Backend):
                 return text
         return ""
 
+    def session_endpoint(self, job_id: str) -> str | None:
+        """Where the cluster running the session has it answer (the others know nothing of it)."""
+        for cluster, backend in self._members.items():
+            if self._health[cluster].down:
+                continue
+            try:
+                endpoint = backend.session_endpoint(job_id)
+            except Exception:  # noqa: BLE001 - another cluster may hold it
+                continue
+            if endpoint:
+                return endpoint
+        return None
+
     def owned_job_ids(self) -> set[str]:
         return {job_id for b in self._members.values() for job_id in b.owned_job_ids()}
 

@@ -146,3 +146,12 @@ def test_members_change_without_losing_the_health_of_those_kept(clusters):
     assert federation.bind_concurrency == 2  # binds to different clusters run side by side
     with pytest.raises(ValueError, match="cannot hold"):
         federation.set_members({"a/b": seoul})
+
+
+def test_a_session_is_found_where_its_cluster_runs_it(clusters, monkeypatch):
+    federation, seoul, busan, _ = clusters
+    monkeypatch.setattr(
+        busan, "session_endpoint", lambda job_id: "http://job-1.org.svc:8888" if job_id == "s1" else None
+    )
+    assert federation.session_endpoint("s1") == "http://job-1.org.svc:8888"
+    assert federation.session_endpoint("nobody") is None
