@@ -44,6 +44,22 @@ NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreacha
 H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 
 
+def _audit_lines(line: bytes) -> list[dict]:
+    """The events on one line of the audit log. An API server stopped while writing leaves an event torn
+    (no newline), and the next server appends its first event to it: that whole event is kept, the torn
+    one (never finished, so never answered) dropped."""
+    try:
+        return [json.loads(line)]
+    except ValueError:
+        start = line.rfind(b'{"kind":"Event"')
+        if start <= 0:
+            return []
+        try:
+            return [json.loads(line[start:])]
+        except ValueError:
+            return []
+
+
 class ControlPlaneError(RuntimeError):
     pass
 
@@ -737,7 +753,7 @@ class ControlPlane:
             log.seek(offset)
             data = log.read()
         end = data.rfind(b"\n") + 1
-        events = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        events = [event for line in data[:end].splitlines() if line.strip() for event in _audit_lines(line)]
         return events, offset + end
 
     def audit_offset(self) -> int:
