@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
 
 from portal.organisations.selectors import organisation_ids_of
-from scheduler.models import Job, JobEvent, JobStartEstimate
+from scheduler.models import Job, JobEvent, JobKind, JobStartEstimate
 from scheduler.queue_view import UNKNOWN, queue_entry, queue_views
 from scheduler.states import JobState
 
@@ -32,6 +32,16 @@ def jobs_visible_to(user) -> QuerySet[Job]:
     if user.is_staff:
         return base
     return base.filter(organisation_id__in=organisation_ids_of(user))
+
+
+def sessions_visible_to(user) -> QuerySet[Job]:
+    """Interactive sessions ``user`` may read (their organisations'; staff: all), newest first."""
+    return (
+        jobs_visible_to(user)
+        .filter(kind=JobKind.INTERACTIVE)
+        .select_related("session")
+        .order_by("-submitted_at", "-pk")
+    )
 
 
 def job_queue_facts(job: Job, views: dict | None = None) -> dict:

@@ -10,8 +10,8 @@ from portal.organisations.models import Membership, Organisation
 from portal.organisations.selectors import organisation_ids_of
 from quotas.models import AllocationStatus
 from quotas.selectors import allocations_visible_to
-from scheduler.models import Job, JobKind
-from scheduler.selectors import jobs_queue_facts, jobs_visible_to
+from scheduler.models import Job
+from scheduler.selectors import jobs_queue_facts, jobs_visible_to, sessions_visible_to
 from scheduler.states import JobState
 
 AWAITING_ASSIGNMENT = (State.SUBMITTED, State.RESUBMITTED)
@@ -120,13 +120,7 @@ def job_rows(jobs) -> list[dict]:
 def own_sessions(user) -> QuerySet[Job]:
     """Sessions of ``user``'s own organisations (staff rights aside), newest first."""
     return (
-        jobs_visible_to(user)
-        .filter(kind=JobKind.INTERACTIVE, organisation_id__in=organisation_ids_of(user))
-        .select_related("session", "allocation", "created_by")
-        .order_by("-submitted_at", "-pk")
+        sessions_visible_to(user)
+        .filter(organisation_id__in=organisation_ids_of(user))
+        .select_related("allocation", "created_by")
     )
-
-
-def sessions_visible_to(user) -> QuerySet[Job]:
-    """Sessions ``user`` may read: their organisations' and, for staff, every one."""
-    return jobs_visible_to(user).filter(kind=JobKind.INTERACTIVE).select_related("session")

@@ -11,17 +11,7 @@ from portal.api.serializers.sessions import SessionIn, SessionOut
 from portal.errors import InvalidInput
 from quotas.selectors import allocations_visible_to
 from scheduler import sessions
-from scheduler.models import JobKind
-from scheduler.selectors import jobs_visible_to
-
-
-def sessions_visible_to(user):
-    return (
-        jobs_visible_to(user)
-        .filter(kind=JobKind.INTERACTIVE)
-        .select_related("session")
-        .order_by("-submitted_at")
-    )
+from scheduler.selectors import sessions_visible_to
 
 
 class SessionListCreate(APIView):

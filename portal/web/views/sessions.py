@@ -17,7 +17,7 @@ from portal.web import selectors
 from portal.web.access import visible_or_404
 from portal.web.forms.sessions import SessionForm
 from scheduler import sessions
-from scheduler.selectors import job_queue_facts, job_start_estimates
+from scheduler.selectors import job_queue_facts, job_start_estimates, sessions_visible_to
 from scheduler.states import TERMINAL, JobState
 
 
@@ -77,7 +77,7 @@ def _idle_stop_at(job):
 
 @login_required
 def session_detail(request, public_id):
-    job = visible_or_404(selectors.sessions_visible_to(request.user), public_id)
+    job = visible_or_404(sessions_visible_to(request.user), public_id)
     context = {
         "job": job,
         "session": job.session,
@@ -93,7 +93,7 @@ def session_detail(request, public_id):
 @login_required
 @require_POST
 def session_stop(request, public_id):
-    job = visible_or_404(selectors.sessions_visible_to(request.user), public_id)
+    job = visible_or_404(sessions_visible_to(request.user), public_id)
     try:
         job = sessions.session_stop(job=job, user=request.user)
     except ServiceError as error:
