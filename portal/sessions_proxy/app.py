@@ -152,6 +152,9 @@ def _same_origin(scope) -> bool:
     return origin_allowed(header(scope["headers"], b"origin"), header(scope["headers"], b"host"))
 
 
+RETRY_S = 1  # a starting session's page looks again after this long
+
+
 def _wants_page(scope) -> bool:
     accept = header(scope["headers"], b"accept") or b""
     return scope.get("method") == "GET" and b"text/html" in accept
@@ -166,7 +169,8 @@ async def _send_refusal(send, scope, status: int, code: str) -> int:
         status, body = 302, b""
         headers.append((b"location", location.encode()))
     elif _wants_page(scope):
-        refresh = '<meta http-equiv="refresh" content="3">' if code == "session_not_ready" else ""
+        # JupyterLab listens a second or two after its job starts: look again soon.
+        refresh = f'<meta http-equiv="refresh" content="{RETRY_S}">' if code == "session_not_ready" else ""
         body = (
             f'<!doctype html><html><head><meta charset="utf-8">{refresh}<title>{message}</title></head>'
             f"<body><p>{message}</p></body></html>"
@@ -176,7 +180,7 @@ async def _send_refusal(send, scope, status: int, code: str) -> int:
         body = json.dumps({"code": code, "message": message}).encode()
         headers.append((b"content-type", b"application/json"))
     if code == "session_not_ready":
-        headers.append((b"retry-after", b"3"))
+        headers.append((b"retry-after", str(RETRY_S).encode()))
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

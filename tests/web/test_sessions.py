@@ -80,7 +80,13 @@ def test_a_waiting_session_shows_its_place_in_the_queue(client, owner, session):
     page = client.get(detail(session))
     assert page.status_code == 200
     assert shows(page, "In the queue") and shows(page, "Estimated start")
-    assert f"/sessions/{session.public_id}/lab" not in page.content.decode() and shows(page, "Stop session")
+    html = page.content.decode()
+    assert f'href="/sessions/{session.public_id}/lab"' not in html and shows(page, "Stop session")
+    # it opens JupyterLab by itself once the session runs (session_wait.js; the browser test watches it)
+    assert f'data-open-url="/sessions/{session.public_id}/lab"' in html and "session_wait.js" in html
+    assert f'data-status-url="/api/v1/sessions/{session.public_id}"' in html
+    running(session)
+    assert "session_wait.js" not in client.get(detail(session)).content.decode()
 
 
 def test_a_running_session_opens_and_says_when_idleness_stops_it(client, teammate, session):

@@ -25,8 +25,5 @@ class SessionOut(serializers.Serializer):
     managers_may_enter = serializers.BooleanField(source="session.managers_may_enter")
 
     def get_url(self, job) -> str | None:
-        return (
-            f"/sessions/{job.public_id}/"
-            if job.state == JobState.RUNNING and job.session.socket_path
-            else None
-        )
+        # From the moment it runs: until JupyterLab listens the address answers "starting" (503, Retry-After).
+        return f"/sessions/{job.public_id}/" if job.state == JobState.RUNNING else None

@@ -84,6 +84,9 @@ def session_detail(request, public_id):
         "facts": job_queue_facts(job),
         "start_estimates": job_start_estimates(job),
         "open_url": open_url(job),
+        # queued or placed, not yet running: the page opens the session once it runs (session_wait.js)
+        "waiting": JobState(job.state) not in TERMINAL and job.state != JobState.RUNNING,
+        "waiting_open_url": f"/sessions/{job.public_id}/lab",
         "can_stop": JobState(job.state) not in TERMINAL,
         "idle_stop_at": _idle_stop_at(job),
     }

@@ -59,7 +59,7 @@ class Command(BaseCommand):
             url = f"http://127.0.0.1:{port}/"
             self.stdout.write(self._banner(url))
             self._warn_if_unsandboxed()
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
+            self._serve(int(port))
         finally:
             for process in processes:
                 process.terminate()
@@ -68,6 +68,23 @@ class Command(BaseCommand):
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+    def _serve(self, port: int) -> None:
+        """The portal and its sessions (/sessions/: HTTP and WebSockets) in one ASGI server, as in
+        production's sessions Deployment; static files from the apps' folders, as runserver would."""
+        import uvicorn
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        from portal.asgi import application
+
+        uvicorn.run(
+            ASGIStaticFilesHandler(application),
+            host="127.0.0.1",
+            port=port,
+            ws="websockets-sansio",
+            access_log=False,  # a line per request would name sessions' paths (docs/sessions.md, Logging)
+            log_level="warning",
+        )
 
     def _agents(self, port: str) -> list[subprocess.Popen]:
         """One node agent per local node, reporting usage to this portal with its own node key."""
@@ -135,6 +152,7 @@ class Command(BaseCommand):
             *(f"    {email:<22} {role}" for email, role in LOGINS),
             "  A finished allocation round (60 applications, ranked, proposed, approved): staff open it from",
             f"  {url}staff/ (Calls → Round).",
+            "  A JupyterLab session on a simulated A100: log in as alice, Sessions → Launch a session.",
             "  Stop with Ctrl-C.",
             "",
         ]

@@ -92,6 +92,16 @@ DEMO_ENVIRONMENTS = [
         description_ko="표준 라이브러리만 있는 Python 환경으로, 간단한 스크립트와 데모 작업용입니다.",
     ),
     dict(
+        name="jupyterlab-4",
+        display_name="JupyterLab 4",
+        image="quay.io/jupyter/scipy-notebook:2026-11-30",
+        cuda_version="none",
+        for_training=False,
+        for_sessions=True,
+        description="JupyterLab with a Python kernel and a terminal, for interactive sessions.",
+        description_ko="Python 커널과 터미널이 있는 JupyterLab으로, 대화형 세션용입니다.",
+    ),
+    dict(
         name="pytorch-2.5-cuda12.4",
         display_name="PyTorch 2.5 (CUDA 12.4)",
         image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
@@ -145,6 +155,11 @@ def demo_password() -> str:
 class Command(BaseCommand):
     help = "Create (or complete) the demo data; safe to run repeatedly."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-jobs", action="store_true", help="leave out the example jobs (bench.session_start: GPUs free)"
+        )
+
     def handle(self, *args, **options):
         with transaction.atomic():
             users = self._users()
@@ -153,7 +168,8 @@ class Command(BaseCommand):
             self._applications(users, orgs, call)
             self._environments(users["staff@demo.test"])
             self._providers(users["staff@demo.test"])
-            self._jobs(users)
+            if not options["no_jobs"]:
+                self._jobs(users)
             self._finished_round(users["staff@demo.test"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
