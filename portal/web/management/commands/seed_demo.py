@@ -157,7 +157,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--no-jobs", action="store_true", help="leave out the example jobs (bench.session_start: GPUs free)"
+            "--no-jobs",
+            action="store_true",
+            help="leave out the example jobs (bench.session_start: GPUs free)",
         )
 
     def handle(self, *args, **options):
