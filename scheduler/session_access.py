@@ -17,7 +17,7 @@ from portal.organisations.selectors import organisation_ids_of
 from portal.providers.credentials import decrypt
 from scheduler.backends import get_backend
 from scheduler.models import InteractiveSession
-from scheduler.states import JobState
+from scheduler.states import TERMINAL, JobState
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def session_upstream(user, public_id) -> Upstream:
         raise Http404  # another organisation's, or none: the same answer
     if not may_enter(user, session):
         raise PermissionDenied
+    if session.job.state in TERMINAL:
+        raise Conflict(_("The session has ended."), code="session_ended")
     if session.job.state != JobState.RUNNING:
         raise Conflict(_("The session is not running yet."), code="session_not_ready")
     if not session.socket_path:

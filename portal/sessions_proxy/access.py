@@ -24,6 +24,10 @@ class Refusal:
     code: str  # "login_required", "permission_denied", "not_found", "session_not_ready", ...
 
 
+# starting: try again shortly (Retry-After); ended: gone for good (its notebooks stay in the workspace)
+REFUSAL_STATUS = {"session_not_ready": 503, "session_ended": 410}
+
+
 def _session_key(cookie_header: bytes | None) -> str | None:
     if not cookie_header:
         return None
@@ -52,7 +56,7 @@ def _resolve(cookie_header: bytes | None, public_id: UUID) -> Upstream | Refusal
         except PermissionDenied:
             return Refusal(403, "permission_denied")
         except ServiceError as error:
-            return Refusal(503 if error.code == "session_not_ready" else error.status_code, error.code)
+            return Refusal(REFUSAL_STATUS.get(error.code, error.status_code), error.code)
     finally:
         close_old_connections()
 

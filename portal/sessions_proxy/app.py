@@ -38,6 +38,7 @@ MESSAGES = {
     "not_found": "There is no such session.",
     "cross_origin": "This request came from another site.",
     "session_not_ready": "The session is starting; this page will be ready in a moment.",
+    "session_ended": "The session has ended; its notebooks are kept in your workspace for the next one.",
     "session_unreachable": "The session does not answer.",
     "bad_host": "This address is not served here.",
 }

@@ -16,6 +16,7 @@ from scheduler.inventory import inventory_sync
 from scheduler.models import InteractiveSession, Job
 from scheduler.session_access import session_upstream
 from scheduler.sessions import session_launch, session_stop
+from scheduler.states import JobState
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +135,7 @@ def test_only_the_owner_enters_unless_the_allocation_lets_managers(
         session_stop(job=job, user=builders.add_member(organisation, builders.make_user()).user)
     session_stop(job=job, user=manager)
     assert Job.objects.get(pk=job.pk).stop_requested
+    Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
+    with pytest.raises(Conflict) as ended:  # gone for good, not "starting" (the proxy answers 410)
+        session_upstream(teammate, job.public_id)
+    assert ended.value.code == "session_ended"

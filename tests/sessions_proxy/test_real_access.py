@@ -1,7 +1,7 @@
 """The proxy with the real access rule (scheduler/session_access.py) and a real session row: a session
 launched through the service, running, its token the Jupyter server's. Its owner gets in; another member
 of its organisation is refused (403) unless the allocation lets managers in and they are one; another
-organisation's user, and staff, are told it does not exist (404); until it runs, 503."""
+organisation's user, and staff, are told it does not exist (404); until it runs, 503; once ended, 410."""
 
 import httpx
 import pytest
@@ -50,3 +50,7 @@ def test_the_real_rule_admits_the_owner_only(
         assert portal.get(path, headers=cookie_of(staff)).status_code == 404
         InteractiveSession.objects.filter(job_id=session_row.pk).update(managers_may_enter=True)
         assert portal.get(path, headers=cookie_of(owner)).status_code == 200
+        Job.objects.filter(pk=session_row.pk).update(state="cancelled")
+        ended = portal.get(path, headers=cookie_of(teammate))  # gone for good: no "starting" loop
+        assert ended.status_code == 410 and ended.json()["code"] == "session_ended"
+        assert "retry-after" not in ended.headers
