@@ -1,5 +1,5 @@
-# The gpugrant image: the portal (gunicorn), Celery worker and beat, scheduler-watch, the migration Job
-# and the node agent all run it (deploy/). Build from the repository root:
+# The gpugrant image: the portal (gunicorn), the sessions' proxy (uvicorn), Celery worker and beat,
+# scheduler-watch, the migration Job and the node agent all run it (deploy/). Build from the repository root:
 #   docker build -t registry.example.kr/gpugrant/gpugrant:0.1.0 .
 # The tag pins Python's patch release and Debian's; pin the digest too in your registry mirror.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm

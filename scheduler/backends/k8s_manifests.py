@@ -172,15 +172,16 @@ def tenant_policy_manifest(namespace: str, *, internet: bool, egress_except: tup
 
 
 SESSION_POLICY_NAME = "gpugrant-session-ingress"
-# Who forwards to sessions (the portal's session proxy): gpugrant's portal pods, in gpugrant's namespace
-# (deploy/base). deploy/base/networkpolicies.yaml lets them out to sessions' port; this lets them in.
+# Who forwards to sessions: the sessions' proxy, a Deployment of its own in gpugrant's namespace
+# (deploy/base/sessions.yaml; the portal's pods are not it). deploy/base/networkpolicies.yaml
+# (gpugrant-sessions-upstream) lets its pods out to sessions' port; this lets them in.
 PROXY_NAMESPACE = "gpugrant"
-PROXY_LABELS = {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "portal"}
+PROXY_LABELS = {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "sessions"}
 
 
 def session_policy_manifest(namespace: str) -> dict:
     """A second NetworkPolicy in an organisation's namespace, beside the tenant one (policies add up): the
-    portal's proxy may reach its sessions' pods, on JupyterLab's port only; its other pods stay closed."""
+    sessions' proxy may reach its sessions' pods, on JupyterLab's port only; its other pods stay closed."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

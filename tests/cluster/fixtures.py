@@ -24,9 +24,11 @@ RBAC_FILES = (
     "scheduler-clusterrole.yaml",
     "scheduler-clusterrolebinding.yaml",
     "portal-rbac.yaml",
+    "sessions-rbac.yaml",
 )
 SCHEDULER_ACCOUNT = ("gpugrant", "gpugrant-scheduler")
 PORTAL_ACCOUNT = ("gpugrant", "gpugrant-portal")
+SESSIONS_ACCOUNT = ("gpugrant", "gpugrant-sessions")
 _test_numbers = itertools.count(1)
 
 

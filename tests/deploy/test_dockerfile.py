@@ -2,6 +2,7 @@
 
 import re
 import shlex
+import tomllib
 
 from tests.deploy.manifests import OVERLAYS, ROOT, containers, rendered, workloads
 
@@ -89,7 +90,32 @@ def test_the_manifests_commands_work_from_the_images_working_directory():
                 command = " ".join(container.get("command", []) + container.get("args", []))
                 if "manage.py" in command:
                     assert (ROOT / "manage.py").exists()
-                assert command.split()[0] in {"python", "gunicorn", "celery", "sh"}
+                assert command.split()[0] in {"python", "gunicorn", "uvicorn", "celery", "sh"}
+
+
+def test_the_sessions_proxys_server_and_clients_are_installed_in_the_image():
+    # The install takes the main dependencies (plus the agent extra): uvicorn serves portal.asgi with
+    # WebSockets (websockets' sans-I/O implementation, --ws websockets-sansio), httpx and websockets forward.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main = {
+        re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
+        for requirement in project["dependencies"]
+    }
+    pinned = dict(
+        line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+
+    for package in ("uvicorn", "websockets", "httpx"):
+        assert package in main and package in pinned, package
+    uvicorn_commands = [
+        container["args"]
+        for overlay in OVERLAYS
+        for obj in workloads(rendered(overlay))
+        for container in obj["spec"]["template"]["spec"]["containers"]
+        if container.get("args", [""])[0] == "uvicorn"
+    ]
+    assert uvicorn_commands and all(args[1] == "portal.asgi:application" for args in uvicorn_commands)
+    assert (ROOT / "portal" / "asgi.py").exists()
 
 
 def test_the_build_context_leaves_out_local_state_and_what_the_image_does_not_run():

@@ -41,7 +41,13 @@ GPU_NODES = ("deploy-gpu-0", "deploy-gpu-1")
 CPU_NODE = "deploy-cpu-0"
 # What tests/cluster/fixtures.py applies from deploy/base for the whole session: restored, not deleted.
 SHARED_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
-DEPLOYMENTS = ("gpugrant-portal", "gpugrant-worker", "gpugrant-beat", "gpugrant-scheduler-watch")
+DEPLOYMENTS = (
+    "gpugrant-portal",
+    "gpugrant-sessions",
+    "gpugrant-worker",
+    "gpugrant-beat",
+    "gpugrant-scheduler-watch",
+)
 TIMEOUT = 60  # seconds; generous for two CPU cores shared with the rest of the suite
 
 
@@ -207,9 +213,10 @@ def test_the_restricted_namespace_would_refuse_the_node_agents_pod(installed):
     assert 'violates PodSecurity "restricted:' in body["message"]
 
 
-def test_the_portal_service_reaches_the_portal_pod_on_its_named_port(installed):
+@pytest.mark.parametrize("name", ("portal", "sessions"))
+def test_each_service_reaches_its_pod_on_its_named_port(installed, name):
     plane, _ = installed
-    selector = quote("kubernetes.io/service-name=gpugrant-portal")
+    selector = quote(f"kubernetes.io/service-name=gpugrant-{name}")
 
     def ready_endpoints():
         slices = _get(
@@ -222,16 +229,16 @@ def test_the_portal_service_reaches_the_portal_pod_on_its_named_port(installed):
             if endpoint["conditions"].get("ready")
         ]
 
-    ((endpoint, ports),) = plane.wait_for(ready_endpoints, "a ready endpoint of the portal Service", TIMEOUT)
+    ((endpoint, ports),) = plane.wait_for(ready_endpoints, f"a ready endpoint of the {name} Service", TIMEOUT)
 
-    (portal,) = [
+    (pod,) = [
         pod for pod in _pods(plane, "gpugrant") if pod["metadata"]["name"] == endpoint["targetRef"]["name"]
     ]
-    assert portal["metadata"]["labels"]["app.kubernetes.io/component"] == "portal"
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == name
     assert ports == [{"name": "http", "port": 8000, "protocol": "TCP"}]  # targetPort "http" resolved
 
 
-@pytest.mark.parametrize("name", ("gpugrant-portal", "gpugrant-worker"))
+@pytest.mark.parametrize("name", ("gpugrant-portal", "gpugrant-sessions", "gpugrant-worker"))
 def test_each_disruption_budget_counts_its_one_healthy_pod(installed, name):
     plane, _ = installed
 

@@ -3,6 +3,7 @@
 
 import pytest
 
+from scheduler.backends import k8s_manifests
 from tests.deploy.manifests import OVERLAYS, component, of_kind, rendered, workloads
 from tests.deploy.policy_evaluator import External, Pod, allowed
 
@@ -12,6 +13,7 @@ DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
 OPERATOR_RUN_POSTGRESQL = Pod("databases", {"cnpg.io/cluster": "gpugrant"})
 A_JOB = Pod("gpugrant-3f2a9c1e-7b4d-4e8a-9c6f-1a2b3c4d5e6f", {"app.kubernetes.io/managed-by": "gpugrant"})
 A_SESSION = Pod(A_JOB.namespace, {**A_JOB.labels, "gpugrant.io/session": "true"})
+OTHER_ORGANISATIONS_JOB = Pod("gpugrant-7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", A_JOB.labels)
 MANAGED_SERVICE = External("10.200.0.15")
 API_SERVER = External("192.168.10.2")
 INTERNET = External("203.0.113.7")
@@ -27,15 +29,19 @@ def _gpugrant_pods(objects) -> dict[str, Pod]:
 # (source, destination, port): what each component must be able to reach, and what it must not.
 REQUIRED = [
     (INGRESS_CONTROLLER, "portal", 8000),
+    (INGRESS_CONTROLLER, "sessions", 8000),
     ("node-agent", "portal", 8000),
     (PROMETHEUS, "portal", 8000),
-    *[(name, MANAGED_SERVICE, 5432) for name in ("portal", "worker", "scheduler-watch", "migrate")],
+    *[
+        (name, MANAGED_SERVICE, 5432)
+        for name in ("portal", "sessions", "worker", "scheduler-watch", "migrate")
+    ],
     ("worker", OPERATOR_RUN_POSTGRESQL, 5432),
     *[(name, MANAGED_SERVICE, 5672) for name in ("portal", "worker", "beat", "scheduler-watch")],
     *[(name, MANAGED_SERVICE, 6379) for name in ("portal", "worker", "scheduler-watch")],
     ("worker", INTERNET, 587),
-    *[(name, API_SERVER, 6443) for name in ("portal", "worker", "scheduler-watch")],
-    ("portal", A_SESSION, 8888),  # the session proxy (docs/sessions.md)
+    *[(name, API_SERVER, 6443) for name in ("portal", "sessions", "worker", "scheduler-watch")],
+    ("sessions", A_SESSION, 8888),  # the sessions' proxy (docs/sessions.md)
 ]
 FORBIDDEN = [
     (A_JOB, "portal", 8000),  # jobs reach the portal only through the Ingress, like anyone
@@ -54,14 +60,38 @@ FORBIDDEN = [
     ("portal", INTERNET, 587),
     ("portal", INTERNET, 80),
     ("worker", "portal", 8000),
-    ("portal", A_JOB, 8888),  # only sessions, only their port
-    ("portal", A_SESSION, 29500),
+    ("portal", A_SESSION, 8888),  # the proxy is the sessions' Deployment, not the portal
+    ("sessions", A_JOB, 8888),  # only sessions, only their port
+    ("sessions", A_SESSION, 29500),
     ("worker", A_SESSION, 8888),
+    ("migrate", A_SESSION, 8888),
+    (OTHER_ORGANISATIONS_JOB, A_SESSION, 8888),
+    (A_JOB, "sessions", 8000),  # jobs reach the proxy only through the Ingress, like anyone
+    ("node-agent", "sessions", 8000),
+    (PROMETHEUS, "sessions", 8000),
+    ("portal", "sessions", 8000),
+    ("sessions", MANAGED_SERVICE, 5672),  # no broker: it sends no tasks
+    ("sessions", MANAGED_SERVICE, 6379),  # no Redis: logins come from the database
+    ("sessions", INTERNET, 80),
 ]
 
 
 def _resolve(pods, end):
     return pods[end] if isinstance(end, str) else end
+
+
+def _policies(objects) -> list[dict]:
+    """deploy/'s policies, and those the Kubernetes backend makes in each organisation's namespace before its
+    first pod (tenant) and session (sessions' ingress): a flow to a session must pass both ends."""
+    organisations = [
+        policy
+        for namespace in (A_JOB.namespace, OTHER_ORGANISATIONS_JOB.namespace)
+        for policy in (
+            k8s_manifests.tenant_policy_manifest(namespace, internet=True, egress_except=()),
+            k8s_manifests.session_policy_manifest(namespace),
+        )
+    ]
+    return of_kind(objects, "NetworkPolicy") + organisations
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -70,9 +100,7 @@ def test_the_flows_gpugrant_needs_are_allowed(overlay, source, destination, port
     objects = rendered(overlay)
     pods = _gpugrant_pods(objects)
 
-    assert allowed(
-        of_kind(objects, "NetworkPolicy"), _resolve(pods, source), _resolve(pods, destination), port
-    )
+    assert allowed(_policies(objects), _resolve(pods, source), _resolve(pods, destination), port)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -81,9 +109,7 @@ def test_other_flows_are_denied(overlay, source, destination, port):
     objects = rendered(overlay)
     pods = _gpugrant_pods(objects)
 
-    assert not allowed(
-        of_kind(objects, "NetworkPolicy"), _resolve(pods, source), _resolve(pods, destination), port
-    )
+    assert not allowed(_policies(objects), _resolve(pods, source), _resolve(pods, destination), port)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -112,12 +138,15 @@ def test_every_pod_is_under_a_default_deny_in_both_directions(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_portal_port_the_policies_open_is_the_one_it_listens_on(overlay):
+@pytest.mark.parametrize("name", ["portal", "sessions"])
+def test_the_port_the_policies_open_is_the_one_it_listens_on(overlay, name):
     objects = rendered(overlay)
-    (portal,) = [obj for obj in workloads(objects) if component(obj) == "portal"]
-    (container,) = portal["spec"]["template"]["spec"]["containers"]
+    (served,) = [obj for obj in workloads(objects) if component(obj) == name]
+    (container,) = served["spec"]["template"]["spec"]["containers"]
 
     assert [port["containerPort"] for port in container["ports"]] == [8000]
+    listens = {"portal": "--bind=0.0.0.0:8000", "sessions": "--host 0.0.0.0 --port 8000"}  # gunicorn, uvicorn
+    assert listens[name] in " ".join(container["args"])
 
 
 def test_the_evaluator_finds_a_gap():

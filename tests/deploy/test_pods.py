@@ -15,6 +15,7 @@ from tests.deploy.manifests import (
     of_kind,
     rendered,
     selects,
+    templates,
     workloads,
 )
 
@@ -139,6 +140,52 @@ def test_the_portal_probes_the_health_endpoints_it_serves(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_sessions_proxy_is_uvicorn_serving_the_asgi_entry_and_probes_what_it_serves(overlay):
+    (proxy,) = find(rendered(overlay), "Deployment", "gpugrant-sessions")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = proxy["args"]
+
+    assert args[:2] == ["uvicorn", "portal.asgi:application"]
+    assert args[args.index("--ws") + 1] == "websockets-sansio"  # the implementation the proxy is tested on
+    assert {"--no-access-log", "--proxy-headers"} <= set(args)  # the proxy logs its own line, without ids
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        # Django in the same process answers it; not /healthz/ready, which checks a broker it never uses.
+        assert resolve(proxy[probe]["httpGet"]["path"]).url_name == "ops_live"
+        assert proxy[probe]["httpGet"]["port"] in {port["name"] for port in proxy["ports"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_stopping_server_has_time_to_finish_before_it_is_killed(overlay):
+    objects = rendered(overlay)
+    portal = find(objects, "Deployment", "gpugrant-portal")["spec"]["template"]["spec"]
+    sessions = find(objects, "Deployment", "gpugrant-sessions")["spec"]["template"]["spec"]
+    graceful = {
+        "portal": int(arguments(portal["containers"][0])["graceful-timeout"]),
+        "sessions": int(arguments(sessions["containers"][0])["timeout-graceful-shutdown"]),
+    }
+
+    for name, spec in (("portal", portal), ("sessions", sessions)):
+        (container,) = spec["containers"]
+        pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pause + graceful[name] < spec["terminationGracePeriodSeconds"], name
+    # Streamed downloads and uploads through the proxy get longer than the API's requests.
+    assert graceful["sessions"] > graceful["portal"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_sessions_proxy_loads_what_it_needs_as_the_portal_does(overlay):
+    objects = rendered(overlay)
+    (portal,) = find(objects, "Deployment", "gpugrant-portal")["spec"]["template"]["spec"]["containers"]
+    (proxy,) = find(objects, "Deployment", "gpugrant-sessions")["spec"]["template"]["spec"]["containers"]
+    (secret,) = [template for template in templates() if template["metadata"]["name"] == "gpugrant"]
+
+    assert proxy["envFrom"] == portal["envFrom"]  # the same settings, the backend's included
+    # The login cookie's key, the database, and the key that decrypts a session's JupyterLab token.
+    assert {"SECRET_KEY", "DATABASE_URL", "GPUGRANT_CREDENTIALS_KEYS"} <= set(secret["stringData"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_portals_gunicorn_workers_share_their_metrics_through_a_fresh_directory(overlay):
     spec = find(rendered(overlay), "Deployment", "gpugrant-portal")["spec"]["template"]["spec"]
     (portal,) = spec["containers"]
@@ -160,6 +207,11 @@ def test_the_public_host_is_the_one_django_allows_and_links_to(overlay):
     assert rule["host"] in ingress["tls"][0]["hosts"]
     assert data["PORTAL_BASE_URL"] == f"https://{rule['host']}"
     assert data["CSRF_TRUSTED_ORIGINS"] == f"https://{rule['host']}"
+    # /sessions/ is served on the portal's own origin (its login cookie, its origin check).
+    sessions = find(objects, "Ingress", "gpugrant-sessions")["spec"]
+    assert [r["host"] for r in sessions["rules"]] == [rule["host"]]
+    assert sessions["tls"] == ingress["tls"]
+    assert sessions["ingressClassName"] == ingress["ingressClassName"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -190,9 +242,13 @@ def test_services_and_disruption_budgets_select_the_pods_they_are_for(overlay):
     objects = rendered(overlay)
     deployments = {obj["metadata"]["name"]: obj for obj in of_kind(objects, "Deployment")}
     # Served (a Service), and replicated so that a drain may take one at a time (a PDB).
-    assert {s["metadata"]["name"] for s in of_kind(objects, "Service")} == {"gpugrant-portal"}
+    assert {s["metadata"]["name"] for s in of_kind(objects, "Service")} == {
+        "gpugrant-portal",
+        "gpugrant-sessions",
+    }
     assert {p["metadata"]["name"] for p in of_kind(objects, "PodDisruptionBudget")} == {
         "gpugrant-portal",
+        "gpugrant-sessions",
         "gpugrant-worker",
     }
     for service in of_kind(objects, "Service"):
@@ -211,13 +267,28 @@ def test_services_and_disruption_budgets_select_the_pods_they_are_for(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_ingress_sends_traffic_to_the_portal_service(overlay):
+def test_the_ingress_sends_sessions_to_the_sessions_proxy_and_everything_else_to_the_portal(overlay):
     objects = rendered(overlay)
-    (rule,) = find(objects, "Ingress", "gpugrant-portal")["spec"]["rules"]
-    (path,) = rule["http"]["paths"]
-    service = find(objects, "Service", path["backend"]["service"]["name"])
+    routes = {}
+    for ingress in of_kind(objects, "Ingress"):
+        (rule,) = ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]:
+            service = find(objects, "Service", path["backend"]["service"]["name"])
+            assert path["backend"]["service"]["port"]["name"] in {
+                port["name"] for port in service["spec"]["ports"]
+            }
+            routes[(path["path"], path["pathType"])] = ingress, service["metadata"]["name"]
 
-    assert path["backend"]["service"]["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    assert {route: service for route, (_, service) in routes.items()} == {
+        ("/", "Prefix"): "gpugrant-portal",
+        ("/sessions/", "Prefix"): "gpugrant-sessions",  # also /sessions, which the proxy redirects
+    }
+    # Annotations hold for every path of their Ingress: the WebSockets' timeouts stay off the portal's.
+    portal, sessions = routes[("/", "Prefix")][0], routes[("/sessions/", "Prefix")][0]
+    assert not portal["metadata"].get("annotations")
+    annotations = sessions["metadata"]["annotations"]
+    for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(annotations[f"nginx.ingress.kubernetes.io/{timeout}"]) >= 3600
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -331,7 +402,7 @@ def test_every_container_runs_the_overlays_image(overlay):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_rolling_updates_never_lower_serving_capacity(overlay):
-    for name in ("gpugrant-portal", "gpugrant-worker"):
+    for name in ("gpugrant-portal", "gpugrant-sessions", "gpugrant-worker"):
         strategy = find(rendered(overlay), "Deployment", name)["spec"]["strategy"]
         assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0
 

@@ -15,14 +15,16 @@ from kubernetes.client.exceptions import ApiException
 from scheduler.backends import k8s_manifests
 from scheduler.backends.base import BindError, Phase
 from scheduler.backends.kubernetes import KubernetesBackend
-from tests.cluster.fixtures import PORTAL_ACCOUNT, SCHEDULER_ACCOUNT
+from tests.cluster.fixtures import PORTAL_ACCOUNT, SCHEDULER_ACCOUNT, SESSIONS_ACCOUNT
 from tests.deploy.manifests import OVERLAYS, find, of_kind, rendered, workloads
 from tests.scheduler.backends import k8s_builders as b
 
 PORTAL_USER = "system:serviceaccount:{}:{}".format(*PORTAL_ACCOUNT)
+SESSIONS_USER = "system:serviceaccount:{}:{}".format(*SESSIONS_ACCOUNT)
 # Which pods may hold an API token, and as whom.
 ACCOUNTS = {
     "portal": "gpugrant-portal",
+    "sessions": "gpugrant-sessions",
     "worker": "gpugrant-scheduler",
     "scheduler-watch": "gpugrant-scheduler",
 }
@@ -82,15 +84,40 @@ def test_logs_statuses_and_stop_use_exactly_the_portal_role(cluster, running_job
     log = portal.logs(b.JOB_ID, 1024)
     (status,) = portal.statuses([b.JOB_ID])
     portal.stop(b.JOB_ID, "cancelled")
-    endpoint = portal.session_endpoint(session_job)  # the proxy asks where a session answers
     portal.stop(session_job, "cancelled")  # a session's Secret too
 
     assert "epoch 1: loss 0.42" in log
     assert status.phase == Phase.RUNNING
-    assert endpoint and endpoint.startswith("http://")
     assert _asked_for(cluster, PORTAL_USER, offset) == _rules("gpugrant-portal")
     selector = f"{k8s_manifests.JOB_LABEL}={b.JOB_ID}"
     cluster.wait_for(lambda: cluster.pods(selector) == [], "the stopped job's pods gone")
+
+
+@pytest.mark.cluster
+def test_the_sessions_proxy_asks_where_a_session_listens_with_exactly_its_role_and_may_do_nothing_else(
+    cluster, running_job
+):
+    client = cluster.api_client(SESSIONS_ACCOUNT)
+    proxy = KubernetesBackend(api_client=client, qps=0, burst=10)
+    session_job = b.other_job_id()
+    scheduler = KubernetesBackend(api_client=cluster.api_client(SCHEDULER_ACCOUNT), qps=0, burst=10)
+    scheduler.bind(b.session_spec("gpu-a", (2,), job_id=session_job))
+    offset = cluster.audit_offset()
+
+    endpoint = proxy.session_endpoint(session_job)
+
+    assert endpoint and endpoint.startswith("http://")
+    assert _asked_for(cluster, SESSIONS_USER, offset) == _rules("gpugrant-sessions") == {("list", "services")}
+    namespace = running_job[0]["metadata"]["namespace"]
+    for call in (
+        lambda: kubernetes.client.CoreV1Api(client).list_namespaced_pod(namespace),
+        lambda: kubernetes.client.CoreV1Api(client).delete_namespaced_service(
+            k8s_manifests.service_name(session_job), namespace
+        ),
+    ):
+        with pytest.raises(ApiException) as refused:
+            call()
+        assert refused.value.status == 403
 
 
 @pytest.mark.cluster
@@ -149,7 +176,11 @@ def test_each_binding_names_a_role_and_an_account_that_exist(overlay):
     objects = rendered(overlay)
     bindings = of_kind(objects, "ClusterRoleBinding", "RoleBinding")
 
-    assert {binding["metadata"]["name"] for binding in bindings} == {"gpugrant-scheduler", "gpugrant-portal"}
+    assert {binding["metadata"]["name"] for binding in bindings} == {
+        "gpugrant-scheduler",
+        "gpugrant-portal",
+        "gpugrant-sessions",
+    }
     for binding in bindings:
         role = find(objects, binding["roleRef"]["kind"], binding["roleRef"]["name"])
         assert binding["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io" and role

@@ -54,6 +54,14 @@ def test_the_overlays_really_differ_where_they_patch():
     assert portal["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/healthz/ready"
     assert [c["name"] for c in portal["initContainers"]] == ["wait-for-migrations"]
     assert portal["containers"][0]["resources"]["requests"]["cpu"] == "100m"
+    assert find(production, "Deployment", "gpugrant-sessions")["spec"]["replicas"] == 2
+    sessions = find(test, "Deployment", "gpugrant-sessions")["spec"]
+    assert sessions["replicas"] == 1
+    assert sessions["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "100m"
+    assert sessions["template"]["spec"]["containers"][0]["args"][0] == "uvicorn"  # kept by the merge
+    assert (
+        find(test, "Ingress", "gpugrant-sessions")["spec"]["rules"][0]["host"] == "gpugrant-test.example.kr"
+    )
 
 
 def test_the_base_kustomization_lists_every_manifest_beside_it():

@@ -142,7 +142,7 @@ def test_a_session_runs_in_one_pod():
         m.job_manifests(spec, PREFIX)
 
 
-def test_the_session_ingress_policy_is_valid_and_admits_the_portal_on_jupyterlabs_port_only():
+def test_the_session_ingress_policy_is_valid_and_admits_the_sessions_proxy_on_jupyterlabs_port_only():
     policy = m.session_policy_manifest(NAMESPACE)
 
     assert kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True) == "1.33"
@@ -152,4 +152,7 @@ def test_the_session_ingress_policy_is_valid_and_admits_the_portal_on_jupyterlab
     assert rule["ports"] == [{"protocol": "TCP", "port": 8888}]
     (source,) = rule["from"]
     assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "gpugrant"}}
-    assert source["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "portal"
+    # The sessions' proxy Deployment (deploy/base/sessions.yaml), not the portal's pods.
+    assert source["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "sessions"}
+    }

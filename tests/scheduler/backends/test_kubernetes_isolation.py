@@ -169,7 +169,7 @@ def test_no_pod_starts_where_the_policy_cannot_be_made(cluster):
     assert cluster.pods() == []  # fails closed: an unisolated namespace gets no pods
 
 
-def test_the_portals_proxy_reaches_a_session_on_its_port_and_nothing_else_reaches_it(cluster):
+def test_the_sessions_proxy_reaches_a_session_on_its_port_and_nothing_else_reaches_it(cluster):
     cluster.add_gpu_nodes("gpu-a")
     backend = _backend(cluster)
     backend.bind(b.spec([("gpu-a", (0, 1))], job_id=b.other_job_id()))
@@ -181,12 +181,14 @@ def test_the_portals_proxy_reaches_a_session_on_its_port_and_nothing_else_reache
     session = Pod(_namespace(cluster), session_labels)
     job = Pod(_namespace(cluster), {"app.kubernetes.io/managed-by": "gpugrant", "gpugrant.io/rank": "0"})
     other_tenant = Pod(_namespace(cluster, OTHER_ORGANISATION), {"app.kubernetes.io/managed-by": "gpugrant"})
+    proxy = Pod("gpugrant", {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "sessions"})
     portal = Pod("gpugrant", {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "portal"})
     worker = Pod("gpugrant", {"app.kubernetes.io/name": "gpugrant", "app.kubernetes.io/component": "worker"})
 
-    assert allowed(policies, portal, session, 8888)
-    assert not allowed(policies, portal, session, 29500)  # its port only
-    assert not allowed(policies, portal, job, 8888)  # sessions only
+    assert allowed(policies, proxy, session, 8888)
+    assert not allowed(policies, proxy, session, 29500)  # its port only
+    assert not allowed(policies, proxy, job, 8888)  # sessions only
+    assert not allowed(policies, portal, session, 8888)  # the proxy is its own Deployment, not the portal
     assert not allowed(policies, worker, session, 8888)
     assert not allowed(policies, other_tenant, session, 8888)
     assert allowed(policies, job, session, 8888)  # the organisation's own pods, as for any of its pods
