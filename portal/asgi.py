@@ -11,7 +11,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django_application = get_asgi_application()
 
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
 from portal.sessions_proxy.app import SessionsProxy  # noqa: E402  (needs the settings loaded above)
+
+if settings.DEBUG:
+    # Static files from the apps' folders, as runserver serves them in development and the demo;
+    # production serves the collected ones through WhiteNoise instead.
+    django_application = ASGIStaticFilesHandler(django_application)
 
 SESSIONS_PREFIX = "/sessions/"
 sessions_proxy = SessionsProxy()
