@@ -71,14 +71,11 @@ class Command(BaseCommand):
 
     def _serve(self, port: int) -> None:
         """The portal and its sessions (/sessions/: HTTP and WebSockets) in one ASGI server, as in
-        production's sessions Deployment; static files from the apps' folders, as runserver would."""
+        production's sessions Deployment; in DEBUG portal.asgi serves static files as runserver would."""
         import uvicorn
-        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-        from portal.asgi import application
 
         uvicorn.run(
-            ASGIStaticFilesHandler(application),
+            "portal.asgi:application",  # by name: the edges (web) do not import the entry point
             host="127.0.0.1",
             port=port,
             ws="websockets-sansio",
