@@ -84,6 +84,27 @@ def test_it_runs_code_in_a_real_kernel_for_the_owner(portal_address, cast, jupyt
     assert jupyter[1].token not in logged and "probe=1" not in logged and str(jupyter[0]) not in logged
 
 
+def test_a_terminal_runs_a_shell_command_for_the_owner(portal_address, cast, jupyter):
+    """JupyterLab's plain terminal (terminado's JSON messages over a WebSocket) works through the proxy."""
+    public_id, _ = jupyter
+    base = f"http://{portal_address}/sessions/{public_id}/api/terminals"
+    with httpx.Client(headers={"Cookie": cast.owner_cookie}, timeout=30) as client:
+        created = client.post(base, headers={"Origin": f"http://{portal_address}"})
+        assert created.status_code == 200, created.text
+        name = created.json()["name"]
+        try:
+            seen, deadline = "", time.monotonic() + KERNEL_DEADLINE_S
+            path = f"/sessions/{public_id}/terminals/websocket/{name}"
+            with _open(portal_address, path, cookie=cast.owner_cookie) as websocket:
+                websocket.send(json.dumps(["stdin", "echo gg-$((40 + 2))\r"]))
+                while "gg-42" not in seen:  # the shell's answer, not the echo of what was typed
+                    kind, *data = json.loads(websocket.recv(timeout=max(0.1, deadline - time.monotonic())))
+                    if kind == "stdout":
+                        seen += data[0]
+        finally:
+            client.delete(f"{base}/{name}", headers={"Origin": f"http://{portal_address}"})
+
+
 def test_it_passes_the_subprotocol_both_ways(portal_address, cast, kernel):
     protocol = "v1.kernel.websocket.jupyter.org"  # what JupyterLab asks its server for
     with _open(portal_address, kernel, cookie=cast.owner_cookie, subprotocols=[protocol]) as websocket:
