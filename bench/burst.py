@@ -21,6 +21,7 @@ over runs. Only loopback is targeted.
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -215,6 +216,8 @@ def start_server(
         **os.environ,
         "GPUGRANT_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        # required in production; the burst stores no provider credentials (a Fernet key: 32 bytes, base64)
+        "GPUGRANT_CREDENTIALS_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "ALLOWED_HOSTS": HOST,
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": database_url,
