@@ -277,17 +277,19 @@ def job_body(allocation: str, n: int) -> dict:
 
 class GpugrantTarget:
     """gpugrant's POST /api/v1/jobs: one API key per user, an Idempotency-Key per submission, 429/503 retried
-    after exactly the Retry-After it sent, a lost connection or another 5xx after ``error_backoff`` seconds,
-    any other 4xx final."""
+    after exactly the Retry-After it sent (``jitter`` > 0: up to that fraction later, never sooner), a lost
+    connection or another 5xx after ``error_backoff`` seconds, any other 4xx final."""
 
     name = "gpugrant"
     idempotent = True  # a retry with the same key never creates a second job: unknown outcomes are settled
     reads = True  # closed loop: every third client reads its jobs after an acceptance
 
-    def __init__(self, port: int, keys: list[tuple[str, str]], error_backoff: float):
+    def __init__(self, port: int, keys: list[tuple[str, str]], error_backoff: float, jitter: float = 0.0):
         self.base = f"http://{HOST}:{port}/api/v1"
         self.keys = keys
         self.error_backoff = error_backoff
+        self.jitter = jitter  # > 0: wait Retry-After × (1 + uniform(0, jitter)), never less than told
+        self.rng = random.Random(2)
 
     def submission(self, n: int, user: int, key: str) -> tuple[str, dict, dict]:
         api_key, allocation = self.keys[user]
@@ -300,7 +302,7 @@ class GpugrantTarget:
     def wait_after(self, status: int | None, retry_after: str | None) -> tuple[str, float] | None:
         """("retry_after" | "backoff", seconds) before the next attempt, or None: the refusal is final."""
         if status in (429, 503) and retry_after:
-            return "retry_after", float(retry_after)
+            return "retry_after", float(retry_after) * (1 + self.jitter * self.rng.random())
         if status is None or status >= 500 or status in (429, 503):
             return "backoff", self.error_backoff
         return None
@@ -617,6 +619,12 @@ def main() -> None:
     parser.add_argument(
         "--error-backoff", type=float, default=1.0, help="s before retrying a lost connection or a 5xx ≠ 503"
     )
+    parser.add_argument(
+        "--retry-jitter",
+        type=float,
+        default=0.0,
+        help="gpugrant: wait Retry-After × (1 + uniform(0, this)); 0 (default): exactly Retry-After",
+    )
     parser.add_argument("--peer", choices=("slurm",), help="also drive this system, after gpugrant, per run")
     parser.add_argument("--peer-backoff", type=float, default=1.0, help="s before retrying at the peer")
     parser.add_argument("--json")
@@ -663,7 +671,7 @@ def main() -> None:
             port = free_port()
             server = start_server(bench_url, port, args.workers, args.threads, env_extra)
             try:
-                target = GpugrantTarget(port, keys, args.error_backoff)
+                target = GpugrantTarget(port, keys, args.error_backoff, args.retry_jitter)
                 out, result = one_run(target, scenario, args, args.clients if scenario == "closed" else 0)
             finally:
                 stop_server(server)
@@ -749,8 +757,14 @@ def summarise(args, scenarios: list[str], runs: list[dict], peer_facts: dict | N
             "org_rate": args.org_rate,
             "submit_concurrency": args.submit_concurrency,
             "retry_after_s": args.retry_after,
+            "retry_jitter": args.retry_jitter,
             "client_rules": {
-                "gpugrant": "429/503 retried after exactly Retry-After (no jitter), same Idempotency-Key; "
+                "gpugrant": (
+                    "429/503 retried after exactly Retry-After"
+                    if not args.retry_jitter
+                    else f"429/503 retried after Retry-After × (1 + uniform(0, {args.retry_jitter:g}))"
+                )
+                + ", same Idempotency-Key; "
                 f"lost connection or other 5xx retried after {args.error_backoff:g} s; other 4xx final",
                 "slurm": f"any answer that is not an acceptance retried after {args.peer_backoff:g} s "
                 "(Slurm sends no Retry-After); no idempotency key",
