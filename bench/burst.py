@@ -2,21 +2,42 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gpugrant \\
     CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// REDIS_URL=redis://127.0.0.1:6379/0 \\
-    .venv/bin/python -m bench.burst [--clients 1000] [--submissions 10000] [--organisations 50] \\
-        [--duration-limit 120] [--runs 3] [--workers 5] [--threads 8] \\
-        [--submit-concurrency 2] [--retry-after 5] [--org-rate 1200/min] [--json OUT]
+    .venv/bin/python -m bench.burst [--scenario closed|open|both] [--clients 1000] [--submissions 10000] \\
+        [--arrivals 10000] [--arrival-window 60] [--connection-limit 1000] [--seed 1] [--organisations 50] \\
+        [--duration-limit 120] [--runs 3] [--workers 5] [--threads 8] [--submit-concurrency 2] \\
+        [--retry-after 5] [--retry-jitter 0] [--error-backoff 1] [--org-rate 1200/min] \\
+        [--peer slurm] [--peer-backoff 1] [--json OUT]
 
-Per run it starts gunicorn (``portal.wsgi``, GPUGRANT_ENV=production, plain HTTP on 127.0.0.1) against
-its own PostgreSQL database (``<name>_burst_bench``, created, migrated and emptied here), RabbitMQ and
-Redis, with ``organisations`` organisations holding active allocations and ``clients`` users, each with
-its own API key, spread over them (inserted directly). Then ``clients`` concurrent asyncio clients send
-``submissions`` distinct POST /api/v1/jobs, each with its own Idempotency-Key (a 429/503 or a lost
-connection is retried with the same key after Retry-After, as a well-behaved client does), and after each
-accepted submission every third client reads GET /api/v1/jobs or GET /api/v1/jobs/{id}. Everything stops
-at ``duration-limit`` seconds. Afterwards it checks the database: every 201's job exists exactly once, no
-job exists without its 201, each budget's holds equal the sum of its queued jobs' holds, no budget is
-overdrawn. Reports accepted submissions/s, latency p50/p95/p99 per endpoint and status counts; medians
-over runs. Only loopback is targeted.
+Per run and scenario it starts gunicorn (``portal.wsgi``, GPUGRANT_ENV=production, plain HTTP on 127.0.0.1)
+against its own PostgreSQL database (``<name>_burst_bench``, created, migrated and emptied here), RabbitMQ
+and Redis, with ``organisations`` organisations holding active allocations and one user with its own API
+key per client (closed loop) or per arrival (open loop), spread over them (inserted directly).
+
+- ``closed``: ``clients`` concurrent clients send ``submissions`` distinct POST /api/v1/jobs in all, each
+  client its next only once its last was accepted; after an acceptance every third client reads
+  GET /api/v1/jobs or GET /api/v1/jobs/{id}.
+- ``open``: ``arrivals`` users arrive over ``arrival-window`` seconds as a Poisson process (exponential gaps
+  from a seeded RNG), each submitting one job; nothing else limits concurrency but aiohttp's
+  ``connection-limit`` open connections.
+
+Every submission carries its own Idempotency-Key; 429/503 are retried with the same key after exactly
+``Retry-After`` (``--retry-jitter``: up to that fraction later, never sooner), a lost connection or another
+5xx after ``--error-backoff`` s, any other 4xx is final. Each submission's first attempt, every attempt
+(status, latency) and every wait are recorded: **time-to-acceptance** = its 201 − its first attempt's start
+(closed) or its scheduled arrival (open). Reported per run: time-to-acceptance p50/p95/p99/max over the
+accepted submissions, and the p99 over every submission (not accepted counting as never); how many were not
+accepted by ``duration-limit`` (from the run's start), and why; the makespan (run start to the last 201)
+and accepted/s = accepted ÷ makespan; attempts per submission; per-attempt latency per endpoint and status
+(labelled per attempt); status counts; the load average before and after. Afterwards it checks the
+database: every 201's job exists exactly once, no job exists without its 201, each budget's holds equal the
+sum of its queued jobs' holds, no budget is overdrawn; and counts 5xx other than 503.
+
+``--peer slurm``: after gpugrant's, each run drives the same scenarios against a fresh
+``bench.slurm_peer.SlurmPeer`` (slurmctld, slurmd and slurmrestd on loopback) through slurmrestd's job
+submit. Slurm sends no Retry-After: every answer that is not an acceptance is retried after
+``--peer-backoff`` s; it has no idempotency key. Checked afterwards: every accepted job's name is known to
+slurmctld exactly once, none without an acceptance. Medians over runs are labelled as such; nothing is
+summed across runs. Only loopback is targeted.
 """
 
 import argparse
