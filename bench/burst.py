@@ -63,6 +63,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 READ_EVERY = 3  # one read per this many accepted submissions, per client
+PEER_NODES = 64  # simulated GPU nodes × 8 GPUs seeded for gpugrant; the Slurm peer gets as many
 
 
 # --- Database -------------------------------------------------------------------------------------
@@ -92,7 +93,9 @@ def setup_django(database_url: str, suffix: str = "_burst_bench") -> str:
     return url
 
 
-def seed(organisations: int, clients: int, nodes: int = 64) -> tuple[list[tuple[str, str]], list[int]]:
+def seed(
+    organisations: int, clients: int, nodes: int = PEER_NODES
+) -> tuple[list[tuple[str, str]], list[int]]:
     """Organisations with active allocations, users with API keys. Returns [(api key, allocation id)]."""
     from datetime import timedelta
 
@@ -691,7 +694,7 @@ def main() -> None:
         env_extra["GPUGRANT_SUBMIT_CONCURRENCY"] = str(args.submit_concurrency)
     if args.retry_after is not None:
         env_extra["GPUGRANT_OVERLOAD_RETRY_AFTER_S"] = str(args.retry_after)
-    runs, peer_facts = [], None
+    runs, peer_facts, peer_errors = [], None, []
     for number in range(args.runs):
         for scenario in scenarios:
             reset_jobs()
@@ -712,15 +715,23 @@ def main() -> None:
         if peer_class is None:
             continue
         for scenario in scenarios:  # a fresh peer per run, like gpugrant's fresh server and emptied tables
-            with peer_class() as peer:
-                peer_facts = peer.describe() | {"version": peer.version}
-                target = SlurmTarget(peer, args.peer_backoff)
-                out, result = one_run(target, scenario, args, args.clients if scenario == "closed" else 0)
-                out["check"] = verify_slurm(peer, result)
+            try:
+                instance = peer_class(gpu_nodes=PEER_NODES, gpus_per_node=8)  # the simulated GPU nodes' size
+                with instance as entered:
+                    peer = entered if entered is not None else instance
+                    peer_facts = peer.describe() | {"version": peer.version}
+                    target = SlurmTarget(peer, args.peer_backoff)
+                    out, result = one_run(target, scenario, args, args.clients if scenario == "closed" else 0)
+                    out["check"] = verify_slurm(peer, result)
+            except Exception as exc:  # the peer failing must not cost gpugrant's figures: recorded, shown
+                peer_errors.append({"run": number + 1, "scenario": scenario, "error": repr(exc)[:500]})
+                print(json.dumps(peer_errors[-1]), file=sys.stderr, flush=True)
+                continue
             out["run"] = number + 1
             runs.append(out)
             print(json.dumps({k: v for k, v in out.items() if k != "status_counts"}), flush=True)
     report = summarise(args, scenarios, runs, peer_facts)
+    report["peer_errors"] = peer_errors
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))
     if args.json:
         with open(args.json, "w") as out:

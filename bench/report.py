@@ -648,7 +648,9 @@ def burst_targets(data: dict) -> list[tuple[str, str]]:
     """(verdict, text) per target: met, **MISSED**, or "not checked" where the figure is missing."""
     summary = data.get("summary", {})
     gpugrant, slurm = summary.get("gpugrant", {}), summary.get("slurm", {})
-    why = data.get("peer_not_run") or "no Slurm figures in this JSON"
+    why = data.get("peer_not_run") or (
+        "it failed (above)" if data.get("peer_errors") else "no Slurm figures in this JSON"
+    )
     out: list[tuple[str, str]] = []
 
     def check(ok: bool) -> str:
@@ -742,13 +744,15 @@ def burst_table(data: dict) -> str:
     if peer:
         facts = ", ".join(f"{k}: {v}" for k, v in peer.items())
         lines += [f"Slurm peer (same machine, same run, after gpugrant's in each run): {facts}.", ""]
-    else:
+    elif not data.get("peer_errors"):
         why = data.get("peer_not_run") or "not asked for"
         lines += [
             f"**Slurm was not run** ({why}): no Slurm figures below, and the targets against it are "
             "not checked.",
             "",
         ]
+    for error in data.get("peer_errors") or []:
+        lines += [f"**Slurm failed** in run {error['run']}, {error['scenario']} loop: `{error['error']}`", ""]
     header = [
         "| system | run | accepted / submissions | not accepted | makespan s | accepted/s "
         "| time-to-acceptance p50 / p95 / p99 / max (accepted ones) | p99 over every submission "
@@ -770,7 +774,9 @@ def burst_table(data: dict) -> str:
             "for one is timed from before the wait). Time-to-acceptance counts from the scheduled arrival."
         ),
     }
-    systems = [("gpugrant", "**gpugrant**")] + ([("slurm", "Slurm")] if peer else [])
+    systems = [("gpugrant", "**gpugrant**")] + (
+        [("slurm", "Slurm")] if any(r["target"] == "slurm" for r in runs) else []
+    )
     for scenario in c["scenarios"]:
         lines += [titles[scenario], "", *header]
         for key, label in systems:
