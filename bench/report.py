@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.report                      # all three (the burst and the placement
                                                           # comparison need PostgreSQL, RabbitMQ, Redis)
     .venv/bin/python -m bench.report --only replay        # no services needed
-    .venv/bin/python -m bench.report --only burst
+    .venv/bin/python -m bench.report --only burst         # [--burst-peer auto|slurm|none]: Slurm beside
+                                                          # gpugrant (auto: if bench.slurm_peer imports,
+                                                          # as root)
     .venv/bin/python -m bench.report --only placement     # also needs `make cluster` (with Kueue)
     .venv/bin/python -m bench.report --only weeks         # the table of an existing bench.replay_weeks
                                                           # JSON (--weeks-json, default weeks.json)
