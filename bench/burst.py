@@ -63,6 +63,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 READ_EVERY = 3  # one read per this many accepted submissions, per client
+CLIENT_KEEPALIVE_S = 1.5  # below gunicorn's --keep-alive (2 s by default)
 PEER_NODES = 64  # simulated GPU nodes × 8 GPUs seeded for gpugrant; the Slurm peer gets as many
 
 
@@ -407,7 +408,9 @@ async def drive(target, scenario: str, args, users: int) -> dict:
     subs: list[Submission] = []
     timeout = aiohttp.ClientTimeout(total=30)
     limit = args.clients if scenario == "closed" else args.connection_limit
-    connector = aiohttp.TCPConnector(limit=limit)
+    # Idle connections are dropped before gunicorn's own keep-alive (2 s) closes them: reusing one the server
+    # has just closed would fail as a lost connection that no server fault caused.
+    connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=CLIENT_KEEPALIVE_S)
     start = time.perf_counter()
     deadline = start + args.duration_limit
 
@@ -799,6 +802,7 @@ def summarise(args, scenarios: list[str], runs: list[dict], peer_facts: dict | N
             "arrival_window_s": args.arrival_window,
             "arrival_process": f"Poisson (exponential gaps, random.Random({args.seed}))",
             "open_loop_connection_limit": args.connection_limit,
+            "client_keepalive_s": CLIENT_KEEPALIVE_S,
             "organisations": args.organisations,
             "duration_limit_s": args.duration_limit,
             "workers": args.workers,

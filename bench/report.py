@@ -797,7 +797,13 @@ def burst_table(data: dict) -> str:
         lines += ["", "Per attempt (one HTTP request each, not a submission; ms p50 / p95 / p99):", ""]
         for key, label in systems:
             for r in (r for r in runs if r["target"] == key and r["scenario"] == scenario):
-                lines.append(f"- {label.strip('*')}, run {r['run']}: {_per_attempt(r)}")
+                lag = r.get("generator_lag_ms")
+                behind = (
+                    f"; the generator's lag behind the arrivals p99 / max: {lag['p99']:g} / {lag['max']:g}"
+                    if lag
+                    else ""
+                )
+                lines.append(f"- {label.strip('*')}, run {r['run']}: {_per_attempt(r)}{behind}")
         lines.append("")
     lines += ["Targets:", ""]
     lines += [f"- {verdict}: {text}" for verdict, text in burst_targets(data)]
