@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.report                      # all three (the burst and the placement
                                                           # comparison need PostgreSQL, RabbitMQ, Redis)
     .venv/bin/python -m bench.report --only replay        # no services needed
-    .venv/bin/python -m bench.report --only burst
+    .venv/bin/python -m bench.report --only burst         # [--burst-peer auto|slurm|none]: Slurm beside
+                                                          # gpugrant (auto: if bench.slurm_peer imports,
+                                                          # as root)
     .venv/bin/python -m bench.report --only placement     # also needs `make cluster` (with Kueue)
     .venv/bin/python -m bench.report --only weeks         # the table of an existing bench.replay_weeks
                                                           # JSON (--weeks-json, default weeks.json)
@@ -161,17 +163,41 @@ def replay_targets(scenarios) -> list[dict]:
     ]
 
 
-def run_burst(out_dir: Path, runs: int) -> dict:
+BURST_PEER_CHOICES = ("auto", "slurm", "none")
+
+
+def burst_peer_decision(choice: str) -> tuple[str | None, str | None]:
+    """("slurm", None) to run the Slurm peer beside gpugrant, or (None, why it is not run)."""
+    if choice == "none":
+        return None, "not asked for (--burst-peer none)"
+    try:
+        import bench.slurm_peer  # noqa: F401
+    except ImportError as exc:
+        return None, f"bench.slurm_peer does not import here ({exc})"
+    if choice == "auto" and hasattr(os, "geteuid") and os.geteuid() != 0:
+        return None, "slurmctld/slurmd need root and this run is not root (--burst-peer slurm to try anyway)"
+    return "slurm", None
+
+
+def run_burst(out_dir: Path, runs: int, peer: str = "auto") -> dict:
     path = out_dir / "burst.json"
     command = [
-        sys.executable, "-m", "bench.burst", "--clients", "1000", "--submissions", "10000",
-        "--organisations", "50", "--duration-limit", "120", "--runs", str(runs), "--json", str(path),
+        sys.executable, "-m", "bench.burst", "--scenario", "both",
+        "--clients", "1000", "--submissions", "10000", "--organisations", "50",
+        "--arrivals", "10000", "--arrival-window", "60", "--duration-limit", "120",
+        "--runs", str(runs), "--json", str(path),
     ]  # fmt: skip
+    peer_name, why_not = burst_peer_decision(peer)
+    if peer_name:
+        command += ["--peer", peer_name]
     print("$", " ".join(command[1:]), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
     report = json.loads(path.read_text())
     report["machine"] = machine()
     report["load_average_after"] = load_average()
+    report["command"] = " ".join(["python", *command[1:-2]])
+    if not peer_name:
+        report["peer_not_run"] = why_not
     path.write_text(json.dumps(report, indent=2))
     return report
 
@@ -574,48 +600,213 @@ def _bound(r: dict) -> str:
     return f"{r['utilization_bound']:.3f}" if "utilization_bound" in r else "—"
 
 
+def _s(value) -> str:
+    """Seconds for the burst table: ms below 1 s."""
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _p99_all(value) -> str:
+    return "beyond the run (> 1 % not accepted)" if value is None else _s(value)
+
+
+def _tta(t: dict) -> str:
+    return " / ".join(_s(t[p]) for p in ("p50", "p95", "p99", "max"))
+
+
+def _load(run: dict) -> str:
+    before, after = run.get("load_before") or [], run.get("load_after") or []
+    return f"{before[0]:.1f} → {after[0]:.1f}" if before and after else "—"
+
+
+def _burst_row(system: str, label: str, r: dict) -> str:
+    check = r["check"]
+    holds = "—" if check.get("budgets_with_wrong_holds") is None else check["budgets_with_wrong_holds"]
+    overdrawn = "—" if check.get("budgets_overdrawn") is None else check["budgets_overdrawn"]
+    duplicated = check["duplicated_in_db"] + check["jobs_without_a_201"]
+    return (
+        f"| {system} | {label} | {r['accepted']:,} / {r['submissions']:,} | {r['not_accepted']:,} "
+        f"| {r['makespan_s']:.1f} | {r['accepted_per_s']:,.1f} | {_tta(r['time_to_acceptance_s'])} "
+        f"| {_p99_all(r.get('time_to_acceptance_p99_all_s')) if r['not_accepted'] else 'same'} "
+        f"| {r['attempts_per_submission']['mean']:.2f} / {r['attempts_per_submission']['max']} "
+        f"| {r['shed_503']:,} | {r['throttled_429']:,} | {r['server_errors_5xx_other_than_503']} "
+        f"| {r['connection_errors']} | {check['lost']} / {duplicated} | {holds} / {overdrawn} | {_load(r)} |"
+    )
+
+
+def _per_attempt(r: dict) -> str:
+    lat = r["per_attempt_latency_ms"]
+    statuses = {endpoint: len(counts) for endpoint, counts in r.get("status_counts", {}).items()}
+    return "; ".join(
+        f"{endpoint}: {v['p50']:g} / {v['p95']:g} / {v['p99']:g} (n={v['count']:,})"
+        for endpoint, v in lat.items()
+        # "GET /jobs → 200" repeats "GET /jobs" when every answer had that status
+        if "settle" not in endpoint and not ("→" in endpoint and statuses.get(endpoint.split(" →")[0]) == 1)
+    )
+
+
+def burst_targets(data: dict) -> list[tuple[str, str]]:
+    """(verdict, text) per target: met, **MISSED**, or "not checked" where the figure is missing."""
+    summary = data.get("summary", {})
+    gpugrant, slurm = summary.get("gpugrant", {}), summary.get("slurm", {})
+    why = data.get("peer_not_run") or (
+        "it failed (above)" if data.get("peer_errors") else "no Slurm figures in this JSON"
+    )
+    out: list[tuple[str, str]] = []
+
+    def check(ok: bool) -> str:
+        return "met" if ok else "**MISSED**"
+
+    for scenario, name in (("closed", "closed loop"), ("open", "open loop")):
+        g = gpugrant.get(scenario)
+        if g is None:
+            continue
+        gm, s = g["median_over_runs"], slurm.get(scenario)
+        g99 = gm["time_to_acceptance_p99_all_s"]
+        if s is None:
+            out.append(("not checked", f"{name}: accepted/s ≥ Slurm's — Slurm not run: {why}"))
+            out.append(("not checked", f"{name}: p99 time-to-acceptance ≤ Slurm's — Slurm not run: {why}"))
+        else:
+            sm = s["median_over_runs"]
+            s99 = sm["time_to_acceptance_p99_all_s"]
+            out.append(
+                (
+                    check(gm["accepted_per_s"] >= sm["accepted_per_s"]),
+                    f"{name}: accepted/s ≥ Slurm's (medians over runs): {gm['accepted_per_s']:,.1f} vs "
+                    f"{sm['accepted_per_s']:,.1f}",
+                )
+            )
+            ok = g99 is not None and (s99 is None or g99 <= s99)
+            out.append(
+                (
+                    check(ok),
+                    f"{name}: p99 time-to-acceptance ≤ Slurm's (medians over runs, every submission): "
+                    f"{_s(g99) if g99 is not None else 'beyond the run'} vs "
+                    f"{_s(s99) if s99 is not None else 'beyond the run'}",
+                )
+            )
+        if scenario == "closed":
+            out.append(
+                (
+                    check(gm["accepted_per_s"] >= 1000),
+                    f"{name}: ≥ 1,000 accepted/s (median over runs): {gm['accepted_per_s']:,.1f}",
+                )
+            )
+        else:
+            out.append(
+                (
+                    check(g99 is not None and g99 < 5),
+                    f"{name}: p99 time-to-acceptance < 5 s (median over runs, every submission): "
+                    + (_s(g99) if g99 is not None else "beyond the run (> 1 % not accepted)"),
+                )
+            )
+    for system, per in (("gpugrant", gpugrant), ("Slurm", slurm)):
+        for scenario, g in per.items():
+            w = g["worst_run"]
+            bad = w["lost"] + w["duplicated"] + w["overdrawn"]
+            out.append(
+                (
+                    check(bad == 0),
+                    f"{system}, {scenario} loop: zero lost / duplicated / overdrawn in every run "
+                    f"(worst run: {w['lost']} / {w['duplicated']} / {w['overdrawn']})",
+                )
+            )
+            out.append(
+                (
+                    check(w["server_errors_5xx_other_than_503"] == 0),
+                    f"{system}, {scenario} loop: no 5xx other than 503 in any run "
+                    f"(worst run: {w['server_errors_5xx_other_than_503']})",
+                )
+            )
+    return out
+
+
 def burst_table(data: dict) -> str:
-    s = data["scenario"]
-    lat = data["median_latency_ms"]
-
-    def trio(endpoint: str) -> str:
-        values = lat.get(endpoint)
-        return " / ".join(f"{values[p]:g}" for p in ("p50", "p95", "p99")) if values else "—"
-
-    post, accepted = "POST /jobs", "POST /jobs → 201"  # every submission; the accepted ones
-    lines = [
-        f"Generated by `python -m bench.report` on {data['date']}: {s['submissions']:,} submissions from "
-        f"{s['clients']:,} clients in {s['organisations']} organisations, {len(data['runs'])} runs (medians), "
-        f"gunicorn {s['workers']} workers × {s['threads']} threads; machine: {data['machine']}; load average "
-        f"after: {data.get('load_average_after', 'unknown')}. Latencies in ms (p50 / p95 / p99).",
+    c = data["config"]
+    runs = data["runs"]
+    n_runs = max((r["run"] for r in runs), default=0)
+    peer = data.get("peer")
+    lines = [f"**{data['note']}**", ""] if data.get("note") else []
+    lines += [
+        f"Table generated by `bench.report` on {data['date']}"
+        + (f" from `{data['command']}`" if data.get("command") else "")
+        + f": {n_runs} run(s); gunicorn {c['workers']} workers × {c['threads']} threads, "
+        f"`GPUGRANT_SUBMIT_CONCURRENCY={c['submit_concurrency']}`, Retry-After {c['retry_after_s']} s; "
+        f"machine: {data['machine']}; load average (1 min) before → after "
+        f"each run in the last column; after everything: {data.get('load_average_after', 'unknown')}.",
         "",
-        "| scenario | accepted (201) per run | accepted/s | latency by endpoint and status | 503 shed | 429 | other 5xx | lost | duplicated | holds wrong | overdrawn |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| burst | {data['median_accepted']:,.0f} | **{data['median_accepted_per_s']:,.1f}** | "
-        + "; ".join(f"{e}: {trio(e)}" for e in sorted(lat))
-        + f" | {data['shed_503']:,} | {data['throttled_429']:,} | {data['server_errors_5xx_other_than_503']} "
-        f"| {data['lost']} | {data['duplicated']} | {data['holds_wrong']} | {data['overdrawn']} |",
-        "",
-        "Targets: "
-        + "; ".join(
-            [
-                f"≥ 1,000 accepted/s: {'met' if data['median_accepted_per_s'] >= 1000 else '**MISSED**'} "
-                f"({data['median_accepted_per_s']:,.1f})",
-                *(
-                    f"p99 < 250 ms ({name}): "
-                    + (
-                        ("met" if lat[name]["p99"] < 250 else "**MISSED**") + f" ({lat[name]['p99']:g} ms)"
-                        if name in lat
-                        else "not measured"
-                    )
-                    for name in (post, accepted)
-                ),
-                f"zero 5xx other than shedding: {'met' if data['server_errors_5xx_other_than_503'] == 0 else '**MISSED**'}",
-                f"zero lost / duplicated: {'met' if data['lost'] == data['duplicated'] == 0 else '**MISSED**'}",
-            ]
-        )
+        "Client rules: gpugrant — "
+        + c["client_rules"]["gpugrant"]
+        + ". Slurm — "
+        + c["client_rules"]["slurm"]
         + ".",
+        "",
     ]
+    if peer:
+        facts = ", ".join(f"{k}: {v}" for k, v in peer.items())
+        lines += [f"Slurm peer (same machine, same run, after gpugrant's in each run): {facts}.", ""]
+    elif not data.get("peer_errors"):
+        why = data.get("peer_not_run") or "not asked for"
+        lines += [
+            f"**Slurm was not run** ({why}): no Slurm figures below, and the targets against it are "
+            "not checked.",
+            "",
+        ]
+    for error in data.get("peer_errors") or []:
+        lines += [f"**Slurm failed** in run {error['run']}, {error['scenario']} loop: `{error['error']}`", ""]
+    header = [
+        "| system | run | accepted / submissions | not accepted | makespan s | accepted/s "
+        "| time-to-acceptance p50 / p95 / p99 / max (accepted ones) | p99 over every submission "
+        "| attempts per submission mean / max | 503 | 429 | other 5xx | connection errors "
+        "| lost / duplicated | holds wrong / overdrawn | load before → after |",
+        "| --- " * 16 + "|",
+    ]
+    titles = {
+        "closed": (
+            f"Closed loop: {c['clients']:,} clients, {c['submissions']:,} submissions in all, each client's next "
+            "only after its last was accepted; on gpugrant's side every third client also reads its jobs "
+            "after an acceptance."
+        ),
+        "open": (
+            f"Open loop: {c['arrivals']:,} users arriving over {c['arrival_window_s']:g} s "
+            f"({c['arrival_process']}; {c['arrivals'] / c['arrival_window_s']:,.0f}/s offered, so accepted/s cannot "
+            "exceed about that), each with its own API key submitting one job; at most "
+            f"{c['open_loop_connection_limit']:,} connections open at once (aiohttp's limit: a request waiting "
+            "for one is timed from before the wait). Time-to-acceptance counts from the scheduled arrival."
+        ),
+    }
+    systems = [("gpugrant", "**gpugrant**")] + (
+        [("slurm", "Slurm")] if any(r["target"] == "slurm" for r in runs) else []
+    )
+    for scenario in c["scenarios"]:
+        lines += [titles[scenario], "", *header]
+        for key, label in systems:
+            rows = [r for r in runs if r["target"] == key and r["scenario"] == scenario]
+            for r in rows:
+                lines.append(_burst_row(label, str(r["run"]), r))
+            m = data.get("summary", {}).get(key, {}).get(scenario)
+            if m and len(rows) > 1:
+                mm = m["median_over_runs"]
+                lines.append(
+                    f"| {label} | median over {m['runs']} runs | {mm['accepted']:,.0f} | {mm['not_accepted']:,.0f} "
+                    f"| {mm['makespan_s']:.1f} | {mm['accepted_per_s']:,.1f} | {_tta(mm['time_to_acceptance_s'])} "
+                    f"| {_p99_all(mm['time_to_acceptance_p99_all_s'])} | {mm['attempts_per_submission_mean']:.2f} / — "
+                    f"| {mm['shed_503']:,.0f} | {mm['throttled_429']:,.0f} | — | — | — | — | — |"
+                )
+        lines += ["", "Per attempt (one HTTP request each, not a submission; ms p50 / p95 / p99):", ""]
+        for key, label in systems:
+            for r in (r for r in runs if r["target"] == key and r["scenario"] == scenario):
+                lag = r.get("generator_lag_ms")
+                behind = (
+                    f"; the generator's lag behind the arrivals p99 / max: {lag['p99']:g} / {lag['max']:g}"
+                    if lag
+                    else ""
+                )
+                lines.append(f"- {label.strip('*')}, run {r['run']}: {_per_attempt(r)}{behind}")
+        lines.append("")
+    lines += ["Targets:", ""]
+    lines += [f"- {verdict}: {text}" for verdict, text in burst_targets(data)]
     return "\n".join(lines)
 
 
@@ -713,6 +904,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--cycle-s", type=float, default=0.0)
     parser.add_argument("--burst-runs", type=int, default=3)
+    parser.add_argument(
+        "--burst-peer",
+        choices=BURST_PEER_CHOICES,
+        default="auto",
+        help="the Slurm peer beside gpugrant in the burst (auto: when bench.slurm_peer imports and as root)",
+    )
     parser.add_argument("--placement-nodes", type=int, default=500)
     parser.add_argument("--placement-runs", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
@@ -780,7 +977,7 @@ def main(argv=None) -> int:
         path.write_text(json.dumps(data, indent=2))
         doc = rewrite_section(doc, "rounds", rounds_table(data))
     if args.only in (None, "burst"):
-        doc = rewrite_section(doc, "burst", burst_table(run_burst(out_dir, args.burst_runs)))
+        doc = rewrite_section(doc, "burst", burst_table(run_burst(out_dir, args.burst_runs, args.burst_peer)))
     if args.only in (None, "placement"):
         data = run_placement(out_dir, args.placement_nodes, args.placement_runs)
         doc = rewrite_section(doc, "placement", placement_table(data))
