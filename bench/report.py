@@ -746,6 +746,12 @@ def session_start_table(data: dict) -> str:
             f"- {'met' if met else '**MISSED**'}: median click to a usable notebook ≤ 5 s (KubeSpawner: 2–5 s per "
             f"pod with images pulled), the page polling every {headline['poll_s']:g} s: {value}"
             + (f"; {headline['failed']} launches failed" if headline["failed"] else ""),
+            *(
+                f"- the Stop form answered an error (not its redirect) after {v['stop_errors']} of the "
+                f"{v['succeeded']} launches polling every {v['poll_s']:g} s; each session still ended"
+                for v in variants
+                if v.get("stop_errors")
+            ),
         ]
     )
 

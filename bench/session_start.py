@@ -30,7 +30,8 @@ Reported per launch: both times, and the phases on the service's side: submitted
 server started (the API's ``scheduled_at``), seen running (``started_at``), JupyterLab listening (its
 socket's creation time), the kernel created. Median (statistics.median: the mean of the two middle
 values for an even count) and p95 by nearest rank (the ⌈0.95·n⌉-th smallest). A launch that fails
-(refused, timed out, the wrong output) is counted and reported, and the bench exits 1.
+(refused, timed out, the wrong output) is counted and reported, and the bench exits 1; so does a Stop
+form that answers anything but its redirect (the session is still waited for until it ends).
 """
 
 import argparse
@@ -347,12 +348,14 @@ def launch(client: httpx.Client, base: str, poll_s: float, folder: Path) -> dict
             exists = path is not None and path.exists()
             out[f"server_{name}_s"] = round(path.stat().st_mtime - wall0, 3) if exists else None
     finally:
-        out["stop_s"] = stop(client, base, public_id)
+        out["stop_s"], out["stop_status"] = stop(client, base, public_id)
     return out
 
 
-def stop(client: httpx.Client, base: str, public_id: str) -> float:
-    """The page's Stop form; back once the job ended and the allocation shows no GPUs in sessions."""
+def stop(client: httpx.Client, base: str, public_id: str) -> tuple[float, int]:
+    """The page's Stop form; back once the job ended and the allocation shows no GPUs in sessions: how
+    long that took, and what the form's POST answered (302; anything else is reported, and the session
+    is still waited for, as a user who saw an error page would reload the session's page)."""
     started = time.perf_counter()
     page = client.get(f"/my-sessions/{public_id}/")
     answer = client.post(
@@ -361,14 +364,14 @@ def stop(client: httpx.Client, base: str, public_id: str) -> float:
         headers={"Referer": f"{base}/my-sessions/{public_id}/", "Origin": base},
     )
     if answer.status_code != 302:
-        raise RuntimeError(f"stopping the session answered {answer.status_code}")
+        print(f"    the Stop form answered {answer.status_code}", file=sys.stderr, flush=True)
     while time.perf_counter() - started < STOP_TIMEOUT_S:
         job = client.get(f"/api/v1/sessions/{public_id}").json()["job"]
         if job["state"] in ("succeeded", "failed", "cancelled", "timed_out", "exhausted"):
             form = client.get("/my-sessions/new/")
             in_use = GPUS_IN_USE.search(form.text)
             if in_use is not None and in_use.group(1) == "0":
-                return round(time.perf_counter() - started, 3)
+                return round(time.perf_counter() - started, 3), answer.status_code
         time.sleep(0.2)
     raise RuntimeError(f"the session {public_id} did not end within {STOP_TIMEOUT_S:.0f} s")
 
@@ -418,6 +421,7 @@ def summary(launches: list[dict]) -> dict:
             out["phase_medians_s"][name] = round(statistics.median(values), 3)
     out["waited_in_queue_launches"] = sum(1 for x in done if x["waited_in_queue"])
     out["page_reloads"] = sum(x["page_reloads"] for x in done)
+    out["stop_errors"] = sum(1 for x in done if x.get("stop_status", 302) != 302)
     return out
 
 
@@ -487,6 +491,17 @@ def main(argv=None) -> int:
                 flush=True,
             )
         client.close()
+    except BaseException:
+        for name in ("server", "worker"):  # the folder goes; what the service said stays on the screen
+            log = folder / "logs" / f"{name}.log"
+            if log.exists():
+                print(
+                    f"--- the end of {name}.log ---",
+                    *log.read_text().splitlines()[-60:],
+                    sep="\n",
+                    file=sys.stderr,
+                )
+        raise
     finally:
         service.stop()
         if args.keep:
@@ -522,7 +537,8 @@ def main(argv=None) -> int:
             )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
-    return 1 if failures else 0
+    stop_errors = sum(v["stop_errors"] for v in report["variants"] if "stop_errors" in v)
+    return 1 if failures or stop_errors else 0
 
 
 if __name__ == "__main__":

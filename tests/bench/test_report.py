@@ -135,7 +135,9 @@ def test_the_session_start_table_checks_the_median_and_counts_failures_and_waits
 
     assert nearest_rank(list(range(1, 21)), 0.95) == 19  # the ceil(0.95 n)-th smallest
     assert nearest_rank([3.0], 0.95) == 3.0
-    fast = summary([_launch(s) for s in (3.0, 4.0, 5.0, 4.5)] + [_launch(4.0, waited=True)])
+    fast = summary(
+        [_launch(s) for s in (3.0, 4.0, 5.0, 4.5)] + [_launch(4.0, waited=True) | {"stop_status": 500}]
+    )
     slow = summary([_launch(6.0), _launch(7.0), {"poll_s": 0.1, "error": "not running in time"}])
     assert fast["usable_s"]["median"] == 4.0 and fast["waited_in_queue_launches"] == 1
     assert fast["phase_medians_s"]["command_started_to_listening"] == 1.8
@@ -154,5 +156,9 @@ def test_the_session_start_table_checks_the_median_and_counts_failures_and_waits
     assert "- met: median click to a usable notebook ≤ 5 s" in table
     assert "| every 1 s (the page) | 5 | 0 | 1 | 3.50 |" in table
     assert "| every 0.1 s | 2 | 1 |" in table
+    assert (
+        "the Stop form answered an error (not its redirect) after 1 of the 5 launches polling every 1 s"
+        in table
+    )
     table = session_start_table({**common, "variants": [{"poll_s": 1.0, **slow}]})
     assert "- **MISSED**: median click to a usable notebook ≤ 5 s" in table and "1 launches failed" in table
