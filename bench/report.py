@@ -7,6 +7,8 @@
     .venv/bin/python -m bench.report --only placement     # also needs `make cluster` (with Kueue)
     .venv/bin/python -m bench.report --only weeks         # the table of an existing bench.replay_weeks
                                                           # JSON (--weeks-json, default weeks.json)
+    .venv/bin/python -m bench.report --only session-start # click to a usable notebook on the demo's
+                                                          # service (a few minutes; not in the default run)
 
 (`make bench` runs the first.) Results go to ``--out`` (default ``bench-results/``, git-ignored) as
 ``replay.json``, ``burst.json`` and ``placement.json``; the tables between the ``<!-- bench:NAME -->``
@@ -746,6 +748,11 @@ def session_start_table(data: dict) -> str:
             f"- {'met' if met else '**MISSED**'}: median click to a usable notebook ≤ 5 s (KubeSpawner: 2–5 s per "
             f"pod with images pulled), the page polling every {headline['poll_s']:g} s: {value}"
             + (f"; {headline['failed']} launches failed" if headline["failed"] else ""),
+            *(
+                f"- failed: {failure['error']} (polling every {failure['poll_s']:g} s; the portal logged: "
+                f"`{failure.get('server_error') or 'nothing'}`)"
+                for failure in data.get("failures", [])
+            ),
             *(
                 f"- the Stop form answered an error (not its redirect) after {v['stop_errors']} of the "
                 f"{v['succeeded']} launches polling every {v['poll_s']:g} s; each session still ended"

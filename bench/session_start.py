@@ -376,6 +376,13 @@ def stop(client: httpx.Client, base: str, public_id: str) -> tuple[float, int]:
     raise RuntimeError(f"the session {public_id} did not end within {STOP_TIMEOUT_S:.0f} s")
 
 
+def last_error(logs: Path) -> str | None:
+    """The last exception the portal logged (what a 500 was), for the report."""
+    lines = (logs / "server.log").read_text(errors="replace").splitlines()
+    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    return found[-1] if found else None
+
+
 # --- figures ---------------------------------------------------------------------------------------------
 
 
@@ -475,7 +482,7 @@ def main(argv=None) -> int:
             try:
                 result = launch(client, service.base, poll_s, folder)
             except LaunchFailed as error:
-                result = {"poll_s": poll_s, "error": str(error)}
+                result = {"poll_s": poll_s, "error": str(error), "server_error": last_error(folder / "logs")}
                 failures.append(result)
             (warmups if kind == "warmup" else variants[poll_s]).append(result)
             print(
@@ -486,7 +493,7 @@ def main(argv=None) -> int:
                     f"listening {result['server_listening_s']}, seen {result['seen_running_s']}), "
                     f"stopped in {result['stop_s']:.1f} s"
                     if "usable_s" in result
-                    else f"FAILED: {result['error']}"
+                    else f"FAILED: {result['error']} ({result['server_error']})"
                 ),
                 flush=True,
             )
