@@ -187,6 +187,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Wait for a writer instead of failing at once: the demo's web and worker processes share the file.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Take the write lock when a transaction begins: a transaction that reads, then writes while another
+    # process writes, cannot upgrade its lock and fails at once ("database is locked", a 500) instead of
+    # waiting (bench.session_start found launches and stops refused so on the demo).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets parallel test runs on one server use separate test databases.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}

@@ -5,7 +5,15 @@ import csv
 from datetime import datetime, timedelta
 
 from bench.replay_weeks import replay_week
-from bench.report import SCENARIOS, burst_table, replay_table, rewrite_section, run_replay, weeks_table
+from bench.report import (
+    SCENARIOS,
+    burst_table,
+    replay_table,
+    rewrite_section,
+    run_replay,
+    session_start_table,
+    weeks_table,
+)
 
 
 def write_trace(path, rows):
@@ -197,3 +205,58 @@ def test_burst_figures_count_every_wait_and_every_submission():
     offsets = arrival_offsets(2000, 20.0, seed=1)
     assert offsets == arrival_offsets(2000, 20.0, seed=1) and offsets == sorted(offsets)
     assert 18 < offsets[-1] < 22  # about the window: Poisson, not squeezed into it
+
+
+def _launch(usable_s, waited=False):
+    return {
+        "page_s": 0.1,
+        "server_submitted_s": 0.05,
+        "server_scheduled_s": 0.5,
+        "server_bound_s": 0.6,
+        "server_command_started_s": 0.7,
+        "server_listening_s": 2.5,
+        "server_running_s": 1.5,
+        "seen_running_s": 2.0,
+        "lab_s": usable_s - 0.5,
+        "kernel_created_s": usable_s - 0.4,
+        "usable_s": usable_s,
+        "waited_in_queue": waited,
+        "page_reloads": 0,
+    }
+
+
+def test_the_session_start_table_checks_the_median_and_counts_failures_and_waits():
+    from bench.session_start import nearest_rank, summary
+
+    assert nearest_rank(list(range(1, 21)), 0.95) == 19  # the ceil(0.95 n)-th smallest
+    assert nearest_rank([3.0], 0.95) == 3.0
+    fast = summary(
+        [_launch(s) for s in (3.0, 4.0, 5.0, 4.5)] + [_launch(4.0, waited=True) | {"stop_status": 500}]
+    )
+    slow = summary([_launch(6.0), _launch(7.0), {"poll_s": 0.1, "error": "not running in time"}])
+    assert fast["usable_s"]["median"] == 4.0 and fast["waited_in_queue_launches"] == 1
+    assert fast["phase_medians_s"]["command_started_to_listening"] == 1.8
+    assert slow["failed"] == 1 and slow["succeeded"] == 2
+    common = {
+        "warmup": {},
+        "sandboxed": True,
+        "unsandboxed_reason": None,
+        "machine": "m",
+        "date": "2026-12-07",
+        "load_average_after": "1.0 / 1.0 / 1.0",
+        "command": "python -m bench.session_start",
+        "service_ready_s": 20,
+    }
+    table = session_start_table({**common, "variants": [{"poll_s": 1.0, **fast}, {"poll_s": 0.1, **slow}]})
+    assert "- met: median click to a usable notebook ≤ 5 s" in table
+    assert "| every 1 s (the page) | 5 | 0 | 1 | 3.50 |" in table
+    assert "| every 0.1 s | 2 | 1 |" in table
+    assert (
+        "the Stop form answered an error (not its redirect) after 1 of the 5 launches polling every 1 s"
+        in table
+    )
+    table = session_start_table({**common, "variants": [{"poll_s": 1.0, **slow}]})
+    assert "- **MISSED**: median click to a usable notebook ≤ 5 s" in table
+    assert (
+        "- **MISSED**: every launch usable, none waiting in the queue, every stop answered: 1 of 3" in table
+    )

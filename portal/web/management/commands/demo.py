@@ -16,6 +16,38 @@ from scheduler.node_keys import node_key_create
 from workers import local_layout
 
 
+def worker_command() -> list[str]:
+    """The demo's Celery worker, with beat in it: the scheduler (cycles, reconcile, sweep) and
+    notification emails (bench.session_start starts the same one)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--beat",
+        "--pool=solo",
+        "--loglevel=WARNING",
+        f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}",
+    ]
+
+
+def serve(port: int) -> None:
+    """The portal and its sessions (/sessions/: HTTP and WebSockets) in one ASGI server, as in
+    production's sessions Deployment; in DEBUG portal.asgi serves static files as runserver would."""
+    import uvicorn
+
+    uvicorn.run(
+        "portal.asgi:application",  # by name: the edges (web) do not import the entry point
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        access_log=False,  # a line per request would name sessions' paths (docs/sessions.md, Logging)
+        log_level="warning",
+    )
+
+
 class Command(BaseCommand):
     help = "Migrate, seed demo data, start a Celery worker (with beat) and the portal on 127.0.0.1:$PORT."
 
@@ -38,23 +70,7 @@ class Command(BaseCommand):
         try:
             if not options["no_worker"]:
                 # The worker runs the scheduler (cycles, reconcile, sweep) and sends notification emails.
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "portal",
-                            "worker",
-                            "--beat",
-                            "--pool=solo",
-                            "--loglevel=WARNING",
-                            f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}",
-                        ],
-                        env={**os.environ},
-                    )
-                )
+                processes.append(subprocess.Popen(worker_command(), env={**os.environ}))
                 processes.extend(self._agents(port))
             url = f"http://127.0.0.1:{port}/"
             self.stdout.write(self._banner(url))
@@ -70,18 +86,7 @@ class Command(BaseCommand):
                     process.kill()
 
     def _serve(self, port: int) -> None:
-        """The portal and its sessions (/sessions/: HTTP and WebSockets) in one ASGI server, as in
-        production's sessions Deployment; in DEBUG portal.asgi serves static files as runserver would."""
-        import uvicorn
-
-        uvicorn.run(
-            "portal.asgi:application",  # by name: the edges (web) do not import the entry point
-            host="127.0.0.1",
-            port=port,
-            ws="websockets-sansio",
-            access_log=False,  # a line per request would name sessions' paths (docs/sessions.md, Logging)
-            log_level="warning",
-        )
+        serve(port)
 
     def _agents(self, port: str) -> list[subprocess.Popen]:
         """One node agent per local node, reporting usage to this portal with its own node key."""
