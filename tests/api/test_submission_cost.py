@@ -16,9 +16,9 @@ from tests.api.test_jobs_api import body
 
 pytestmark = pytest.mark.django_db
 
-# API key, memberships, the allocation, the queue's size, and one statement that takes the hold and
-# writes the job, its event and its Idempotency-Key (docs/benchmarks.md, section 6: it was 18).
-STATEMENTS_PER_SUBMISSION = 5
+# API key, memberships, the allocation with its queue's size, and one statement that takes the hold and
+# writes the job, its event and its Idempotency-Key (docs/benchmarks.md, section 6: it was 18, then 5).
+STATEMENTS_PER_SUBMISSION = 4
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def statements_of(api, data, **headers) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("headers", [{}, {"HTTP_IDEMPOTENCY_KEY": "counted-1"}], ids=["no key", "key"])
-def test_a_submission_takes_five_statements_on_postgresql(client_for, owner, allocation, nodes, headers):
+def test_a_submission_takes_four_statements_on_postgresql(client_for, owner, allocation, nodes, headers):
     api = client_for(owner)
     statements_of(api, body(allocation, name="first"))  # marks the API key used, reads node sizes
     statements = statements_of(api, body(allocation, name="counted"), **headers)

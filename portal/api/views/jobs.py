@@ -25,7 +25,7 @@ from quotas.selectors import allocation_to_submit_against
 from scheduler import services
 from scheduler.backends import get_backend
 from scheduler.models import JobKind
-from scheduler.queue_view import queue_view_for_new_job
+from scheduler.queue_view import queue_size, queue_view_of_size
 from scheduler.selectors import job_events, jobs_visible_to
 
 
@@ -103,7 +103,10 @@ class JobListCreate(BatchedThrottles, APIView):
         data = JobIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        allocation = allocation_to_submit_against(request.user, values.pop("allocation"))
+        # The allocation, with the size of the job's queue for its response, in one query.
+        allocation = allocation_to_submit_against(
+            request.user, values.pop("allocation"), queue_total=queue_size(values["gpu_type"])
+        )
         if allocation is None:
             raise InvalidInput(
                 gettext("No such allocation."),
@@ -121,7 +124,7 @@ class JobListCreate(BatchedThrottles, APIView):
                 allocation.organisation,
                 request.user,
             )
-            views = {job.gpu_type: queue_view_for_new_job(job.gpu_type)}
+            views = {job.gpu_type: queue_view_of_size(job.gpu_type, allocation.queue_total)}
             return JobOut(job, context={"queue_views": views}).data
 
         key = request.headers.get("Idempotency-Key")
