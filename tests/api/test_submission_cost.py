@@ -16,9 +16,10 @@ from tests.api.test_jobs_api import body
 
 pytestmark = pytest.mark.django_db
 
-# API key, memberships, the allocation with its queue's size, and one statement that takes the hold and
-# writes the job, its event and its Idempotency-Key (docs/benchmarks.md, section 6: it was 18, then 5).
-STATEMENTS_PER_SUBMISSION = 4
+# The API key with its user's memberships, the allocation with its queue's size, and one statement that
+# takes the hold and writes the job, its event and its Idempotency-Key (docs/benchmarks.md, section 6: it
+# was 18, then 5).
+STATEMENTS_PER_SUBMISSION = 3
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def statements_of(api, data, **headers) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("headers", [{}, {"HTTP_IDEMPOTENCY_KEY": "counted-1"}], ids=["no key", "key"])
-def test_a_submission_takes_four_statements_on_postgresql(client_for, owner, allocation, nodes, headers):
+def test_a_submission_takes_three_statements_on_postgresql(client_for, owner, allocation, nodes, headers):
     api = client_for(owner)
     statements_of(api, body(allocation, name="first"))  # marks the API key used, reads node sizes
     statements = statements_of(api, body(allocation, name="counted"), **headers)
@@ -84,6 +85,17 @@ def test_memberships_are_read_once_per_block_and_afresh_outside_it(owner, organi
     assert len(captured) == 1
     Membership.objects.filter(user=owner).delete()
     assert organisation_ids_of(owner) == set()  # nothing outlives the block
+
+
+@pytest.mark.postgres
+def test_memberships_read_with_the_api_key_are_read_afresh_for_each_submission(
+    client_for, owner, allocation, nodes
+):
+    api = client_for(owner)
+    assert api.post("/api/v1/jobs", body(allocation, name="member"), format="json").status_code == 201
+    Membership.objects.filter(user=owner).delete()
+    refused = api.post("/api/v1/jobs", body(allocation, name="no longer"), format="json")
+    assert refused.status_code == 400, refused.json()
 
 
 def test_node_sizes_are_read_again_once_forgotten(nodes):

@@ -3,6 +3,8 @@
 import uuid
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import OuterRef
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -20,7 +22,7 @@ from portal.api.throttling import (
     submission_slot_take,
 )
 from portal.errors import InvalidInput
-from portal.organisations.selectors import memberships_read_once
+from portal.organisations.selectors import memberships_read_once, organisation_ids_subquery
 from quotas.selectors import allocation_to_submit_against
 from scheduler import services
 from scheduler.backends import get_backend
@@ -33,6 +35,13 @@ class JobListCreate(BatchedThrottles, APIView):
     # Submissions are also limited per organisation, and per process at once (portal/api/throttling.py);
     # the throttles' counters are read and written in one round trip each.
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, OrganisationSubmitThrottle]
+
+    @property
+    def api_key_annotations(self) -> dict:
+        # A submission reads its user's memberships with the API key (PostgreSQL): one query fewer.
+        if self.request.method != "POST" or connection.vendor != "postgresql":
+            return {}
+        return {"organisation_ids": organisation_ids_subquery(OuterRef("user_id"))}
 
     def initial(self, request, *args, **kwargs):
         # The overload guard comes first, before authentication; under portal.wsgi the WSGI-level guard
@@ -95,8 +104,10 @@ class JobListCreate(BatchedThrottles, APIView):
         summary="Submit a job against an allocation",
     )
     def post(self, request):
-        # Access is checked in the allocation lookup and again in the service: one membership read.
-        with memberships_read_once():
+        # Access is checked in the allocation lookup and again in the service: one membership read, or
+        # none where the API key's query read them (api_key_annotations).
+        read = getattr(request.auth, "organisation_ids", None)
+        with memberships_read_once({request.user.pk: frozenset(read)} if read is not None else None):
             return self._submit(request)
 
     def _submit(self, request):
