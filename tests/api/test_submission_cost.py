@@ -6,12 +6,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.api import throttling
+from portal.api.serializers.jobs import JobOut, job_out_data
 from portal.environments.models import Environment
 from portal.organisations.models import Membership
 from portal.organisations.selectors import memberships_read_once, organisation_ids_of
 from scheduler import services
 from scheduler.inventory import inventory_sync
-from scheduler.models import GpuNode
+from scheduler.models import GpuNode, Job
 from tests.api.test_jobs_api import body
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,15 @@ def test_node_sizes_are_read_again_once_forgotten(nodes):
     assert services.largest_placement("A100", 8) == 1  # trusted for NODE_SIZES_TTL_S
     services.node_sizes_forget()
     assert services.largest_placement("A100", 8) == 0
+
+
+def test_the_response_serializer_built_once_says_what_a_new_one_says(client_for, owner, allocation, nodes):
+    api = client_for(owner)
+    for name in ("one", "two"):
+        assert api.post("/api/v1/jobs", body(allocation, name=name), format="json").status_code == 201
+    for job in Job.objects.select_related("allocation", "organisation", "created_by"):
+        assert job_out_data(job, {}) == JobOut(job).data
+        assert (
+            job_out_data(job, {"queue_views": {job.gpu_type: None}})
+            == JobOut(job, context={"queue_views": {job.gpu_type: None}}).data
+        )

@@ -13,7 +13,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
-from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut
+from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut, job_out_data
 from portal.api.shedding import SLOT_TAKEN
 from portal.api.throttling import (
     BatchedThrottles,
@@ -136,7 +136,7 @@ class JobListCreate(BatchedThrottles, APIView):
                 request.user,
             )
             views = {job.gpu_type: queue_view_of_size(job.gpu_type, allocation.queue_total)}
-            return JobOut(job, context={"queue_views": views}).data
+            return job_out_data(job, {"queue_views": views})
 
         key = request.headers.get("Idempotency-Key")
         if key is None:
