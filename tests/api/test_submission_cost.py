@@ -4,9 +4,10 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import ValidationError
 
 from portal.api import throttling
-from portal.api.serializers.jobs import JobOut, job_out_data
+from portal.api.serializers.jobs import JobIn, JobOut, job_in_validated, job_out_data
 from portal.environments.models import Environment
 from portal.organisations.models import Membership
 from portal.organisations.selectors import memberships_read_once, organisation_ids_of
@@ -117,3 +118,28 @@ def test_the_response_serializer_built_once_says_what_a_new_one_says(client_for,
             job_out_data(job, {"queue_views": {job.gpu_type: None}})
             == JobOut(job, context={"queue_views": {job.gpu_type: None}}).data
         )
+
+
+def test_the_input_serializer_built_once_answers_what_a_new_one_answers(allocation):
+    good = body(allocation, name="fine")
+    inputs = [
+        good,
+        {**good, "gpus_per_pod": "8"},  # the wrong JSON type
+        {**good, "name": ""},
+        {**good, "unknown": 1},
+        {k: v for k, v in good.items() if k != "command"},
+        {},
+        None,
+        [good],
+        good,  # after failures, a valid body validates again
+    ]
+    for data in inputs:
+        fresh = JobIn(data=data)
+        try:
+            fresh.is_valid(raise_exception=True)
+        except ValidationError as refused:
+            with pytest.raises(ValidationError) as reused:
+                job_in_validated(data)
+            assert reused.value.detail == refused.detail, data
+        else:
+            assert job_in_validated(data) == fresh.validated_data

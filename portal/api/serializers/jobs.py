@@ -251,6 +251,23 @@ def job_out_data(job, context: dict) -> dict:
         serializer._context = {}
 
 
+def job_in_validated(data) -> dict:
+    """``JobIn(data=data)``'s validated data, or its ValidationError (``is_valid(raise_exception=True)``),
+    by a JobIn whose fields were built once per thread: DRF deep-copies a serializer's declared fields on
+    every instantiation. DRF's own is_valid runs, on a serializer emptied of the last request's data."""
+    serializer = getattr(_built, "job_in", None)
+    if serializer is None:
+        serializer = _built.job_in = JobIn()
+        serializer.fields  # noqa: B018 - built now, once
+    serializer.initial_data = data
+    try:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    finally:
+        for left in ("initial_data", "_validated_data", "_errors"):
+            serializer.__dict__.pop(left, None)
+
+
 class JobEventOut(serializers.ModelSerializer):
     actor = serializers.EmailField(source="actor.email", allow_null=True, read_only=True)
 

@@ -13,7 +13,15 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portal.api.common import get_visible, paginate
-from portal.api.serializers.jobs import JOB_STATES, JobEventOut, JobIn, JobLogsOut, JobOut, job_out_data
+from portal.api.serializers.jobs import (
+    JOB_STATES,
+    JobEventOut,
+    JobIn,
+    JobLogsOut,
+    JobOut,
+    job_in_validated,
+    job_out_data,
+)
 from portal.api.shedding import SLOT_TAKEN
 from portal.api.throttling import (
     BatchedThrottles,
@@ -111,9 +119,7 @@ class JobListCreate(BatchedThrottles, APIView):
             return self._submit(request)
 
     def _submit(self, request):
-        data = JobIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = dict(job_in_validated(request.data))
         # The allocation, with the size of the job's queue for its response, in one query.
         allocation = allocation_to_submit_against(
             request.user, values.pop("allocation"), queue_total=queue_size(values["gpu_type"])
