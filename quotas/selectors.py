@@ -24,13 +24,16 @@ def allocations_visible_to(user) -> QuerySet[Allocation]:
     )
 
 
-def allocation_to_submit_against(user, public_id) -> Allocation | None:
+def allocation_to_submit_against(user, public_id, **annotations) -> Allocation | None:
     """The allocation ``public_id`` if ``user`` may see it, with its organisation and whether it pins
-    jobs to providers (``pins_providers``), in one query."""
+    jobs to providers (``pins_providers``), in one query.
+
+    ``annotations`` are added to that query (the submit view reads the size of the job's queue with it).
+    """
     pinned = Allocation.providers.through.objects.filter(allocation_id=OuterRef("pk"))
     return (
         _visible_to(user, Allocation.objects.select_related("organisation"))
-        .annotate(pins_providers=Exists(pinned))
+        .annotate(pins_providers=Exists(pinned), **annotations)
         .filter(public_id=public_id)
         .first()
     )

@@ -8,11 +8,31 @@ only with its hold, and its event and Idempotency-Key only with the job. A key a
 whole statement fail with IntegrityError, writing nothing.
 """
 
+import functools
+
 from django.db import connection
 from django.db.models import Model
 
 from quotas.holds import hold_try_sql
 from scheduler.models import Job, JobEvent, SubmissionKey
+
+
+@functools.cache
+def _insert_shape(model: type[Model], source_column: str | None) -> tuple[str, str, tuple]:
+    """``(table and column list, value list, fields given as parameters)`` for _insert_from, built once
+    per model: quoting names and asking each field for its cast was most of the cost of building it."""
+    quote = connection.ops.quote_name
+    columns, values, fields = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(quote(field.column))
+        if field.column == source_column:
+            values.append("{source}.id")
+        else:
+            values.append(f"%s::{field.cast_db_type(connection)}")
+            fields.append(field)
+    return f"{quote(model._meta.db_table)} ({', '.join(columns)})", ", ".join(values), tuple(fields)
 
 
 def _insert_from(obj: Model, source: str, *, source_column: str | None = None) -> tuple[str, list]:
@@ -21,19 +41,9 @@ def _insert_from(obj: Model, source: str, *, source_column: str | None = None) -
     ``source_column`` (a foreign key's column) takes ``source.id`` instead of the object's value.
     Parameters are cast to their columns' types: in a SELECT list PostgreSQL would not infer them.
     """
-    quote = connection.ops.quote_name
-    columns, values, params = [], [], []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(quote(field.column))
-        if field.column == source_column:
-            values.append(f"{source}.id")
-        else:
-            values.append(f"%s::{field.cast_db_type(connection)}")
-            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-    sql = f"INSERT INTO {quote(obj._meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}"
-    return sql, params
+    into, values, fields = _insert_shape(type(obj), source_column)
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+    return f"INSERT INTO {into} SELECT {values.replace('{source}', source)} FROM {source}", params
 
 
 def admit_in_one_statement(*, job: Job, event: JobEvent, key: SubmissionKey | None) -> bool:

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from django.db.models import Subquery
 from django.utils.translation import gettext_lazy as _
 
 from scheduler.core import WaitReason
@@ -81,6 +82,17 @@ def queue_view_for_new_job(gpu_type: str) -> QueueView | None:
     entries (up to ENTRIES_PER_TYPE of them per GPU type).
     """
     total = QueueView.objects.filter(gpu_type=gpu_type).values_list("total", flat=True).first()
+    return queue_view_of_size(gpu_type, total)
+
+
+def queue_size(gpu_type: str) -> Subquery:
+    """The size of ``gpu_type``'s queue at the last cycle (NULL if none ran), as a subquery to read it
+    together with other rows (the submit view: with the allocation)."""
+    return Subquery(QueueView.objects.filter(gpu_type=gpu_type).order_by("id").values("total")[:1])
+
+
+def queue_view_of_size(gpu_type: str, total: int | None) -> QueueView | None:
+    """queue_view_for_new_job from a queue size read elsewhere (None: no cycle ran)."""
     return None if total is None else QueueView(gpu_type=gpu_type, total=total, entries={})
 
 

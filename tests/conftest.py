@@ -105,8 +105,10 @@ def _fresh_cache(settings):
 def _fresh_node_sizes():
     """Admission trusts the node sizes it read for a few seconds; each test starts from its own nodes."""
     from scheduler.services import node_sizes_forget
+    from scheduler.triggers import cycle_requests_forget
 
     node_sizes_forget()
+    cycle_requests_forget()  # each test's cache is its own: its coalescing key too
 
 
 @pytest.fixture(autouse=True)

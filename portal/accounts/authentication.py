@@ -20,7 +20,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("Authorization header must be 'Token <key>' or 'Bearer <key>'.")
             )
-        key = api_key_authenticate(parts[1])
+        # A view may have more read with the key, in the same query (``api_key_annotations``).
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        key = api_key_authenticate(parts[1], **(getattr(view, "api_key_annotations", None) or {}))
         if key is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         return key.user, key

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import QuerySet
 
 from portal.organisations.models import Membership, MembershipRole, Organisation
@@ -13,14 +14,16 @@ _memberships_read: ContextVar[dict[int, frozenset[int]] | None] = ContextVar("me
 
 
 @contextmanager
-def memberships_read_once() -> Iterator[None]:
+def memberships_read_once(already_read: dict[int, frozenset[int]] | None = None) -> Iterator[None]:
     """Within the block, each user's memberships are read from the database once.
 
     For one request that checks access several times and changes no membership (a job submission asks
     in its allocation lookup and again in the service). Outside such a block every call reads afresh, so
-    nothing long-lived can keep a membership that has since been removed.
+    nothing long-lived can keep a membership that has since been removed. ``already_read`` (user pk →
+    organisation ids) gives memberships this request has read already (the submit view reads them with
+    the API key: organisation_ids_subquery).
     """
-    token = _memberships_read.set({})
+    token = _memberships_read.set(dict(already_read or {}))
     try:
         yield
     finally:
@@ -37,6 +40,12 @@ def organisation_ids_of(user) -> set[int]:
     if read is not None:
         read[user.pk] = frozenset(ids)
     return ids
+
+
+def organisation_ids_subquery(user_id) -> ArraySubquery:
+    """The ids of the organisations of the user ``user_id`` (an OuterRef), as an array: read with another
+    row in the same query (PostgreSQL only)."""
+    return ArraySubquery(Membership.objects.filter(user_id=user_id).values("organisation_id"))
 
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:

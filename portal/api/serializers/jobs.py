@@ -1,3 +1,5 @@
+import threading
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -226,6 +228,44 @@ class JobOut(serializers.ModelSerializer):
     @extend_schema_field(serializers.FloatField())
     def get_held_gpu_hours(self, job) -> float:
         return round(job.hold_gpu_seconds / SECONDS_PER_HOUR, 4)
+
+
+_built = threading.local()
+
+
+def job_out_data(job, context: dict) -> dict:
+    """``JobOut(job, context=context).data``, by a JobOut whose fields were built once per thread.
+
+    A ModelSerializer builds its fields from the model on every instantiation, and that was most of the
+    cost of rendering a submission's response. Representing reads nothing of the serializer but its
+    fields and its context, so one instance per thread (gthread workers) serves every response in turn.
+    """
+    serializer = getattr(_built, "job_out", None)
+    if serializer is None:
+        serializer = _built.job_out = JobOut()
+        serializer.fields  # noqa: B018 - built now, once
+    serializer._context = context
+    try:
+        return serializer.to_representation(job)
+    finally:
+        serializer._context = {}
+
+
+def job_in_validated(data) -> dict:
+    """``JobIn(data=data)``'s validated data, or its ValidationError (``is_valid(raise_exception=True)``),
+    by a JobIn whose fields were built once per thread: DRF deep-copies a serializer's declared fields on
+    every instantiation. DRF's own is_valid runs, on a serializer emptied of the last request's data."""
+    serializer = getattr(_built, "job_in", None)
+    if serializer is None:
+        serializer = _built.job_in = JobIn()
+        serializer.fields  # noqa: B018 - built now, once
+    serializer.initial_data = data
+    try:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    finally:
+        for left in ("initial_data", "_validated_data", "_errors"):
+            serializer.__dict__.pop(left, None)
 
 
 class JobEventOut(serializers.ModelSerializer):
