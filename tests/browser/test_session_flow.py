@@ -263,9 +263,8 @@ def test_a_session_runs_a_notebook_keeps_its_files_and_admits_its_owner_only(
             expect(output).to_contain_text("written in the first session", timeout=JUPYTERLAB_LOADS_MS)
             _stop(mina, base, second)
     except BaseException:
-        SCREENSHOTS.mkdir(
-            parents=True, exist_ok=True
-        )  # what JupyterLab showed, for whoever reads the failure
+        # what JupyterLab showed, for whoever reads the failure
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         mina.screenshot(path=str(SCREENSHOTS / "session-flow-failure.png"), full_page=True)
         raise
     finally:
