@@ -61,6 +61,8 @@ import asyncio
 import json
 import os
 import pwd
+import re
+import resource
 import secrets
 import shutil
 import signal
@@ -69,6 +71,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -115,6 +118,12 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def _raise_nofile() -> None:
+    """In a daemon's child before exec: open files up to the hard limit (a burst is many connections)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _run(args: list[str], env: dict | None = None, timeout: float = 60, check: bool = True) -> str:
@@ -180,7 +189,6 @@ class SlurmPeer:
         self._env: dict[str, str] = {}
         self._token = ""
         self._probe_ids: set[str] = set()
-        self._idle_at_start = 0
         self._node_ports: list[int] = []
         self._node_names = [f"gpu{i:03d}" for i in range(1, gpu_nodes + 1)]
 
@@ -217,21 +225,27 @@ class SlurmPeer:
         return names
 
     def describe(self) -> dict:
+        """Facts for the report; nodes, their states and GPUs as slurmctld reports them now (sinfo)."""
         nodes = self._sinfo_nodes()
+        states: dict[str, int] = {}
+        for state, _ in nodes.values():
+            states[state] = states.get(state, 0) + 1
         return {
             "slurm": self.version,
-            "rest_api": f"slurmrestd openapi/{OPENAPI}, rest_auth/jwt, {self.rest_threads} threads (-t)",
             "base_url": self.base_url,
+            "rest_api": f"slurmrestd, openapi/{OPENAPI}, rest_auth/jwt (X-SLURM-USER-NAME/X-SLURM-USER-TOKEN)",
+            "slurmrestd_threads": self.rest_threads,
             "nodes": len(nodes),
-            "nodes_idle_at_start": self._idle_at_start,
+            "node_states": states,
             "gpus_per_node": self.gpus_per_node,
-            "gpus": len(nodes) * self.gpus_per_node,
+            "gpus": sum(gpus for _, gpus in nodes.values()),
             "node_layout": (
-                f"{self.gpu_nodes} real slurmd processes (slurmd -N gpuNNN) on 127.0.0.1, each declared "
-                f"CPUs={CPUS_PER_NODE} RealMemory={MEMORY_PER_NODE_MB} Gres=gpu:{self.gpus_per_node} "
-                "(config_overrides); gres.conf File= placeholder device nodes (22.05 drops file-less GPUs), AutoDetect=off"
+                f"{self.gpu_nodes} real slurmd processes (slurmd -N gpuNNN, one Port= each) on 127.0.0.1, each "
+                f"declared CPUs={CPUS_PER_NODE} RealMemory={MEMORY_PER_NODE_MB} Gres=gpu:{self.gpus_per_node} "
+                "(SlurmdParameters=config_overrides); gres.conf AutoDetect=off, File= placeholder device nodes "
+                "(22.05 drops file-less GPUs); all idle before the first submission"
             ),
-            "job": f"1 task, gres gpu:1, time limit 60 min, runs {JOB_SCRIPT.splitlines()[1]!r} as {JOB_USER}",
+            "job": f"batch, 1 task, gres gpu:1, time limit 60 min, runs {JOB_SCRIPT.splitlines()[1]!r} as {JOB_USER}",
             "slurm_conf": dict(THROUGHPUT_SETTINGS),
             "host_cpus": os.cpu_count(),
         }
@@ -289,7 +303,6 @@ class SlurmPeer:
         for name in self._node_names:
             self._spawn(f"slurmd-{name}", ["slurmd", "-D", "-N", name, "-f", str(conf)])
         self._wait(self._all_idle, self.ready_timeout, f"sinfo showing all {self.gpu_nodes} nodes idle")
-        self._idle_at_start = len(self._node_names)
 
         token = _run(
             ["scontrol", "token", f"username={JOB_USER}", f"lifespan={TOKEN_LIFESPAN_S}"], env=self._env
@@ -320,6 +333,7 @@ class SlurmPeer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=self.dir,
+            preexec_fn=_raise_nofile,
             **kwargs,
         )
         log.close()
@@ -352,15 +366,22 @@ class SlurmPeer:
         done = subprocess.run(["scontrol", "ping"], env=self._env, capture_output=True, text=True, timeout=30)
         return done.returncode == 0 and "UP" in done.stdout
 
-    def _sinfo_nodes(self) -> dict[str, str]:
+    def _sinfo_nodes(self) -> dict[str, tuple[str, int]]:
+        """Node name -> (state, GPUs) as sinfo reports them."""
         if not self._env:
             return {}
-        out = _run(["sinfo", "--noheader", "--Node", "--format=%N %t"], env=self._env, check=False)
-        return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
+        out = _run(["sinfo", "--noheader", "--Node", "--format=%N %t %G"], env=self._env, check=False)
+        nodes = {}
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) >= 3:
+                m = re.search(r"gpu(?::[^:(,]+)?:(\d+)", fields[2])
+                nodes[fields[0]] = (fields[1], int(m.group(1)) if m else 0)
+        return nodes
 
     def _all_idle(self) -> bool:
-        states = self._sinfo_nodes()
-        return len(states) == self.gpu_nodes and all(s == "idle" for s in states.values())
+        nodes = self._sinfo_nodes()
+        return len(nodes) == self.gpu_nodes and all(state == "idle" for state, _ in nodes.values())
 
     def _job_body(self, name: str) -> dict:
         return {
@@ -432,6 +453,7 @@ class SlurmPeer:
             f"SlurmctldLogFile={d / 'log' / 'slurmctld.log'}",
             f"SlurmdLogFile={d / 'log' / 'slurmd-%n.log'}",
             "SlurmdParameters=config_overrides",
+            "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny",  # bind to 127.0.0.1, not 0.0.0.0
             "ReturnToService=2",
             "GresTypes=gpu",
             *(f"{k}={v}" for k, v in THROUGHPUT_SETTINGS.items()),
@@ -468,21 +490,35 @@ class SlurmPeer:
         return f"gpu[001-{self.gpu_nodes:03d}]" if self.gpu_nodes > 1 else "gpu001"
 
     def _stop(self) -> None:
-        """Cancel the jobs, stop every daemon's process group (slurmrestd, slurmd, slurmctld, munged, in
-        that order), sweep what is left in their sessions (job steps), and remove the directory."""
+        """Cancel the jobs, stop every daemon's process group (slurmrestd, then slurmctld so that nothing
+        new is launched, the slurmds, munged), sweep the job steps left (slurmstepd starts its own
+        session), and remove the directory. Ctrl-C and SIGTERM are ignored meanwhile: a second Ctrl-C
+        must not leave half of it running."""
         if not self._procs and self.dir is None:
             return
+        in_main = threading.current_thread() is threading.main_thread()
+        saved = (
+            {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+            if in_main
+            else {}
+        )
+        try:
+            self._stop_all()
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+    def _stop_all(self) -> None:
         sessions = {proc.pid for _, proc in self._procs}
-        names = {name for name, _ in self._procs}
-        if "slurmctld" in names and all(p.poll() is None for n, p in self._procs if n == "slurmctld"):
+        ctld = [p for n, p in self._procs if n == "slurmctld"]
+        if ctld and ctld[0].poll() is None:
             try:
                 subprocess.run(
                     ["scancel", f"--user={JOB_USER}"], env=self._env, capture_output=True, timeout=30
                 )
             except subprocess.TimeoutExpired:
                 pass  # the sweep below kills the job steps anyway
-        order = ["slurmrestd", "slurmd", "slurmctld", "munged"]
-        for kind in order:
+        for kind in ("slurmrestd", "slurmctld", "slurmd", "munged"):
             group = [p for n, p in self._procs if n.startswith(kind)]
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 for p in group:
@@ -499,33 +535,41 @@ class SlurmPeer:
                         pass
                 if all(p.poll() is not None for p in group):
                     break
-        self._sweep(sessions)
+        for _ in range(20):  # a slurmstepd being started may fork its job after a pass: until none is left
+            if not self._sweep(sessions):
+                break
+            time.sleep(0.2)
         self._procs = []
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def _sweep(self, sessions: set[int]) -> None:
-        """Kill leftovers: processes in the daemons' sessions, and job steps (slurmstepd, which starts its
-        own session, and the job under it) whose environment names our slurm.conf."""
+    def _sweep(self, sessions: set[int]) -> int:
+        """Kill leftovers: processes in the daemons' sessions, job steps and jobs whose environment names
+        our slurm.conf, and slurmstepds still starting (their working directory is ours). How many."""
         conf = f"SLURM_CONF={self._env.get('SLURM_CONF', '')}".encode()
+        here = str(self.dir) if self.dir is not None else None
         mine = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
             try:
                 fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                if fields[0] == "Z":
+                    continue
                 sid = int(fields[3])
                 environ = (entry / "environ").read_bytes().split(b"\0") if self._env else []
+                cwd = os.readlink(entry / "cwd") if here else ""
             except (OSError, ValueError, IndexError):
                 continue
-            if sid in sessions or conf in environ:
+            if sid in sessions or conf in environ or (here and (cwd == here or cwd.startswith(here + "/"))):
                 mine.append(int(entry.name))
         for pid in mine:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        return len(mine)
 
 
 # -- the script ----------------------------------------------------------------------------------------
