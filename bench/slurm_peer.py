@@ -4,7 +4,7 @@ The peer for the burst benchmark (``bench/burst.py``): the same 10,000 submissio
 concurrency, sent to Slurm's own REST front end in the same run. Nothing of it is needed by the tests or
 the demo; it needs root (it installs Debian's packages and starts slurmd, which must be root).
 
-    .venv/bin/python -m bench.slurm_peer up                      # start, print base_url and a curl, Ctrl-C stops
+    .venv/bin/python -m bench.slurm_peer up         # start, print base_url and a curl; Ctrl-C stops it
     .venv/bin/python -m bench.slurm_peer check [--jobs 200] [--concurrency 50] [--nodes 64] [--threads 8]
 
 ``check`` starts it, submits ``jobs`` batch jobs through POST /slurm/v0.0.38/job/submit with ``concurrency``
@@ -23,12 +23,14 @@ teardown (also on an exception or Ctrl-C) kills them all. Jobs run as the system
 The nodes. ``gpu_nodes`` nodes ``gpu001...`` each with ``gpus_per_node`` GPUs (``Gres=gpu:8``; gres.conf
 ``AutoDetect=off``, ``Name=gpu File=<tmp>/dev/nvidia[0-7]``: 22.05's gres/gpu drops GPUs declared without
 ``File=`` ("Removing file-less GPU") and wants character devices, so these are placeholder device nodes
-with /dev/null's numbers that nothing opens; acceptance is what is measured) and 64 CPUs / 512 GiB declared (``SlurmdParameters=config_overrides``: the declared sizes are
-used, not this machine's). Each node is a real slurmd (``slurmd -N gpuNNN``, its own ``Port=``, spool,
-PID file and log via ``%n``) on 127.0.0.1, so all the GPUs are schedulable: the peer is ready only when
-``sinfo`` shows every node idle. A job asks for one GPU (``tres_per_node=gres:gpu:1``), 60 minutes, one
-task, and runs ``sleep 3600``: the first nodes×GPUs jobs start, the rest pend on GPUs, as on a full
-cluster.
+with /dev/null's numbers that nothing opens; acceptance is what is measured) and 64 CPUs / 512 GiB
+declared (``SlurmdParameters=config_overrides``: the declared sizes are used, not this machine's).
+Each node is a real slurmd (``slurmd -N gpuNNN``, its own ``Port=``, spool, PID file and log via ``%n``;
+Debian's build runs several on one host) on 127.0.0.1, so all the GPUs are schedulable: the peer is
+ready only when ``sinfo`` shows every node idle. A job asks for one GPU (``"gres": "gpu:1"``), 60
+minutes, one task, and runs ``sleep 3600``: the first nodes×GPUs jobs start (one slurmstepd and one
+sleep each, idle), the rest pend on GPUs, as on a full cluster. All daemons bind to 127.0.0.1 only
+(``CommunicationParameters=NoCtldInAddrAny,NoInAddrAny``; slurmrestd's listen address).
 
 Settings that matter for throughput (Slurm's high-throughput guide, and what a fair peer needs):
 
@@ -47,11 +49,14 @@ Settings that matter for throughput (Slurm's high-throughput guide, and what a f
 - ``SelectType=select/cons_tres`` (``CR_Core``), ``GresTypes=gpu``: what GPU scheduling requires.
 - ``PrologFlags`` unset, no prolog/epilog, ``MessageTimeout=30`` (the burst must not time out RPCs).
 - slurmrestd ``-t THREADS`` (default here 8; slurmrestd's own default is 20): the threads that turn REST
-  requests into RPCs; they mostly wait on slurmctld, so a few per core (this machine has 2) is enough,
-  more only adds contention. ``-s openapi/v0.0.38`` (the newest 22.05 serves; v0.0.36/37 also exist),
-  ``-a rest_auth/jwt`` with ``SLURM_JWT=daemon``; slurm.conf ``AuthAltTypes=auth/jwt``,
-  ``AuthAltParameters=jwt_key=...`` (32 random bytes, mode 0600); a token per peer from
-  ``scontrol token username=slurmbench lifespan=...``, sent as ``X-SLURM-USER-NAME``/``X-SLURM-USER-TOKEN``.
+  requests into RPCs to slurmctld; they mostly wait on slurmctld, so a few per core (this machine has 2)
+  is enough. Measured here (500 jobs, concurrency 100, 64 nodes): ``-t`` 4, 8 and 20 gave 54, 49 and 51
+  accepted/s, the same within the noise of a shared machine. ``-s openapi/v0.0.38`` (the newest 22.05
+  serves; v0.0.36/37 also exist), ``-a rest_auth/jwt`` with ``SLURM_JWT=daemon``; slurm.conf
+  ``AuthAltTypes=auth/jwt``, ``AuthAltParameters=jwt_key=...`` (32 random bytes, mode 0600); one token
+  from ``scontrol token username=slurmbench lifespan=86400``, sent as ``X-SLURM-USER-NAME`` and
+  ``X-SLURM-USER-TOKEN``. slurmrestd keeps its default logging (two info lines per request to its log
+  file; ``SLURMRESTD_DEBUG`` = ``error``, ``0`` are refused and ``1``, ``2`` do not quiet them in 22.05).
 """
 
 from __future__ import annotations
@@ -233,19 +238,20 @@ class SlurmPeer:
         return {
             "slurm": self.version,
             "base_url": self.base_url,
-            "rest_api": f"slurmrestd, openapi/{OPENAPI}, rest_auth/jwt (X-SLURM-USER-NAME/X-SLURM-USER-TOKEN)",
+            "rest_api": f"slurmrestd, openapi/{OPENAPI}, rest_auth/jwt",
             "slurmrestd_threads": self.rest_threads,
             "nodes": len(nodes),
             "node_states": states,
             "gpus_per_node": self.gpus_per_node,
             "gpus": sum(gpus for _, gpus in nodes.values()),
             "node_layout": (
-                f"{self.gpu_nodes} real slurmd processes (slurmd -N gpuNNN, one Port= each) on 127.0.0.1, each "
-                f"declared CPUs={CPUS_PER_NODE} RealMemory={MEMORY_PER_NODE_MB} Gres=gpu:{self.gpus_per_node} "
-                "(SlurmdParameters=config_overrides); gres.conf AutoDetect=off, File= placeholder device nodes "
-                "(22.05 drops file-less GPUs); all idle before the first submission"
+                f"{self.gpu_nodes} real slurmd processes (slurmd -N gpuNNN, one Port= each) on 127.0.0.1, "
+                f"each declared CPUs={CPUS_PER_NODE} RealMemory={MEMORY_PER_NODE_MB} "
+                f"Gres=gpu:{self.gpus_per_node} (SlurmdParameters=config_overrides); gres.conf "
+                "AutoDetect=off, File= placeholder device nodes (22.05 drops file-less GPUs); all idle before the first "
+                "submission"
             ),
-            "job": f"batch, 1 task, gres gpu:1, time limit 60 min, runs {JOB_SCRIPT.splitlines()[1]!r} as {JOB_USER}",
+            "job": f"batch, 1 task, gres gpu:1, 60 min, runs {JOB_SCRIPT.splitlines()[1]!r} as {JOB_USER}",
             "slurm_conf": dict(THROUGHPUT_SETTINGS),
             "host_cpus": os.cpu_count(),
         }
@@ -630,8 +636,8 @@ def _check(args: argparse.Namespace) -> int:
         rate = result["accepted"] / result["elapsed_s"]
         print(json.dumps({"describe": facts, **result, "accepted_per_s": round(rate, 1)}, indent=2))
         print(
-            f"{result['accepted']}/{args.jobs} accepted in {result['elapsed_s']:.2f} s = {rate:.1f} accepted/s "
-            f"(concurrency {args.concurrency}, {facts['nodes']} nodes, {facts['gpus']} GPUs); "
+            f"{result['accepted']}/{args.jobs} accepted in {result['elapsed_s']:.2f} s = {rate:.1f} "
+            f"accepted/s (concurrency {args.concurrency}, {facts['nodes']} nodes, {facts['gpus']} GPUs); "
             f"known to slurmctld: {len(names)}, lost {len(lost)}, duplicated {len(duplicated)}, "
             f"unexpected {len(unexpected)}"
         )
@@ -652,7 +658,7 @@ def _up(args: argparse.Namespace) -> int:
             f"-d '{json.dumps(peer.submit_body(0))}' {peer.base_url}{peer.submit_path()}"
         )
         print(
-            f"SLURM_CONF={peer.dir}/slurm.conf squeue   # the command-line view; Ctrl-C stops and removes it all"
+            f"SLURM_CONF={peer.dir}/slurm.conf squeue   # the command line; Ctrl-C stops and removes it all"
         )
         try:
             signal.pause()
