@@ -248,8 +248,8 @@ class SlurmPeer:
                 f"{self.gpu_nodes} real slurmd processes (slurmd -N gpuNNN, one Port= each) on 127.0.0.1, "
                 f"each declared CPUs={CPUS_PER_NODE} RealMemory={MEMORY_PER_NODE_MB} "
                 f"Gres=gpu:{self.gpus_per_node} (SlurmdParameters=config_overrides); gres.conf "
-                "AutoDetect=off, File= placeholder device nodes (22.05 drops file-less GPUs); all idle before the first "
-                "submission"
+                "AutoDetect=off, File= placeholder device nodes (22.05 drops file-less GPUs); all idle "
+                "before the first submission"
             ),
             "job": f"batch, 1 task, gres gpu:1, 60 min, runs {JOB_SCRIPT.splitlines()[1]!r} as {JOB_USER}",
             "slurm_conf": dict(THROUGHPUT_SETTINGS),
