@@ -126,9 +126,11 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _raise_nofile() -> None:
-    """In a daemon's child before exec: open files up to the hard limit (a burst is many connections)."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    """Open files up to the hard limit in this process, so in the daemons it starts (a burst is many
+    connections: 1,000 clients are 1,000 sockets in slurmrestd)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _run(args: list[str], env: dict | None = None, timeout: float = 60, check: bool = True) -> str:
@@ -276,6 +278,7 @@ class SlurmPeer:
             )
         ensure_installed()
         user = ensure_user()
+        _raise_nofile()
         self.version = _run(["slurmctld", "-V"]).split()[-1]
         self.dir = Path(tempfile.mkdtemp(prefix="slurm-peer-"))
         self.dir.chmod(0o755)  # slurmrestd (as slurmbench) reads slurm.conf and reaches munged's socket
@@ -339,7 +342,6 @@ class SlurmPeer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=self.dir,
-            preexec_fn=_raise_nofile,
             **kwargs,
         )
         log.close()
