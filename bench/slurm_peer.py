@@ -125,6 +125,10 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def _raise_nofile() -> None:
     """Open files up to the hard limit in this process, so in the daemons it starts (a burst is many
     connections: 1,000 clients are 1,000 sockets in slurmrestd)."""
@@ -196,6 +200,7 @@ class SlurmPeer:
         self._env: dict[str, str] = {}
         self._token = ""
         self._probe_ids: set[str] = set()
+        self._saved_sigterm = None
         self._node_ports: list[int] = []
         self._node_names = [f"gpu{i:03d}" for i in range(1, gpu_nodes + 1)]
 
@@ -261,15 +266,30 @@ class SlurmPeer:
     # -- start and stop -------------------------------------------------------------------------------
 
     def __enter__(self) -> SlurmPeer:
+        # While it is up, a SIGTERM (timeout, kill) raises KeyboardInterrupt, so that the with block
+        # unwinds and tears everything down, unless the caller has its own handler.
+        self._saved_sigterm = None
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                self._saved_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self._start()
         except BaseException:
             self._stop()
+            self._restore_sigterm()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop()
+        try:
+            self._stop()
+        finally:
+            self._restore_sigterm()
+
+    def _restore_sigterm(self) -> None:
+        if self._saved_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._saved_sigterm)
+            self._saved_sigterm = None
 
     def _start(self) -> None:
         if os.geteuid() != 0:
@@ -667,10 +687,6 @@ def _up(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopping")
     return 0
-
-
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
