@@ -186,7 +186,7 @@ def run_burst(out_dir: Path, runs: int, peer: str = "auto") -> dict:
     command = [
         sys.executable, "-m", "bench.burst", "--scenario", "both",
         "--clients", "1000", "--submissions", "10000", "--organisations", "50",
-        "--arrivals", "10000", "--arrival-window", "60", "--duration-limit", "120",
+        "--arrivals", "10000", "--arrival-window", "60", "--duration-limit", "300",
         "--runs", str(runs), "--json", str(path),
     ]  # fmt: skip
     peer_name, why_not = burst_peer_decision(peer)
