@@ -659,6 +659,10 @@ def main() -> None:
         help="GPUGRANT_SUBMIT_CONCURRENCY for the server (0: off)",
     )
     parser.add_argument("--retry-after", type=int, default=5, help="GPUGRANT_OVERLOAD_RETRY_AFTER_S")
+    parser.add_argument("--submit-queue", type=int, default=0, help="GPUGRANT_SUBMIT_QUEUE for the server")
+    parser.add_argument(
+        "--submit-queue-wait-ms", type=int, default=1000, help="GPUGRANT_SUBMIT_QUEUE_WAIT_MS for the server"
+    )
     parser.add_argument(
         "--error-backoff", type=float, default=1.0, help="s before retrying a lost connection or a 5xx ≠ 503"
     )
@@ -704,6 +708,8 @@ def main() -> None:
         env_extra["GPUGRANT_SUBMIT_CONCURRENCY"] = str(args.submit_concurrency)
     if args.retry_after is not None:
         env_extra["GPUGRANT_OVERLOAD_RETRY_AFTER_S"] = str(args.retry_after)
+    env_extra["GPUGRANT_SUBMIT_QUEUE"] = str(args.submit_queue)
+    env_extra["GPUGRANT_SUBMIT_QUEUE_WAIT_MS"] = str(args.submit_queue_wait_ms)
     runs, peer_facts, peer_errors = [], None, []
     for number in range(args.runs):
         for scenario in scenarios:

@@ -122,28 +122,44 @@ class Overloaded(exceptions.APIException):
 
 
 _slots_lock = threading.Lock()
-_slots: dict[str, int] = {"in_flight": 0}
+_slot_freed = threading.Condition(_slots_lock)
+_slots: dict[str, int] = {"in_flight": 0, "waiting": 0}
 
 
 def submission_slot_take() -> bool:
     """Take one of this process's GPUGRANT_SUBMIT_CONCURRENCY submission slots (True), or raise Overloaded.
 
+    With all slots in use, up to GPUGRANT_SUBMIT_QUEUE submissions wait for one, each at most
+    GPUGRANT_SUBMIT_QUEUE_WAIT_MS: a slot frees within milliseconds under a burst, while a refusal costs
+    the client a whole Retry-After (at least a second). Beyond the queue, or past the wait, Overloaded.
     Returns False when the cap is off (nothing to release).
     """
     cap = getattr(settings, "GPUGRANT_SUBMIT_CONCURRENCY", 0)
     if not cap:
         return False
-    with _slots_lock:
+    with _slot_freed:
         if _slots["in_flight"] >= cap:
-            raise Overloaded(getattr(settings, "GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1))
+            if _slots["waiting"] >= getattr(settings, "GPUGRANT_SUBMIT_QUEUE", 0):
+                raise Overloaded(getattr(settings, "GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1))
+            _slots["waiting"] += 1
+            try:
+                freed = _slot_freed.wait_for(
+                    lambda: _slots["in_flight"] < cap,
+                    timeout=getattr(settings, "GPUGRANT_SUBMIT_QUEUE_WAIT_MS", 1000) / 1000,
+                )
+            finally:
+                _slots["waiting"] -= 1
+            if not freed:
+                raise Overloaded(getattr(settings, "GPUGRANT_OVERLOAD_RETRY_AFTER_S", 1))
         _slots["in_flight"] += 1
     return True
 
 
 def submission_slot_release(taken: bool) -> None:
     if taken:
-        with _slots_lock:
+        with _slot_freed:
             _slots["in_flight"] -= 1
+            _slot_freed.notify()
 
 
 @contextmanager

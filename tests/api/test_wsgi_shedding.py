@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 
 import pytest
 
@@ -89,6 +90,46 @@ def test_a_failing_app_still_frees_the_slot(cap_one):
     with pytest.raises(RuntimeError):
         ShedSubmissions(broken)(environ(), lambda *a: None)
     assert throttling._slots["in_flight"] == 0
+
+
+def _waiting(count: int):
+    """True once ``count`` submissions wait for a slot (read under the slots' lock)."""
+    with throttling._slots_lock:
+        return throttling._slots["waiting"] == count
+
+
+def _wait_until(condition) -> None:
+    event = threading.Event()
+    while not condition():
+        event.wait(0.001)  # polls a real condition (the waiter count), bounded by the test's timeout
+
+
+def test_a_submission_waits_in_the_queue_for_the_slot_a_finishing_one_frees(cap_one, settings):
+    settings.GPUGRANT_SUBMIT_QUEUE = 1
+    settings.GPUGRANT_SUBMIT_QUEUE_WAIT_MS = 60_000  # far longer than the test: the release wakes it
+    inner = Inner()
+    held = throttling.submission_slot()
+    held.__enter__()  # another submission holds the only slot
+    answers = []
+    waiter = threading.Thread(target=lambda: answers.append(call(ShedSubmissions(inner), environ())[0]))
+    waiter.start()
+    _wait_until(lambda: _waiting(1))
+    # the queue (one place) is full: the next is refused at once, not queued
+    assert call(ShedSubmissions(inner), environ())[0].startswith("503")
+    held.__exit__(None, None, None)  # the slot is freed: the waiting submission takes it
+    waiter.join(timeout=30)
+    assert answers == ["201 Created"] and inner.calls == [("/api/v1/jobs", True, 1)]
+    assert throttling._slots == {"in_flight": 0, "waiting": 0}
+
+
+def test_a_submission_that_waits_its_whole_limit_is_refused_with_retry_after(cap_one, settings):
+    settings.GPUGRANT_SUBMIT_QUEUE = 4
+    settings.GPUGRANT_SUBMIT_QUEUE_WAIT_MS = 1  # no slot frees within it
+    inner = Inner()
+    with throttling.submission_slot():
+        status, headers, _ = call(ShedSubmissions(inner), environ())
+    assert status.startswith("503") and headers["Retry-After"] == "3" and inner.calls == []
+    assert throttling._slots == {"in_flight": 0, "waiting": 0}
 
 
 @pytest.fixture
