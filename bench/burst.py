@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.burst [--scenario closed|open|both] [--clients 1000] [--submissions 10000] \\
         [--arrivals 10000] [--arrival-window 60] [--connection-limit 250] [--seed 1] [--organisations 50] \\
         [--duration-limit 120] [--runs 3] [--workers 5] [--threads 8] [--submit-concurrency 2] \\
-        [--retry-after 5] [--retry-jitter 0] [--error-backoff 1] [--org-rate 1200/min] \\
+        [--retry-after 1] [--submit-queue 6] [--submit-queue-wait-ms 1000] [--retry-jitter 0] [--error-backoff 1] [--org-rate 1200/min] \\
         [--peer slurm] [--peer-backoff 1] [--json OUT]
 
 Per run and scenario it starts gunicorn (``portal.wsgi``, GPUGRANT_ENV=production, plain HTTP on 127.0.0.1)
@@ -658,8 +658,12 @@ def main() -> None:
         default=2,
         help="GPUGRANT_SUBMIT_CONCURRENCY for the server (0: off)",
     )
-    parser.add_argument("--retry-after", type=int, default=5, help="GPUGRANT_OVERLOAD_RETRY_AFTER_S")
-    parser.add_argument("--submit-queue", type=int, default=0, help="GPUGRANT_SUBMIT_QUEUE for the server")
+    parser.add_argument(
+        "--retry-after", type=int, default=1, help="GPUGRANT_OVERLOAD_RETRY_AFTER_S (the product's default)"
+    )
+    parser.add_argument(
+        "--submit-queue", type=int, default=6, help="GPUGRANT_SUBMIT_QUEUE: threads − cap, each may wait"
+    )
     parser.add_argument(
         "--submit-queue-wait-ms", type=int, default=1000, help="GPUGRANT_SUBMIT_QUEUE_WAIT_MS for the server"
     )
@@ -823,6 +827,8 @@ def summarise(args, scenarios: list[str], runs: list[dict], peer_facts: dict | N
             "org_rate": args.org_rate,
             "submit_concurrency": args.submit_concurrency,
             "retry_after_s": args.retry_after,
+            "submit_queue": args.submit_queue,
+            "submit_queue_wait_ms": args.submit_queue_wait_ms,
             "retry_jitter": args.retry_jitter,
             "client_rules": {
                 "gpugrant": (
