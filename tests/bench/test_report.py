@@ -126,7 +126,7 @@ def _burst_data(runs, peer=None):
     args = types.SimpleNamespace(
         clients=10, submissions=100, arrivals=100, arrival_window=10.0, seed=1, connection_limit=1000,
         organisations=2, duration_limit=60.0, workers=1, threads=1, org_rate=None, submit_concurrency=2,
-        retry_after=5, retry_jitter=0.0, error_backoff=1.0, peer_backoff=1.0, peer=peer,
+        retry_after=5, submit_queue=6, submit_queue_wait_ms=1000, retry_jitter=0.0, error_backoff=1.0, peer_backoff=1.0, peer=peer,
     )  # fmt: skip
     return summarise(args, ["closed", "open"], runs, {"version": "23.11"} if peer else None)
 
