@@ -240,7 +240,13 @@ def free_port() -> int:
 
 
 def start_server(
-    database_url: str, port: int, workers: int, threads: int, env_extra: dict
+    database_url: str,
+    port: int,
+    workers: int,
+    threads: int,
+    env_extra: dict,
+    keep_alive: int = 2,
+    worker_connections: int = 1000,
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -263,7 +269,8 @@ def start_server(
         sys.executable, "-m", "gunicorn", "portal.wsgi:application",
         "--bind", f"{HOST}:{port}", "--workers", str(workers), "--backlog", "2048",
         "--worker-class", "gthread" if threads > 1 else "sync", "--threads", str(threads),
-        "--timeout", "60", "--log-level", "warning",
+        "--timeout", "60", "--log-level", "warning", "--keep-alive", str(keep_alive),
+        "--worker-connections", str(worker_connections),
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -678,6 +685,15 @@ def main() -> None:
     )
     parser.add_argument("--peer", choices=("slurm",), help="also drive this system, after gpugrant, per run")
     parser.add_argument("--peer-backoff", type=float, default=1.0, help="s before retrying at the peer")
+    parser.add_argument(
+        "--keep-alive", type=int, default=2, help="gunicorn --keep-alive s (0: a connection per request)"
+    )
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=1000,
+        help="gunicorn --worker-connections: connections one worker takes before leaving the rest to others",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     # A terminated bench still stops its server (the finally below).
@@ -722,7 +738,15 @@ def main() -> None:
 
             connections.close_all()
             port = free_port()
-            server = start_server(bench_url, port, args.workers, args.threads, env_extra)
+            server = start_server(
+                bench_url,
+                port,
+                args.workers,
+                args.threads,
+                env_extra,
+                args.keep_alive,
+                args.worker_connections,
+            )
             try:
                 target = GpugrantTarget(port, keys, args.error_backoff, args.retry_jitter)
                 out, result = one_run(target, scenario, args, args.clients if scenario == "closed" else 0)
