@@ -233,6 +233,16 @@ class JobOut(serializers.ModelSerializer):
 _built = threading.local()
 
 
+def _built_once(name: str, serializer_class):
+    """This thread's instance of ``serializer_class``, its fields built the first time it is asked for."""
+    serializer = getattr(_built, name, None)
+    if serializer is None:
+        serializer = serializer_class()
+        serializer.fields  # noqa: B018 - built now, once
+        setattr(_built, name, serializer)
+    return serializer
+
+
 def job_out_data(job, context: dict) -> dict:
     """``JobOut(job, context=context).data``, by a JobOut whose fields were built once per thread.
 
@@ -240,10 +250,7 @@ def job_out_data(job, context: dict) -> dict:
     cost of rendering a submission's response. Representing reads nothing of the serializer but its
     fields and its context, so one instance per thread (gthread workers) serves every response in turn.
     """
-    serializer = getattr(_built, "job_out", None)
-    if serializer is None:
-        serializer = _built.job_out = JobOut()
-        serializer.fields  # noqa: B018 - built now, once
+    serializer = _built_once("job_out", JobOut)
     serializer._context = context
     try:
         return serializer.to_representation(job)
@@ -255,10 +262,7 @@ def job_in_validated(data) -> dict:
     """``JobIn(data=data)``'s validated data, or its ValidationError (``is_valid(raise_exception=True)``),
     by a JobIn whose fields were built once per thread: DRF deep-copies a serializer's declared fields on
     every instantiation. DRF's own is_valid runs, on a serializer emptied of the last request's data."""
-    serializer = getattr(_built, "job_in", None)
-    if serializer is None:
-        serializer = _built.job_in = JobIn()
-        serializer.fields  # noqa: B018 - built now, once
+    serializer = _built_once("job_in", JobIn)
     serializer.initial_data = data
     try:
         serializer.is_valid(raise_exception=True)
