@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from rest_framework.exceptions import ValidationError
 
 from portal.api import throttling
@@ -118,6 +119,20 @@ def test_the_response_serializer_built_once_says_what_a_new_one_says(client_for,
             job_out_data(job, {"queue_views": {job.gpu_type: None}})
             == JobOut(job, context={"queue_views": {job.gpu_type: None}}).data
         )
+
+
+def test_the_input_serializer_built_once_answers_in_the_language_of_each_request(allocation):
+    too_many = {**body(allocation), "gpus_per_pod": 999}
+    for language in ("en", "ko", "en"):  # built in English first, then asked in Korean in the same thread
+        with translation.override(language):
+            fresh = JobIn(data=too_many)
+            assert not fresh.is_valid()
+            with pytest.raises(ValidationError) as reused:
+                job_in_validated(too_many)
+            assert reused.value.detail == fresh.errors
+            assert [str(m) for m in reused.value.detail["gpus_per_pod"]] == [
+                str(m) for m in fresh.errors["gpus_per_pod"]
+            ]
 
 
 def test_the_input_serializer_built_once_answers_what_a_new_one_answers(allocation):

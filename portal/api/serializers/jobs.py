@@ -1,6 +1,7 @@
 import threading
 
 from django.conf import settings
+from django.utils import translation
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -234,12 +235,15 @@ _built = threading.local()
 
 
 def _built_once(name: str, serializer_class):
-    """This thread's instance of ``serializer_class``, its fields built the first time it is asked for."""
-    serializer = getattr(_built, name, None)
+    """This thread's instance of ``serializer_class`` for the active language, its fields built the first
+    time it is asked for. Per language: DRF's validators keep their messages once rendered (lazy_format
+    caches its text), so an instance built while answering in English would answer in English ever after."""
+    key = f"{name}:{translation.get_language()}"
+    serializer = getattr(_built, key, None)
     if serializer is None:
         serializer = serializer_class()
         serializer.fields  # noqa: B018 - built now, once
-        setattr(_built, name, serializer)
+        setattr(_built, key, serializer)
     return serializer
 
 
