@@ -75,16 +75,6 @@ def queue_views(gpu_types) -> dict[str, QueueView]:
     return {view.gpu_type: view for view in QueueView.objects.filter(gpu_type__in=set(gpu_types))}
 
 
-def queue_view_for_new_job(gpu_type: str) -> QueueView | None:
-    """The last cycle's view of ``gpu_type`` as a job admitted just now sees it, or None if none ran.
-
-    Such a job cannot be among the view's entries yet, so only the queue's size is read, never the
-    entries (up to ENTRIES_PER_TYPE of them per GPU type).
-    """
-    total = QueueView.objects.filter(gpu_type=gpu_type).values_list("total", flat=True).first()
-    return queue_view_of_size(gpu_type, total)
-
-
 def queue_size(gpu_type: str) -> Subquery:
     """The size of ``gpu_type``'s queue at the last cycle (NULL if none ran), as a subquery to read it
     together with other rows (the submit view: with the allocation)."""
@@ -92,7 +82,9 @@ def queue_size(gpu_type: str) -> Subquery:
 
 
 def queue_view_of_size(gpu_type: str, total: int | None) -> QueueView | None:
-    """queue_view_for_new_job from a queue size read elsewhere (None: no cycle ran)."""
+    """The last cycle's view of ``gpu_type`` as a job admitted just now sees it, from the queue's size
+    (queue_size; None: no cycle ran). Such a job cannot be among the view's entries yet, so the entries
+    (up to ENTRIES_PER_TYPE per GPU type) are never read."""
     return None if total is None else QueueView(gpu_type=gpu_type, total=total, entries={})
 
 

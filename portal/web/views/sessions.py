@@ -21,9 +21,14 @@ from scheduler.selectors import job_queue_facts, job_start_estimates, sessions_v
 from scheduler.states import TERMINAL, JobState
 
 
+def lab_url(job) -> str:
+    """Where a session's JupyterLab opens: the proxy's address, not a page of this portal."""
+    return f"/sessions/{job.public_id}/lab"
+
+
 def open_url(job) -> str | None:
-    """Where a running session opens: the proxy's address, not a page of this portal."""
-    return f"/sessions/{job.public_id}/lab" if job.state == JobState.RUNNING else None
+    """A running session's lab_url."""
+    return lab_url(job) if job.state == JobState.RUNNING else None
 
 
 def session_rules(allocations) -> list[dict]:
@@ -86,7 +91,7 @@ def session_detail(request, public_id):
         "open_url": open_url(job),
         # queued or placed, not yet running: the page opens the session once it runs (session_wait.js)
         "waiting": JobState(job.state) not in TERMINAL and job.state != JobState.RUNNING,
-        "waiting_open_url": f"/sessions/{job.public_id}/lab",
+        "waiting_open_url": lab_url(job),
         "can_stop": JobState(job.state) not in TERMINAL,
         "idle_stop_at": _idle_stop_at(job),
     }

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -36,8 +37,6 @@ def worker_command() -> list[str]:
 def serve(port: int) -> None:
     """The portal and its sessions (/sessions/: HTTP and WebSockets) in one ASGI server, as in
     production's sessions Deployment; in DEBUG portal.asgi serves static files as runserver would."""
-    import uvicorn
-
     uvicorn.run(
         "portal.asgi:application",  # by name: the edges (web) do not import the entry point
         host="127.0.0.1",
