@@ -1001,6 +1001,11 @@ def main(argv=None) -> int:
         help="with --only weeks-compare: a sweep run with --gpugrant … --reuse (the weeks JSON)",
     )
     parser.add_argument(
+        "--compare-section",
+        default="weeks-compare",
+        help="with --only weeks-compare: the docs' marker to write (bench:NAME), one per change compared",
+    )
+    parser.add_argument(
         "--federation-json",
         action="append",
         help="bench.replay --clusters JSONs (default: federation-*.json in --out)",
@@ -1035,7 +1040,7 @@ def main(argv=None) -> int:
     if args.only == "weeks-compare":
         base = json.loads(Path(args.weeks_json or out_dir / "weeks.json").read_text())
         tried = json.loads(Path(args.compare_json).read_text())
-        doc = rewrite_section(doc, "weeks-compare", weeks_compare_table(base, tried))
+        doc = rewrite_section(doc, args.compare_section, weeks_compare_table(base, tried))
     if args.only == "federation":  # from replays run by hand (bench.replay --clusters)
         paths = args.federation_json or sorted(str(p) for p in out_dir.glob("federation-*.json"))
         runs = [json.loads(Path(path).read_text()) for path in paths]

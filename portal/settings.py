@@ -397,11 +397,18 @@ GPUGRANT_CLUSTER_OFFLINE_AFTER_S = env_int("GPUGRANT_CLUSTER_OFFLINE_AFTER_S", 1
 # Scheduling policy (docs/scheduling.md).
 GPUGRANT_MAX_RUNTIME_MINUTES = env_int("GPUGRANT_MAX_RUNTIME_MINUTES", 7 * 24 * 60)
 GPUGRANT_FAIRSHARE_HALF_LIFE_S = env_int("GPUGRANT_FAIRSHARE_HALF_LIFE_S", 7 * 24 * 3600)
-GPUGRANT_PREEMPTION_WAIT_S = env_int("GPUGRANT_PREEMPTION_WAIT_S", 10 * 60)
+GPUGRANT_PREEMPTION_WAIT_S = env_int("GPUGRANT_PREEMPTION_WAIT_S", 0)
 GPUGRANT_PREEMPTION_GRACE_S = env_int("GPUGRANT_PREEMPTION_GRACE_S", 10 * 60)
 # A job requeued this often is never preempted again (0: no limit; docs/scheduling.md, the measured
 # trade-off in docs/benchmarks.md §5).
-GPUGRANT_MAX_PREEMPTIONS = env_int("GPUGRANT_MAX_PREEMPTIONS", 0)
+GPUGRANT_MAX_PREEMPTIONS = env_int("GPUGRANT_MAX_PREEMPTIONS", 3)
+# The shares preemption restores: "guaranteed" (every active allocation's, idle or not: a share never moves
+# as others come and go) or "demand" (divided among the allocations with jobs now; docs/scheduling.md).
+GPUGRANT_PREEMPTION_SHARES = os.environ.get("GPUGRANT_PREEMPTION_SHARES") or "guaranteed"
+if GPUGRANT_PREEMPTION_SHARES not in {"guaranteed", "demand"}:
+    raise ImproperlyConfigured(
+        f"GPUGRANT_PREEMPTION_SHARES must be 'guaranteed' or 'demand', not {GPUGRANT_PREEMPTION_SHARES!r}"
+    )
 # GPUs per type held back for interactive sessions (docs/sessions.md), e.g. "A100=1,H100=1"; none by default.
 GPUGRANT_SESSION_RESERVE_GPUS = {
     gpu_type.strip(): int(count)

@@ -12,6 +12,7 @@ from portal.providers.selectors import allowed_clusters, cluster_costs, cluster_
 from quotas.models import Allocation, AllocationBudget, AllocationStatus
 from scheduler.core import (
     AllocationState,
+    Entitlement,
     Node,
     PodPlacement,
     Policy,
@@ -46,8 +47,21 @@ def policy_from_settings() -> Policy:
         preemption_hold_s=settings.GPUGRANT_PREEMPTION_HOLD_S,
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
         max_preemptions=settings.GPUGRANT_MAX_PREEMPTIONS,
+        preemption_shares=settings.GPUGRANT_PREEMPTION_SHARES,
         session_reserve=tuple(sorted(settings.GPUGRANT_SESSION_RESERVE_GPUS.items())),
     )
+
+
+def _entitlements(today) -> tuple[Entitlement, ...]:
+    """Every usable allocation's claim on each GPU type it was awarded, idle or not: what guaranteed
+    shares divide each type's GPUs by (scheduling.md, "Preempt")."""
+    rows = AllocationBudget.objects.filter(
+        allocation__status=AllocationStatus.ACTIVE,
+        allocation__starts_on__lte=today,
+        allocation__ends_on__gte=today,
+        awarded_gpu_hours__gt=0,
+    ).values_list("allocation_id", "gpu_type", "awarded_gpu_hours")
+    return tuple(Entitlement(str(pk), gpu_type, float(hours)) for pk, gpu_type, hours in rows)
 
 
 def _node(name, gpu_type, count, free, schedulable, cluster, costs) -> Node:
@@ -222,6 +236,8 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         AllocationState(str(pk), float(weights.get(pk, 0)), decayed_usage_at(usage, as_of, now), cap)
         for pk, usage, as_of, cap, _region in allocation_rows
     )
-    snapshot = Snapshot(epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings())
+    snapshot = Snapshot(
+        epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings(), _entitlements(today)
+    )
     node_clusters = {row[1]: row[5] for row in nodes_rows if row[5] is not None}
     return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history, node_clusters)

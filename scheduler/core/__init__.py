@@ -6,6 +6,7 @@ snapshot always gives the same plan. See docs/scheduling.md for the rules and fo
 
 from scheduler.core.model import (
     AllocationState,
+    Entitlement,
     Node,
     Plan,
     PodPlacement,
@@ -25,6 +26,7 @@ from scheduler.core.plan import plan
 
 __all__ = [
     "AllocationState",
+    "Entitlement",
     "Node",
     "Plan",
     "PodPlacement",

@@ -6,7 +6,8 @@ last what their history predicts (predict.py): the point estimate takes the medi
 the 10th and 90th percentiles; a job without a prediction counts its max_runtime, or a fallback (the
 programme-wide ratio of runtime to max_runtime) where the caller has one. A running job that outlived
 its prediction ends, by the low rule now, by the high rule at its max_runtime. A reserved start is a
-promise (running jobs are stopped at their max_runtime), so no estimate for it is later.
+promise (running jobs are stopped at their max_runtime), so no estimate for it is later; nor for a job
+the plan says will preempt once its victims' grace ends (Plan.preemption_due).
 """
 
 import bisect
@@ -104,6 +105,7 @@ def _starts_by(snapshot: Snapshot, decision: Plan, depth: int, fallback: Fallbac
         job = jobs[start.job_id]
         profiles[job.gpu_type].add(now, now + _duration(predicted(job), job.max_runtime_s, rule), -job.gpus)
     promised = {r.job_id: r.start_at for r in decision.reservations}
+    due = decision.preemption_due
     estimates: dict[str, float] = {}
     counted: dict[str, int] = defaultdict(int)
     for job_id in decision.order:
@@ -118,6 +120,8 @@ def _starts_by(snapshot: Snapshot, decision: Plan, depth: int, fallback: Fallbac
         at = profiles[job.gpu_type].earliest(job.gpus, duration)
         if job_id in promised:
             at = promised[job_id] if at is None else min(at, promised[job_id])
+        if job_id in due:  # it preempts then (its victims' grace ends), if nothing frees sooner
+            at = due[job_id] if at is None else min(at, due[job_id])
         if at is not None:
             estimates[job_id] = at
             profiles[job.gpu_type].add(at, at + duration, -job.gpus)

@@ -62,11 +62,13 @@ def ordered_queue(snapshot: Snapshot) -> list[QueuedJob]:
     return sorted(snapshot.queue, key=key)
 
 
-def gpu_shares(snapshot: Snapshot) -> dict[tuple[str, str], float]:
+def gpu_shares(snapshot: Snapshot, guaranteed: bool = False) -> dict[tuple[str, str], float]:
     """(allocation, GPU type) → the GPUs of that type it is entitled to now.
 
     GPUs of a type are divided by weight among the allocations with demand for that type (running or
-    queued there); an allocation without demand leaves its share to the others.
+    queued there); an allocation without demand leaves its share to the others. ``guaranteed`` divides
+    them among every entitled allocation instead (``Snapshot.entitlements``), demand or not, so a share
+    does not move as other allocations come and go.
     """
     capacity: dict[str, int] = defaultdict(int)
     for node in snapshot.nodes:
@@ -76,11 +78,20 @@ def gpu_shares(snapshot: Snapshot) -> dict[tuple[str, str], float]:
     demand: dict[str, set[str]] = defaultdict(set)
     for job in (*snapshot.running, *snapshot.queue):
         demand[job.gpu_type].add(job.allocation_id)
+    claims: dict[str, dict[str, float]] = {
+        gpu_type: {a: weights.get(a, 0.0) for a in allocation_ids}
+        for gpu_type, allocation_ids in demand.items()
+    }
+    if guaranteed and snapshot.entitlements:
+        claims = defaultdict(dict)
+        for entitlement in snapshot.entitlements:
+            claims[entitlement.gpu_type][entitlement.allocation_id] = max(0.0, entitlement.weight)
+    elif guaranteed:
+        claims = {gpu_type: dict(weights) for gpu_type in demand}
     shares = {}
-    for gpu_type, allocation_ids in demand.items():
-        total = sum(weights.get(a, 0.0) for a in allocation_ids)
-        for allocation_id in allocation_ids:
-            weight = weights.get(allocation_id, 0.0)
+    for gpu_type, weight_of in claims.items():
+        total = sum(weight_of.values())
+        for allocation_id, weight in weight_of.items():
             shares[(allocation_id, gpu_type)] = capacity[gpu_type] * weight / total if total else 0.0
     return shares
 

@@ -111,15 +111,31 @@ class Policy:
     short_job_reference_s: float = 3600.0  # an expected runtime at or below this counts as fully short
     # What ordering takes as the runtime of a job its history cannot predict (QueuedJob.expected_runtime_s).
     unknown_runtime: str = "attained"
-    preemption_wait_s: float = 10 * 60.0  # a within-share job waiting this long may preempt
+    preemption_wait_s: float = 0.0  # a within-share job waiting this long may preempt (0: at once)
     reservation_depth: int = 4  # blocked jobs per GPU type that get a reserved start
     preemption_attempts: int = 8  # victim searches per GPU type per cycle (each costs O(running jobs))
     preemption_hold_s: float = 15 * 60.0  # how long nodes freed by preemption stay held for the preemptor
     preemption_grace_s: float = 10 * 60.0  # a job that started this recently is never preempted
-    max_preemptions: int = 0  # a job preempted this often already is never preempted again (0: no limit)
+    max_preemptions: int = 3  # a job preempted this often already is never preempted again (0: no limit)
+    # Over-share victims only as far as their allocation stays at or above its share once they stop: a
+    # victim that pushed it below would make its next job within share, which then preempts back (churn).
+    keep_victims_share: bool = True
+    # The shares preemption restores: "guaranteed" divides a type's GPUs among every entitled allocation,
+    # idle or not (Snapshot.entitlements), so a share never moves as others come and go; "demand" among
+    # the allocations with jobs of that type now.
+    preemption_shares: str = "guaranteed"
     # GPUs of a type held back for interactive sessions, so they start quickly: a batch job is not started
     # where it would leave fewer free (GPU type → count; docs/sessions.md).
     session_reserve: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """An allocation's claim on a GPU type, demand or not: guaranteed shares divide the type by these."""
+
+    allocation_id: str
+    gpu_type: str
+    weight: float  # e.g. the GPU-hours awarded of that type
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,8 @@ class Snapshot:
     queue: tuple[QueuedJob, ...]
     allocations: tuple[AllocationState, ...]
     policy: Policy = field(default_factory=Policy)
+    # Every allocation entitled to each GPU type, idle ones too; empty: ``allocations``, to every type.
+    entitlements: tuple[Entitlement, ...] = ()
 
 
 class WaitReason(StrEnum):
@@ -184,3 +202,5 @@ class Plan:
     # Every job that nodes are held for after preemption (new and continuing); the caller stores these
     # and passes them back as QueuedJob.held_nodes / held_since. A job not listed holds nothing.
     preemption_holds: tuple[PreemptionHold, ...] = ()
+    # Waiting jobs that will preempt once running jobs leave their grace: job id → when (estimate.py).
+    preemption_due: dict[str, float] = field(default_factory=dict)

@@ -76,7 +76,7 @@ def plan(snapshot: Snapshot) -> Plan:
     policy, now = snapshot.policy, snapshot.now
     cluster = Cluster(snapshot.nodes)
     reservations = Reservations()
-    shares = gpu_shares(snapshot)
+    shares = gpu_shares(snapshot, guaranteed=policy.preemption_shares == "guaranteed")
     caps = {a.allocation_id: a.max_concurrent_gpus for a in snapshot.allocations}
     session_reserve = dict(policy.session_reserve)
 
@@ -96,6 +96,7 @@ def plan(snapshot: Snapshot) -> Plan:
     failed_runtime: dict[tuple, float] = {}
 
     order = ordered_queue(snapshot)
+    preemption_due: dict[str, float] = {}
     starts: list[Start] = []
     preemptions: list[Preemption] = []
     waiting: dict[str, WaitReason] = {}
@@ -186,6 +187,7 @@ def plan(snapshot: Snapshot) -> Plan:
                 running_by_type,
                 shares,
                 preemptions,
+                preemption_due,
             )
             if hold is not None:
                 reservations.add(hold)
@@ -215,6 +217,7 @@ def plan(snapshot: Snapshot) -> Plan:
         order=tuple(job.job_id for job in order),
         waiting=waiting,
         preemption_holds=tuple(holds_out),
+        preemption_due=preemption_due,
     )
 
 
@@ -239,6 +242,19 @@ def _hold_nodes(job: QueuedJob, cluster: Cluster, now: float) -> Hold | None:
     return Hold(job_id=job.job_id, start_at=now, ends_at=now + job.max_runtime_s, need=need, spare=spare)
 
 
+def _victims_in_one_pool(job, cluster, reservations, candidates, excess):
+    """(free GPUs per node, victims) in the first pool where victims let ``job`` fit; None if none do.
+    The freed GPUs must all be in one pool: a gang never spans clusters."""
+    for pool in cluster.pools(job.gpu_type, job.clusters):
+        nodes = cluster.nodes_of(job.gpu_type, pool)
+        free_now = {n: len(cluster.free[n]) - reservations.held_on(n) for n in nodes}
+        here = [victim for _, victim in candidates if victim.pods and victim.pods[0].node in free_now]
+        chosen = preemption.choose_victims(job, free_now, here, excess)
+        if chosen is not None:
+            return free_now, chosen
+    return None
+
+
 def _preempt_for(
     job,
     now,
@@ -251,14 +267,15 @@ def _preempt_for(
     running_by_type,
     shares,
     preemptions,
+    due=None,
 ) -> Hold | None:
-    candidates = []
+    """Preempt for ``job`` and hold the freed nodes for it; None if no victims let it fit now, and then,
+    where victims still in their grace would, when the last of them leaves it (in ``due``)."""
+    candidates, in_grace = [], []
     grace_until = now - policy.preemption_grace_s
     for other in running:
         if other.gpu_type != job.gpu_type or other.job_id in started_now or other.job_id in victims:
             continue
-        if other.started_at > grace_until:
-            continue  # restarting a job that just started wastes the most and invites churn
         if policy.max_preemptions and other.preemptions >= policy.max_preemptions:
             continue  # preempted enough: restarting it again and again would waste all its runs
         over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
@@ -269,20 +286,29 @@ def _preempt_for(
         ):
             continue
         if preemption.preemptible(other, over, for_priority=job.priority):
-            candidates.append((preemption.candidate_order(other, over), other))
-    if not candidates:
+            # restarting a job that just started wastes the most and invites churn: not until its grace ends
+            (in_grace if other.started_at > grace_until else candidates).append(
+                (preemption.candidate_order(other, over), other)
+            )
+    excess = None
+    if policy.keep_victims_share:
+        excess = {
+            other.allocation_id: running_by_type[(other.allocation_id, job.gpu_type)]
+            - shares.get((other.allocation_id, job.gpu_type), 0.0)
+            for _, other in (*candidates, *in_grace)
+        }
+    found = _victims_in_one_pool(
+        job, cluster, reservations, sorted(candidates, key=lambda pair: pair[0]), excess
+    )
+    if found is None:
+        # When could it preempt? Once the victims it would need have left their grace.
+        later = _victims_in_one_pool(
+            job, cluster, reservations, sorted((*candidates, *in_grace), key=lambda pair: pair[0]), excess
+        )
+        if later is not None and due is not None:
+            due[job.job_id] = max(now, *(v.started_at + policy.preemption_grace_s for v in later[1]))
         return None
-    candidates.sort(key=lambda pair: pair[0])
-    # The freed GPUs must all be in one pool (a gang never spans clusters): the first that can be freed.
-    for pool in cluster.pools(job.gpu_type, job.clusters):
-        nodes = cluster.nodes_of(job.gpu_type, pool)
-        free_now = {n: len(cluster.free[n]) - reservations.held_on(n) for n in nodes}
-        here = [victim for _, victim in candidates if victim.pods and victim.pods[0].node in free_now]
-        chosen = preemption.choose_victims(job, free_now, here)
-        if chosen is not None:
-            break
-    else:
-        return None
+    free_now, chosen = found
     free_after = dict(free_now)
     for victim in chosen:
         victims.add(victim.job_id)

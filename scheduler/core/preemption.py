@@ -20,10 +20,16 @@ def choose_victims(
     job: QueuedJob,
     free_now: dict[str, int],
     candidates: list[RunningJob],
+    excess: dict[str, float] | None = None,
 ) -> list[RunningJob] | None:
-    """The victims whose GPUs, with the free ones, let ``job`` fit; None if no choice does."""
+    """The victims whose GPUs, with the free ones, let ``job`` fit; None if no choice does.
+
+    ``excess`` (allocation → GPUs it runs beyond its share), where given, limits the normal victims
+    taken from each allocation: together they never take more than its excess.
+    """
     freed: dict[str, int] = defaultdict(int)
     chosen: list[RunningJob] = []
+    left = dict(excess) if excess is not None else None
 
     def free_with(victims: list[RunningJob]) -> dict[str, int]:
         free = dict(free_now)
@@ -34,6 +40,10 @@ def choose_victims(
         return free
 
     for victim in candidates:
+        if left is not None and victim.priority != Priority.LOW:
+            if victim.gpus > left.get(victim.allocation_id, 0.0):
+                continue
+            left[victim.allocation_id] -= victim.gpus
         chosen.append(victim)
         for pod in victim.pods:
             freed[pod.node] += len(pod.gpu_indices)

@@ -343,9 +343,10 @@ def test_gpugrant_predicts_from_the_tenants_finished_jobs_only_once_they_end_and
 
 
 def test_calibration_learns_only_from_jobs_that_have_started_and_never_changes_a_decision():
-    # 30 one-GPU jobs of one tenant behind a long blocker on one 8-GPU node, arriving over time, with
-    # an "hour" estimate each: the plan's first estimates for them are what calibration learns from.
-    jobs = [Job("blocker", "x", 0, 8, 3 * HOUR)] + [
+    # 60 jobs of 1-8 GPUs of one tenant behind two long blockers of another on one 8-GPU node, arriving
+    # over time, with an "hour" estimate each: the plan's first estimates for them (which do not foresee
+    # the blockers' preemption) are what calibration learns from.
+    jobs = [Job("blocker", "x", 0, 4, 3 * HOUR), Job("blocker2", "x", 0, 4, 3 * HOUR)] + [
         Job(f"j{i}", "y", 60.0 * i, 1 + i % 8, 600.0 + 60 * i) for i in range(60)
     ]
     runs = {}

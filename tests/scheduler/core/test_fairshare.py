@@ -1,8 +1,10 @@
 """Fair-share order with decayed usage, and age that keeps anything from starving."""
 
+from dataclasses import replace
+
 import pytest
 
-from scheduler.core import Policy, Priority, plan
+from scheduler.core import Entitlement, Policy, Priority, plan
 from scheduler.core.fairshare import decay, fairshare_factors, gpu_shares
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
@@ -87,3 +89,41 @@ def test_it_divides_gpus_by_weight_among_allocations_with_demand():
         allocations=[allocation("a", weight=3), allocation("b", weight=1), allocation("idle", weight=100)],
     )
     assert gpu_shares(snap) == {("a", "A100"): 12.0, ("b", "A100"): 4.0}
+
+
+def test_guaranteed_shares_divide_gpus_among_every_allocation_demand_or_not():
+    snap = snapshot(
+        [node("n1"), node("n2")],
+        [queued("a1", allocation="a"), queued("b1", allocation="b")],
+        allocations=[allocation("a", weight=2), allocation("b", weight=1), allocation("idle", weight=1)],
+    )
+    assert gpu_shares(snap, guaranteed=True) == {
+        ("a", "A100"): 8.0,
+        ("b", "A100"): 4.0,
+        ("idle", "A100"): 4.0,
+    }
+    assert gpu_shares(snap) == {("a", "A100"): 16 * 2 / 3, ("b", "A100"): 16 / 3}
+
+
+def test_guaranteed_shares_follow_the_entitlements_per_gpu_type_where_given():
+    snap = replace(
+        snapshot(
+            [node("n1"), node("n2"), node("h1", gpu_type="H100")],
+            [queued("a1", allocation="a"), queued("b1", allocation="b", gpu_type="H100")],
+            allocations=[allocation("a"), allocation("b")],
+        ),
+        entitlements=(
+            Entitlement("a", "A100", 300),
+            Entitlement("idle", "A100", 100),
+            Entitlement("b", "H100", 50),
+            Entitlement("a", "H100", 50),
+        ),
+    )
+    assert gpu_shares(snap, guaranteed=True) == {
+        ("a", "A100"): 12.0,
+        ("idle", "A100"): 4.0,
+        ("b", "H100"): 4.0,
+        ("a", "H100"): 4.0,
+    }
+    # by demand: a alone wants A100, b alone H100; entitlements play no part
+    assert gpu_shares(snap) == {("a", "A100"): 16.0, ("b", "H100"): 8.0}

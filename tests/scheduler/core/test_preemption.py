@@ -5,7 +5,10 @@ from dataclasses import replace
 from scheduler.core import Policy, PreemptionReason, Priority, WaitReason, plan
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
-POLICY = Policy(preemption_wait_s=HOUR)
+# The mechanics below, each on its own: shares by demand, victims may take their allocation below its share.
+POLICY = Policy(
+    preemption_wait_s=HOUR, preemption_shares="demand", keep_victims_share=False, max_preemptions=0
+)
 ALLOCATIONS = [allocation("mine"), allocation("theirs")]
 
 
@@ -187,3 +190,68 @@ def test_a_job_preempted_max_preemptions_times_is_never_preempted_again():
         policy = replace(POLICY, max_preemptions=limit)
         result = plan(replace(snap, running=(victim,), policy=policy))
         assert [p.job_id for p in result.preemptions] == expected, limit
+
+
+def _two_over_share(victim_sizes, policy):
+    """mine waits for 4 GPUs; theirs runs ``victim_sizes`` on one 8-GPU node (a share of 4 each)."""
+    run, first = [], 0
+    for i, gpus in enumerate(victim_sizes):
+        run.append(
+            running(
+                f"v{i}", "n1", gpus, ends_at=100 * HOUR, allocation="theirs", started_at=i, first_gpu=first
+            )
+        )
+        first += gpus
+    return snapshot(
+        [node("n1", free=8 - first)],
+        [queued("waiting", 4, allocation="mine")],
+        run=run,
+        allocations=ALLOCATIONS,
+        now=2 * HOUR,
+        policy=policy,
+    )
+
+
+def test_keep_victims_share_never_pushes_the_victims_allocation_below_its_share():
+    keep = replace(POLICY, keep_victims_share=True)
+    # One 8-GPU victim would leave theirs at 0 of its share of 4: mine's next job would preempt back.
+    cases = (
+        ((8,), POLICY, ["v0"]),
+        ((8,), keep, []),
+        ((4, 4), keep, ["v1"]),  # theirs keeps 4 = its share; the most recent goes
+        ((4, 2, 2), keep, ["v1", "v2"]),  # the two most recent, 4 GPUs: exactly theirs' excess
+        ((6, 2), POLICY, ["v0"]),
+        ((6, 2), keep, []),  # 2 GPUs freed are too few, and the 6-GPU job is beyond the excess left
+    )
+    for sizes, policy, expected in cases:
+        result = plan(_two_over_share(sizes, policy))
+        assert sorted(p.job_id for p in result.preemptions) == sorted(expected), (sizes, policy)
+
+
+def test_guaranteed_shares_do_not_grow_when_other_allocations_have_no_demand():
+    # An idle third allocation: by demand mine's share is 4 (8 GPUs / 2), guaranteed 8/3 ≈ 2.67.
+    allocations = (*ALLOCATIONS, allocation("idle"))
+    snap = replace(case(victim_priority=Priority.NORMAL), allocations=allocations)  # theirs runs all 8
+    assert [p.job_id for p in plan(snap).preemptions] == ["victim"]
+    guaranteed = replace(snap, policy=replace(POLICY, preemption_shares="guaranteed"))
+    assert plan(guaranteed).preemptions == ()  # mine's 4 GPUs exceed its guaranteed 2.67
+    small = replace(guaranteed, queue=(queued("waiting", 2, allocation="mine"),))
+    assert [p.job_id for p in plan(small).preemptions] == ["victim"]  # 2 ≤ 2.67; theirs 8 > 2.67
+
+
+def test_a_job_blocked_only_by_its_victims_grace_is_told_when_it_will_preempt():
+    from scheduler.core.estimate import estimate_ranges
+
+    grace = 10 * 60
+    snap = case(victim_priority=Priority.NORMAL)  # theirs runs 8 GPUs beyond its share of 4
+    young = replace(snap.running[0], started_at=2 * HOUR - 4 * 60)  # 6 minutes of grace left
+    snap = replace(snap, running=(young,), policy=replace(POLICY, preemption_grace_s=grace))
+    result = plan(snap)
+    assert result.preemptions == ()
+    assert result.preemption_due == {"waiting": young.started_at + grace}
+    # Its estimated start is then, not when the victim would end (100 h).
+    estimate = estimate_ranges(snap, result)["waiting"]
+    assert estimate.at == young.started_at + grace
+    # A victim within share gives no date: nothing will ever be preempted for it.
+    within = replace(young, pods=young.pods, allocation_id="mine")
+    assert plan(replace(snap, running=(within,))).preemption_due == {}
