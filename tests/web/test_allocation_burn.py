@@ -52,6 +52,12 @@ def test_an_idle_week_does_not_run_out(a100_job, allocation):
     assert a100["rate_per_day"] == 0 and a100["run_out_on"] is None and a100["chart"]["projection"] is None
 
 
+def early_yesterday():
+    """01:00 yesterday in the portal's time zone: five hours from then stay inside one of its days (the
+    page groups usage by the portal's local day; an hour ending at local midnight counts for the next)."""
+    return timezone.localtime().replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
 def svgs(content: str) -> list[str]:
     return re.findall(r'<svg class="line-chart".*?</svg>', content, flags=re.S)
 
@@ -66,7 +72,7 @@ def test_the_allocation_page_draws_each_gpu_type_with_a_table_and_the_run_out_da
     backend,
 ):
     theirs = start_running(backend, outsider, other_allocation, name="their-job")
-    yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    yesterday = early_yesterday()
     ingest(theirs, yesterday - timedelta(hours=5), yesterday - timedelta(hours=4))
     ingest(a100_job, *(yesterday + timedelta(hours=hour) for hour in range(5)))
     content = page(client, owner, "allocation_detail", allocation)
@@ -94,7 +100,7 @@ def test_the_page_of_an_allocation_without_usage_draws_flat_lines(client, prices
 
 
 def test_the_projection_reads_in_korean(client, a100_job, owner, allocation):
-    yesterday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    yesterday = early_yesterday()
     ingest(a100_job, *(yesterday + timedelta(hours=hour) for hour in range(5)))
     client.force_login(owner)
     url = reverse("web:allocation_detail", kwargs={"public_id": allocation.public_id})
