@@ -52,15 +52,13 @@ def policy_from_settings() -> Policy:
     )
 
 
-def _entitlements(today) -> tuple[Entitlement, ...]:
+def _entitlements(usable: Q) -> tuple[Entitlement, ...]:
     """Every usable allocation's claim on each GPU type it was awarded, idle or not: what guaranteed
-    shares divide each type's GPUs by (scheduling.md, "Preempt")."""
-    rows = AllocationBudget.objects.filter(
-        allocation__status=AllocationStatus.ACTIVE,
-        allocation__starts_on__lte=today,
-        allocation__ends_on__gte=today,
-        awarded_gpu_hours__gt=0,
-    ).values_list("allocation_id", "gpu_type", "awarded_gpu_hours")
+    shares divide each type's GPUs by (scheduling.md, "Preempt"). ``usable``: the allocations whose
+    queued jobs are planned (build_snapshot's ``eligible``)."""
+    rows = AllocationBudget.objects.filter(usable, awarded_gpu_hours__gt=0).values_list(
+        "allocation_id", "gpu_type", "awarded_gpu_hours"
+    )
     return tuple(Entitlement(str(pk), gpu_type, float(hours)) for pk, gpu_type, hours in rows)
 
 
@@ -237,7 +235,13 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         for pk, usage, as_of, cap, _region in allocation_rows
     )
     snapshot = Snapshot(
-        epoch, nodes, tuple(running), tuple(queue), allocations, policy_from_settings(), _entitlements(today)
+        epoch,
+        nodes,
+        tuple(running),
+        tuple(queue),
+        allocations,
+        policy_from_settings(),
+        _entitlements(eligible),
     )
     node_clusters = {row[1]: row[5] for row in nodes_rows if row[5] is not None}
     return snapshot, SnapshotIndex({row[1]: row[0] for row in nodes_rows}, public_ids, history, node_clusters)

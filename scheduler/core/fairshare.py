@@ -78,16 +78,15 @@ def gpu_shares(snapshot: Snapshot, guaranteed: bool = False) -> dict[tuple[str, 
     demand: dict[str, set[str]] = defaultdict(set)
     for job in (*snapshot.running, *snapshot.queue):
         demand[job.gpu_type].add(job.allocation_id)
-    claims: dict[str, dict[str, float]] = {
-        gpu_type: {a: weights.get(a, 0.0) for a in allocation_ids}
-        for gpu_type, allocation_ids in demand.items()
-    }
+    claims: dict[str, dict[str, float]]  # GPU type → allocation → weight
     if guaranteed and snapshot.entitlements:
         claims = defaultdict(dict)
         for entitlement in snapshot.entitlements:
             claims[entitlement.gpu_type][entitlement.allocation_id] = max(0.0, entitlement.weight)
     elif guaranteed:
         claims = {gpu_type: dict(weights) for gpu_type in demand}
+    else:
+        claims = {gpu_type: {a: weights.get(a, 0.0) for a in ids} for gpu_type, ids in demand.items()}
     shares = {}
     for gpu_type, weight_of in claims.items():
         total = sum(weight_of.values())

@@ -267,10 +267,11 @@ def _preempt_for(
     running_by_type,
     shares,
     preemptions,
-    due=None,
+    due,
 ) -> Hold | None:
     """Preempt for ``job`` and hold the freed nodes for it; None if no victims let it fit now, and then,
-    where victims still in their grace would, when the last of them leaves it (in ``due``)."""
+    where victims still in their grace would, when the last of them leaves it (in ``due``, job id →
+    time)."""
     candidates, in_grace = [], []
     grace_until = now - policy.preemption_grace_s
     for other in running:
@@ -301,12 +302,12 @@ def _preempt_for(
         job, cluster, reservations, sorted(candidates, key=lambda pair: pair[0]), excess
     )
     if found is None:
-        # When could it preempt? Once the victims it would need have left their grace.
-        later = _victims_in_one_pool(
-            job, cluster, reservations, sorted((*candidates, *in_grace), key=lambda pair: pair[0]), excess
-        )
-        if later is not None and due is not None:
-            due[job.job_id] = max(now, *(v.started_at + policy.preemption_grace_s for v in later[1]))
+        if in_grace:  # when could it preempt? Once the victims it would need have left their grace.
+            later = _victims_in_one_pool(
+                job, cluster, reservations, sorted((*candidates, *in_grace), key=lambda pair: pair[0]), excess
+            )
+            if later is not None:
+                due[job.job_id] = max(now, *(v.started_at + policy.preemption_grace_s for v in later[1]))
         return None
     free_now, chosen = found
     free_after = dict(free_now)

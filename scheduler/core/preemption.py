@@ -7,8 +7,6 @@ most recently started (least work lost), then by id. Victims are added until the
 then any victim the fit does not need is dropped again.
 """
 
-from collections import defaultdict
-
 from scheduler.core.model import Priority, QueuedJob, RunningJob
 
 
@@ -27,7 +25,6 @@ def choose_victims(
     ``excess`` (allocation → GPUs it runs beyond its share), where given, limits the normal victims
     taken from each allocation: together they never take more than its excess.
     """
-    freed: dict[str, int] = defaultdict(int)
     chosen: list[RunningJob] = []
     left = dict(excess) if excess is not None else None
 
@@ -45,8 +42,6 @@ def choose_victims(
                 continue
             left[victim.allocation_id] -= victim.gpus
         chosen.append(victim)
-        for pod in victim.pods:
-            freed[pod.node] += len(pod.gpu_indices)
         if _fits(free_with(chosen), job.gpus_per_pod, job.pods):
             break
     else:
