@@ -319,12 +319,14 @@ class Gpugrant:
         half_life_s: float = 7 * DAY,
         predict: bool = True,
         calibrate: bool = True,
+        estimate_by_node: bool = True,
     ):
         self.shares = shares
         self.policy = policy or Policy()
         self.half_life_s = half_life_s
         self.predict = predict
         self.calibrate = calibrate
+        self.estimate_by_node = estimate_by_node  # False: estimates count free GPUs (bench.estimate_sweep)
 
     def setup(self, sim: Sim) -> None:
         self.names = [f"node-{i:04d}" for i in range(sim.n_nodes)]
@@ -475,7 +477,11 @@ class Gpugrant:
         computes them (predicted runtimes, the programme-wide fallback for jobs without history)."""
         if self.last_plan is None:
             return {}
-        ranges = estimate_ranges(*self.last_plan, fallback=self.history.fallback if self.predict else None)
+        ranges = estimate_ranges(
+            *self.last_plan,
+            fallback=self.history.fallback if self.predict else None,
+            by_node=self.estimate_by_node,
+        )
         for job_id, estimate in ranges.items():
             if job_id not in self.announced:
                 self.announced.add(job_id)
