@@ -395,11 +395,10 @@ class Gpugrant:
         if self.group_version != self.history.version:
             self.group_predictions.clear()
             self.group_version = self.history.version
-        key = (job.vc, job.gpus)
+        key = (job.vc, job.gpus, job.max_runtime_s)
         if key not in self.group_predictions:
-            self.group_predictions[key] = self.history.predict(self._traits(job), float("inf"))
-        found = self.group_predictions[key]
-        return found.scaled(job.max_runtime_s) if found is not None else None
+            self.group_predictions[key] = self.history.predict(self._traits(job), job.max_runtime_s)
+        return self.group_predictions[key]
 
     def _queued_plain(self, job, priority) -> QueuedJob:
         q = self.queued.get(job.job_id)

@@ -1061,6 +1061,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--weeks-json", help="a bench.replay_weeks JSON (default: weeks.json in --out)")
     parser.add_argument(
+        "--weeks-section",
+        default="weeks",
+        help="with --only weeks: the docs' marker to write (bench:NAME), to keep an earlier sweep's table",
+    )
+    parser.add_argument(
         "--compare-json",
         help="with --only weeks-compare: a sweep run with --gpugrant … --reuse (the weeks JSON)",
     )
@@ -1100,7 +1105,7 @@ def main(argv=None) -> int:
         doc = rewrite_section(doc, "replay", replay_table(data))
     if args.only == "weeks":  # never run by default: the sweep takes hours (bench.replay_weeks)
         weeks = json.loads(Path(args.weeks_json or out_dir / "weeks.json").read_text())
-        doc = rewrite_section(doc, "weeks", weeks_table(weeks))
+        doc = rewrite_section(doc, args.weeks_section, weeks_table(weeks))
     if args.only == "weeks-compare":
         base = json.loads(Path(args.weeks_json or out_dir / "weeks.json").read_text())
         tried = json.loads(Path(args.compare_json).read_text())

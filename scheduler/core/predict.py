@@ -3,8 +3,10 @@
 Users' max_runtime is a safety bound, not an estimate: people ask for round numbers far above the
 truth, or for the maximum (Tsafrir, Etsion and Feitelson, 2005). A job's own history says more: the
 finished runs of the same submitter and allocation, looked up from the most specific match to the
-least (same name and GPUs; same command and environment; same GPUs; the allocation's jobs of that
-size; any of the allocation's jobs). The first level with at least ``min_runs`` runs gives the
+least (same name and GPUs; same command and environment; same GPUs and the same max_runtime asked for;
+same GPUs; the allocation's jobs of that size; any of the allocation's jobs). The limit a user asks for
+is a bound, not an estimate, but the runs that asked for the same one are alike: a user asks 15 minutes
+for a smoke test and 72 hours for a training run. The first level with at least ``min_runs`` runs gives the
 prediction: its median and its 10th and 90th percentiles over the ``recent`` latest runs, each bounded
 by the job's own max_runtime. Without such history there is no prediction (the planner then orders by
 attained service, and estimated starts fall back to max_runtime scaled by the programme-wide ratio of
@@ -64,11 +66,12 @@ class Prediction:
 
 # From the most specific history to the least; each is a function of the traits giving the lookup key.
 BASES = (
-    ("same_name", lambda t: (t.allocation_id, t.submitter, name_stem(t.name), t.gpus)),
-    ("same_command", lambda t: (t.allocation_id, t.submitter, t.command, t.environment)),
-    ("same_submitter_size", lambda t: (t.allocation_id, t.submitter, t.gpus)),
-    ("same_allocation_size", lambda t: (t.allocation_id, t.gpus)),
-    ("same_allocation", lambda t: (t.allocation_id,)),
+    ("same_name", lambda t, limit: (t.allocation_id, t.submitter, name_stem(t.name), t.gpus)),
+    ("same_command", lambda t, limit: (t.allocation_id, t.submitter, t.command, t.environment)),
+    ("same_submitter_limit", lambda t, limit: (t.allocation_id, t.submitter, t.gpus, round(limit))),
+    ("same_submitter_size", lambda t, limit: (t.allocation_id, t.submitter, t.gpus)),
+    ("same_allocation_size", lambda t, limit: (t.allocation_id, t.gpus)),
+    ("same_allocation", lambda t, limit: (t.allocation_id,)),
 )
 PROGRAMME_WIDE = "programme_ratio"  # a fraction of max_runtime, from every finished run
 
@@ -113,7 +116,7 @@ class RuntimeHistory:
     def add(self, run: FinishedRun) -> None:
         """A run that finished after every run added before it."""
         for basis, key in BASES:
-            group_key = (basis, key(run.traits))
+            group_key = (basis, key(run.traits, run.max_runtime_s))
             group = self._groups.get(group_key)
             if group is None:
                 group = self._groups[group_key] = deque(maxlen=self.recent)
@@ -134,7 +137,7 @@ class RuntimeHistory:
     def predict(self, traits: JobTraits, max_runtime_s: float) -> Prediction | None:
         """The most specific history's prediction for a job like ``traits``, or None without one."""
         for basis, key in BASES:
-            found = self._summary((basis, key(traits)))
+            found = self._summary((basis, key(traits, max_runtime_s)))
             if found is not None:
                 return found.scaled(max_runtime_s)
         return None

@@ -93,8 +93,8 @@ class PredictedRuntimeOut(serializers.Serializer):
     low_minutes = serializers.FloatField(help_text="10th percentile")
     high_minutes = serializers.FloatField(help_text="90th percentile")
     basis = serializers.CharField(
-        help_text="the history it rests on: same_name, same_command, same_submitter_size, "
-        "same_allocation_size or same_allocation"
+        help_text="the history it rests on: same_name, same_command, same_submitter_limit (same GPUs and "
+        "max_runtime), same_submitter_size, same_allocation_size or same_allocation"
     )
     runs = serializers.IntegerField(help_text="how many finished runs")
 

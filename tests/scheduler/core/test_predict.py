@@ -25,8 +25,25 @@ def run(runtime_h: float, *, finished_at: float = 0.0, max_runtime_h: float = 24
         ),
         # the same command and environment, under another name
         ([run(5, name="a"), run(7, name="b")], "same_command", 6),
-        # the same submitter and size, another command
-        ([run(2, command="x", name="a"), run(4, command="y", name="b")], "same_submitter_size", 3),
+        # the same submitter, size and limit asked for (24 h), another command
+        ([run(2, command="x", name="a"), run(4, command="y", name="b")], "same_submitter_limit", 3),
+        # ... beats the same submitter and size with another limit
+        (
+            [
+                run(2, command="x", name="a"),
+                run(4, command="y", name="b"),
+                run(20, command="z", name="c", max_runtime_h=72),
+                run(30, command="w", name="d", max_runtime_h=72),
+            ],
+            "same_submitter_limit",
+            3,
+        ),
+        # the same submitter and size, another command and limit
+        (
+            [run(2, command="x", name="a", max_runtime_h=4), run(4, command="y", name="b", max_runtime_h=8)],
+            "same_submitter_size",
+            3,
+        ),
         # colleagues in the same allocation with the same GPU count
         (
             [run(8, submitter="lee", command="x"), run(12, submitter="park", command="y")],
