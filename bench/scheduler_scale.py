@@ -5,7 +5,9 @@
 A 10,000-GPU cluster (1,250 nodes × 8 GPUs, 80 % A100 / 20 % H100), about half busy with running jobs,
 and a queue of 100,000 jobs from 200 allocations. Reports the median plan() time, peak traced memory,
 and how time grows with jobs and with nodes. The baseline, run in the same process, is ordering the
-queue by fair share alone (fairshare.ordered_queue): the least any fair scheduler must do.
+queue by fair share alone (fairshare.ordered_queue): the least any fair scheduler must do. Beside it,
+what the cycle does after the plan: the estimated starts (estimate.estimate_ranges), booking pods on
+nodes and, as its baseline, counting free GPUs per type.
 """
 
 import argparse
@@ -27,6 +29,7 @@ from scheduler.core import (
     Snapshot,
     plan,
 )
+from scheduler.core.estimate import estimate_ranges
 from scheduler.core.fairshare import ordered_queue
 
 HOUR = 3600.0
@@ -101,6 +104,10 @@ def measure(nodes: int, jobs: int, allocations: int, repeat: int) -> dict:
     decision = plan(snapshot)
     plan_s = median_seconds(lambda: plan(snapshot), repeat)
     baseline_s = median_seconds(lambda: ordered_queue(snapshot), repeat)
+    # The cycle's estimated starts after the plan (not part of plan()): pods booked on nodes, and the
+    # GPU count it replaced, in the same process
+    estimate_s = median_seconds(lambda: estimate_ranges(snapshot, decision), repeat)
+    count_s = median_seconds(lambda: estimate_ranges(snapshot, decision, by_node=False), repeat)
     return {
         "nodes": nodes,
         "gpus": nodes * 8,
@@ -110,6 +117,9 @@ def measure(nodes: int, jobs: int, allocations: int, repeat: int) -> dict:
         "plan_median_s": round(plan_s, 4),
         "baseline_order_median_s": round(baseline_s, 4),
         "ratio_to_baseline": round(plan_s / baseline_s, 2),
+        "estimates_median_s": round(estimate_s, 4),
+        "estimates_gpu_count_median_s": round(count_s, 4),
+        "estimated_jobs": len(estimate_ranges(snapshot, decision)),
         "starts": len(decision.starts),
         "reservations": len(decision.reservations),
         "preemptions": len(decision.preemptions),
