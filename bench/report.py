@@ -598,9 +598,8 @@ def estimate_sweep_table(parts: list[dict]) -> str:
         before, after = run["gpu_count"], run["nodes"]
         cells = []
         for key, op, bound in ESTIMATE_TARGETS:
-            b, _ = _estimate_cell(before["all"], key, op, bound)
+            b, ok_before = _estimate_cell(before["all"], key, op, bound)
             a, ok = _estimate_cell(after["all"], key, op, bound)
-            _, ok_before = _estimate_cell(before["all"], key, op, bound)
             met[key][0] += bool(ok_before)
             met[key][1] += bool(ok)
             cells.append(f"{b} → {a} {'met' if ok else '**MISSED**' if ok is not None else 'n/a'}")

@@ -106,6 +106,7 @@ def measure(nodes: int, jobs: int, allocations: int, repeat: int) -> dict:
     baseline_s = median_seconds(lambda: ordered_queue(snapshot), repeat)
     # The cycle's estimated starts after the plan (not part of plan()): pods booked on nodes, and the
     # GPU count it replaced, in the same process
+    estimated = estimate_ranges(snapshot, decision)
     estimate_s = median_seconds(lambda: estimate_ranges(snapshot, decision), repeat)
     count_s = median_seconds(lambda: estimate_ranges(snapshot, decision, by_node=False), repeat)
     return {
@@ -119,7 +120,7 @@ def measure(nodes: int, jobs: int, allocations: int, repeat: int) -> dict:
         "ratio_to_baseline": round(plan_s / baseline_s, 2),
         "estimates_median_s": round(estimate_s, 4),
         "estimates_gpu_count_median_s": round(count_s, 4),
-        "estimated_jobs": len(estimate_ranges(snapshot, decision)),
+        "estimated_jobs": len(estimated),
         "starts": len(decision.starts),
         "reservations": len(decision.reservations),
         "preemptions": len(decision.preemptions),

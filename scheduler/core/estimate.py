@@ -100,7 +100,9 @@ class _Fleet:
     def book(self, job, duration: float, latest: float | None = None, nodes=()) -> float | None:
         """Book ``job`` at the earliest time all its pods fit on nodes of one cluster for ``duration``
         (fullest nodes first, as the plan places them), or at ``latest`` on ``nodes`` (a reservation's,
-        which the plan keeps for it) if that is sooner; that time, or None if neither."""
+        which the plan keeps for it) if that is sooner; that time, or None if neither. A preemptor due at
+        ``latest`` has no nodes and books nothing: the victims whose GPUs it will take still count as
+        running here, so booking it too would count those GPUs twice."""
         found = self._earliest_fit(job, duration)
         if found is not None and (latest is None or found[0] <= latest):
             start, fit = found

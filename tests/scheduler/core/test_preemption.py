@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 from scheduler.core import Policy, PreemptionReason, Priority, WaitReason, plan
+from scheduler.core.estimate import estimate_ranges
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
 # The mechanics below, each on its own: shares by demand, victims may take their allocation below its share.
@@ -240,8 +241,6 @@ def test_guaranteed_shares_do_not_grow_when_other_allocations_have_no_demand():
 
 
 def test_a_job_blocked_only_by_its_victims_grace_is_told_when_it_will_preempt():
-    from scheduler.core.estimate import estimate_ranges
-
     grace = 10 * 60
     snap = case(victim_priority=Priority.NORMAL)  # theirs runs 8 GPUs beyond its share of 4
     young = replace(snap.running[0], started_at=2 * HOUR - 4 * 60)  # 6 minutes of grace left
