@@ -2,9 +2,14 @@
 
 Candidates are running jobs of the same GPU type that are ``low`` priority, or that belong to an
 allocation running beyond its fair share (never ``high``). A ``low`` job preempts only ``low`` jobs of
-other allocations running beyond their share (it reclaims its share; it never displaces normal work). Cheapest first: low before normal, then the
-most recently started (least work lost), then by id. Victims are added until the waiting job fits,
-then any victim the fit does not need is dropped again.
+other allocations running beyond their share (it reclaims its share; it never displaces normal work).
+Cheapest first: low before normal, then the most recently started (least work lost), then by id.
+
+Victims are taken in that order until the waiting job fits. Where that finds no fit, they are taken node
+by node instead, each time on the node where the fewest GPUs must stop to make room for one more pod: a
+whole-node pod fits only where a node empties, and the cheapest victims are often scattered over nodes
+that also run jobs nobody may preempt, using up their allocations' excess before any node empties.
+Either way, any victim the fit does not need is dropped again.
 """
 
 from scheduler.core.model import Priority, QueuedJob, RunningJob
@@ -12,6 +17,92 @@ from scheduler.core.model import Priority, QueuedJob, RunningJob
 
 def _fits(free: dict[str, int], gpus_per_pod: int, pods: int) -> bool:
     return sum(max(0, f) // gpus_per_pod for f in free.values()) >= pods
+
+
+class _Budget:
+    """What each allocation's normal victims may still take (its GPUs beyond its share); no limit without
+    ``excess``. Low-priority victims never count against it."""
+
+    def __init__(self, excess: dict[str, float] | None):
+        self.left = dict(excess) if excess is not None else None
+
+    def allows(self, victim: RunningJob, also: dict[str, float] | None = None) -> bool:
+        if self.left is None or victim.priority == Priority.LOW:
+            return True
+        pending = also.get(victim.allocation_id, 0.0) if also else 0.0
+        return victim.gpus + pending <= self.left.get(victim.allocation_id, 0.0)
+
+    def take(self, victim: RunningJob, into: dict[str, float] | None = None) -> None:
+        if victim.priority == Priority.LOW:
+            return
+        if into is not None:
+            into[victim.allocation_id] = into.get(victim.allocation_id, 0.0) + victim.gpus
+        elif self.left is not None:
+            self.left[victim.allocation_id] -= victim.gpus
+
+
+def _freed(free: dict[str, int], victims) -> dict[str, int]:
+    free = dict(free)
+    for victim in victims:
+        for pod in victim.pods:
+            if pod.node in free:
+                free[pod.node] += len(pod.gpu_indices)
+    return free
+
+
+def _in_order(job: QueuedJob, free_now, candidates, budget: _Budget) -> list[RunningJob] | None:
+    chosen: list[RunningJob] = []
+    for victim in candidates:
+        if not budget.allows(victim):
+            continue
+        budget.take(victim)
+        chosen.append(victim)
+        if _fits(_freed(free_now, chosen), job.gpus_per_pod, job.pods):
+            return chosen
+    return None
+
+
+def _cheapest_room(node, here, free, g, chosen_ids, budget: _Budget):
+    """(GPUs stopped, victims) that make room for one more pod on ``node``; None if its candidates
+    cannot. ``here`` lists the node's candidates cheapest first."""
+    goal = (max(0, free[node]) // g + 1) * g
+    gained, stopped, victims, pending = free[node], 0, [], {}
+    for victim in here:
+        if gained >= goal:
+            break
+        if victim.job_id in chosen_ids or not budget.allows(victim, pending):
+            continue
+        budget.take(victim, into=pending)
+        victims.append(victim)
+        stopped += victim.gpus
+        gained += sum(len(pod.gpu_indices) for pod in victim.pods if pod.node == node)
+    return (stopped, victims) if gained >= goal else None
+
+
+def _node_by_node(job: QueuedJob, free_now, candidates, budget: _Budget) -> list[RunningJob] | None:
+    g = job.gpus_per_pod
+    on_node: dict[str, list[RunningJob]] = {}
+    for victim in candidates:  # cheapest first, so each node's list is too
+        for node in dict.fromkeys(pod.node for pod in victim.pods):
+            if node in free_now:
+                on_node.setdefault(node, []).append(victim)
+    chosen: list[RunningJob] = []
+    chosen_ids: set[str] = set()
+    free = dict(free_now)
+    while not _fits(free, g, job.pods):
+        best = None  # (GPUs stopped, victims stopped, node, victims)
+        for node, here in on_node.items():
+            room = _cheapest_room(node, here, free, g, chosen_ids, budget)
+            if room is not None and (best is None or (room[0], len(room[1]), node) < best[:3]):
+                best = (room[0], len(room[1]), node, room[1])
+        if best is None:
+            return None
+        for victim in best[3]:
+            budget.take(victim)
+            chosen_ids.add(victim.job_id)
+            chosen.append(victim)
+        free = _freed(free, best[3])
+    return chosen
 
 
 def choose_victims(
@@ -22,33 +113,18 @@ def choose_victims(
 ) -> list[RunningJob] | None:
     """The victims whose GPUs, with the free ones, let ``job`` fit; None if no choice does.
 
-    ``excess`` (allocation → GPUs it runs beyond its share), where given, limits the normal victims
-    taken from each allocation: together they never take more than its excess.
+    ``candidates`` come cheapest first. ``excess`` (allocation → GPUs it runs beyond its share), where
+    given, limits the normal victims taken from each allocation: together they never take more than its
+    excess.
     """
-    chosen: list[RunningJob] = []
-    left = dict(excess) if excess is not None else None
-
-    def free_with(victims: list[RunningJob]) -> dict[str, int]:
-        free = dict(free_now)
-        for victim in victims:
-            for pod in victim.pods:
-                if pod.node in free:
-                    free[pod.node] += len(pod.gpu_indices)
-        return free
-
-    for victim in candidates:
-        if left is not None and victim.priority != Priority.LOW:
-            if victim.gpus > left.get(victim.allocation_id, 0.0):
-                continue
-            left[victim.allocation_id] -= victim.gpus
-        chosen.append(victim)
-        if _fits(free_with(chosen), job.gpus_per_pod, job.pods):
-            break
-    else:
+    chosen = _in_order(job, free_now, candidates, _Budget(excess))
+    if chosen is None:
+        chosen = _node_by_node(job, free_now, candidates, _Budget(excess))
+    if chosen is None:
         return None
     for victim in list(reversed(chosen[:-1])):
         trial = [v for v in chosen if v is not victim]
-        if _fits(free_with(trial), job.gpus_per_pod, job.pods):
+        if _fits(_freed(free_now, trial), job.gpus_per_pod, job.pods):
             chosen = trial
     return chosen
 

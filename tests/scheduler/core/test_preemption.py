@@ -254,3 +254,35 @@ def test_a_job_blocked_only_by_its_victims_grace_is_told_when_it_will_preempt():
     # A victim within share gives no date: nothing will ever be preempted for it.
     within = replace(young, pods=young.pods, allocation_id="mine")
     assert plan(replace(snap, running=(within,))).preemption_due == {}
+
+
+def _scattered(scrap_gpus: int):
+    """theirs runs beyond its share: a recent small job beside keeper's (within share) on n1, and two
+    8-GPU jobs on n2 and n3; mine waits for a whole node. Shares by demand: 32 GPUs / 3."""
+    run = [
+        running("keeper-1", "n1", 4, ends_at=100 * HOUR, allocation="keeper"),
+        running(
+            "scrap", "n1", scrap_gpus, ends_at=100 * HOUR, allocation="theirs", started_at=3, first_gpu=4
+        ),
+        running("whole", "n2", 8, ends_at=100 * HOUR, allocation="theirs", started_at=2),
+        running("older", "n3", 8, ends_at=100 * HOUR, allocation="theirs", started_at=1),
+        running("keeper-4", "n4", 6, ends_at=100 * HOUR, allocation="keeper"),
+        running("mine-4", "n4", 2, ends_at=100 * HOUR, allocation="mine", first_gpu=6),
+    ]
+    return snapshot(
+        [node("n1", free=4 - scrap_gpus), node("n2", free=0), node("n3", free=0), node("n4", free=0)],
+        [queued("waiting", 8, allocation="mine")],
+        run=run,
+        allocations=[*ALLOCATIONS, allocation("keeper")],
+        now=2 * HOUR,
+        policy=replace(POLICY, keep_victims_share=True),
+    )
+
+
+def test_victims_for_a_whole_node_are_found_node_by_node_when_the_cheapest_are_scattered():
+    # theirs runs 20 of its 10.67: 9.33 GPUs may go. Taken cheapest first, the 4-GPU scrap beside
+    # keeper's job (which no one may preempt) uses 4 of them and frees no node; then each 8-GPU job is
+    # beyond what is left. Node by node, emptying n2 costs one 8-GPU job, within theirs' excess.
+    assert [p.job_id for p in plan(_scattered(4)).preemptions] == ["whole"]
+    # theirs runs 18: 7.33 may go, too few for any 8-GPU job, whichever search.
+    assert plan(_scattered(2)).preemptions == ()
