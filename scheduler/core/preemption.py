@@ -15,49 +15,55 @@ Either way, any victim the fit does not need is dropped again.
 from scheduler.core.model import Priority, QueuedJob, RunningJob
 
 
-def _fits(free: dict[str, int], gpus_per_pod: int, pods: int) -> bool:
-    return sum(max(0, f) // gpus_per_pod for f in free.values()) >= pods
+class _Room:
+    """Free GPUs per node as victims are added, and how many pods of ``gpus_per_pod`` fit in them, kept
+    as each victim is added: recounting every node after each one made the search quadratic."""
+
+    def __init__(self, free_now: dict[str, int], gpus_per_pod: int):
+        self.free = dict(free_now)
+        self.g = gpus_per_pod
+        self.slots = sum(max(0, f) // gpus_per_pod for f in self.free.values())
+
+    def add(self, victim: RunningJob, sign: int = 1) -> None:
+        """Count ``victim``'s GPUs as freed (``sign`` -1: as busy again)."""
+        for pod in victim.pods:
+            before = self.free.get(pod.node)
+            if before is not None:
+                self.free[pod.node] = before + sign * len(pod.gpu_indices)
+                self.slots += max(0, self.free[pod.node]) // self.g - max(0, before) // self.g
 
 
 class _Budget:
     """What each allocation's normal victims may still take (its GPUs beyond its share); no limit without
-    ``excess``. Low-priority victims never count against it."""
+    ``excess``."""
 
     def __init__(self, excess: dict[str, float] | None):
         self.left = dict(excess) if excess is not None else None
 
-    def allows(self, victim: RunningJob, also: dict[str, float] | None = None) -> bool:
-        if self.left is None or victim.priority == Priority.LOW:
-            return True
-        pending = also.get(victim.allocation_id, 0.0) if also else 0.0
-        return victim.gpus + pending <= self.left.get(victim.allocation_id, 0.0)
+    def counted(self, victim: RunningJob) -> float:
+        """The GPUs ``victim`` takes from its allocation's budget: none for low-priority jobs."""
+        return 0.0 if self.left is None or victim.priority == Priority.LOW else float(victim.gpus)
 
-    def take(self, victim: RunningJob, into: dict[str, float] | None = None) -> None:
-        if victim.priority == Priority.LOW:
-            return
-        if into is not None:
-            into[victim.allocation_id] = into.get(victim.allocation_id, 0.0) + victim.gpus
-        elif self.left is not None:
+    def allows(self, victim: RunningJob, pending: float = 0.0) -> bool:
+        """Whether ``victim`` fits what its allocation has left, beyond ``pending`` GPUs not yet taken."""
+        gpus = self.counted(victim)
+        return not gpus or gpus + pending <= self.left.get(victim.allocation_id, 0.0)
+
+    def take(self, victim: RunningJob) -> None:
+        if self.counted(victim):
             self.left[victim.allocation_id] -= victim.gpus
 
 
-def _freed(free: dict[str, int], victims) -> dict[str, int]:
-    free = dict(free)
-    for victim in victims:
-        for pod in victim.pods:
-            if pod.node in free:
-                free[pod.node] += len(pod.gpu_indices)
-    return free
-
-
 def _in_order(job: QueuedJob, free_now, candidates, budget: _Budget) -> list[RunningJob] | None:
+    room = _Room(free_now, job.gpus_per_pod)
     chosen: list[RunningJob] = []
     for victim in candidates:
         if not budget.allows(victim):
             continue
         budget.take(victim)
         chosen.append(victim)
-        if _fits(_freed(free_now, chosen), job.gpus_per_pod, job.pods):
+        room.add(victim)
+        if room.slots >= job.pods:
             return chosen
     return None
 
@@ -70,9 +76,10 @@ def _cheapest_room(node, here, free, g, chosen_ids, budget: _Budget):
     for victim in here:
         if gained >= goal:
             break
-        if victim.job_id in chosen_ids or not budget.allows(victim, pending):
+        owner = victim.allocation_id
+        if victim.job_id in chosen_ids or not budget.allows(victim, pending.get(owner, 0.0)):
             continue
-        budget.take(victim, into=pending)
+        pending[owner] = pending.get(owner, 0.0) + budget.counted(victim)
         victims.append(victim)
         stopped += victim.gpus
         gained += sum(len(pod.gpu_indices) for pod in victim.pods if pod.node == node)
@@ -86,22 +93,22 @@ def _node_by_node(job: QueuedJob, free_now, candidates, budget: _Budget) -> list
         for node in dict.fromkeys(pod.node for pod in victim.pods):
             if node in free_now:
                 on_node.setdefault(node, []).append(victim)
+    room = _Room(free_now, g)
     chosen: list[RunningJob] = []
     chosen_ids: set[str] = set()
-    free = dict(free_now)
-    while not _fits(free, g, job.pods):
+    while room.slots < job.pods:
         best = None  # (GPUs stopped, victims stopped, node, victims)
         for node, here in on_node.items():
-            room = _cheapest_room(node, here, free, g, chosen_ids, budget)
-            if room is not None and (best is None or (room[0], len(room[1]), node) < best[:3]):
-                best = (room[0], len(room[1]), node, room[1])
+            found = _cheapest_room(node, here, room.free, g, chosen_ids, budget)
+            if found is not None and (best is None or (found[0], len(found[1]), node) < best[:3]):
+                best = (found[0], len(found[1]), node, found[1])
         if best is None:
             return None
         for victim in best[3]:
             budget.take(victim)
             chosen_ids.add(victim.job_id)
             chosen.append(victim)
-        free = _freed(free, best[3])
+            room.add(victim)
     return chosen
 
 
@@ -122,10 +129,15 @@ def choose_victims(
         chosen = _node_by_node(job, free_now, candidates, _Budget(excess))
     if chosen is None:
         return None
-    for victim in list(reversed(chosen[:-1])):
-        trial = [v for v in chosen if v is not victim]
-        if _fits(_freed(free_now, trial), job.gpus_per_pod, job.pods):
-            chosen = trial
+    room = _Room(free_now, job.gpus_per_pod)
+    for victim in chosen:
+        room.add(victim)
+    for victim in list(reversed(chosen[:-1])):  # the most expensive chosen are dropped first
+        room.add(victim, sign=-1)
+        if room.slots >= job.pods:
+            chosen = [v for v in chosen if v is not victim]
+        else:
+            room.add(victim)
     return chosen
 
 
