@@ -320,6 +320,7 @@ class Gpugrant:
         predict: bool = True,
         calibrate: bool = True,
         estimate_by_node: bool = True,
+        calibration_moves_estimate: bool = False,
     ):
         self.shares = shares
         self.policy = policy or Policy()
@@ -327,6 +328,8 @@ class Gpugrant:
         self.predict = predict
         self.calibrate = calibrate
         self.estimate_by_node = estimate_by_node  # False: estimates count free GPUs (bench.estimate_sweep)
+        # True: calibration moves the estimate too, as before 2026-12-07 (bench.estimate_sweep)
+        self.calibration_moves_estimate = calibration_moves_estimate
 
     def setup(self, sim: Sim) -> None:
         self.names = [f"node-{i:04d}" for i in range(sim.n_nodes)]
@@ -344,9 +347,11 @@ class Gpugrant:
         # is its tenant and size: predictions come from the tenant's jobs of its size, else its jobs.
         self.history = RuntimeHistory()
         self.learnt = 0  # how many of sim.done the history has seen
-        # Estimated starts corrected as the product corrects them (core/calibration.py), from the plan's
-        # own first estimate of each job that has started since: nothing a real cycle would not know.
-        self.calibration = WaitCalibration() if self.calibrate else None
+        # Ranges widened as the product widens them (core/calibration.py), from the plan's own first
+        # estimate of each job that has started since: nothing a real cycle would not know.
+        self.calibration = (
+            WaitCalibration(move_estimate=self.calibration_moves_estimate) if self.calibrate else None
+        )
         self.planned_first: dict[str, tuple[float, float]] = {}  # job id → (given at, the plan's start)
         self.announced: set[str] = set()
         self.calibrated_starts = 0  # how many of sim.first_started the calibration has seen

@@ -1,14 +1,19 @@
-"""Correcting estimated starts by how the recent ones turned out.
+"""Widening estimated starts' ranges by how the recent ones turned out.
 
 A plan sees the running jobs and the queue, not the jobs that will arrive: in a busy cluster shorter
-and under-share jobs that come later go ahead, so the plan's own estimates run early (and where its
-predicted runtimes are generous, late). For each GPU type the recent jobs that have started tell by how
+and under-share jobs that come later go ahead, and predicted runtimes err both ways, so real starts
+scatter around the plan's estimates. For each GPU type the recent jobs that have started tell by how
 much: the ratio of the wait they really had to the wait the plan first announced them. Ratios are kept
 per band of announced wait (a factor of BAND_FACTOR each, from one minute), since an estimate of minutes
-and one of days err differently; each band keeps its newest ``window`` ratios. A new estimate's wait is
-scaled by its band's median ratio and its range widened to cover the band's 10th and 90th percentile
-ratios; a band with fewer than ``min_samples`` ratios leaves estimates as the plan gave them. A reserved
-start stays the latest any estimate says (a promise: running jobs stop at their max_runtime).
+and one of days err differently; each band keeps its newest ``window`` ratios. A new estimate's range is
+widened (never narrowed) to cover the band's 10th and 90th percentile ratios; a band with fewer than
+``min_samples`` ratios leaves the range as the plan gave it. A reserved start stays the latest any
+estimate says (a promise: running jobs stop at their max_runtime).
+
+The estimate itself stays the plan's. Until 2026-12-07 it was scaled by the band's median ratio too
+(``move_estimate=True``, kept for bench.estimate_sweep's comparison); once the plan booked pods on nodes
+and predicted by the limit asked for, that made the median error worse on every loaded Philly run
+measured while the widened range still caught more starts (docs/benchmarks.md §5, "Ranges widened, estimates kept").
 
 Samples must come from the plan's own estimates (before this correction), or the correction would feed
 on itself.
@@ -40,9 +45,17 @@ def band(announced_wait_s: float) -> int:
 
 
 class WaitCalibration:
-    def __init__(self, samples: Iterable[WaitSample] = (), *, window: int = 100, min_samples: int = 20):
+    def __init__(
+        self,
+        samples: Iterable[WaitSample] = (),
+        *,
+        window: int = 100,
+        min_samples: int = 20,
+        move_estimate: bool = False,
+    ):
         self.window = window
         self.min_samples = min_samples
+        self.move_estimate = move_estimate
         self._ratios: dict[tuple[str, int], deque] = defaultdict(lambda: deque(maxlen=window))
         self._cache: dict[tuple[str, int], tuple[float, float, float] | None] = {}
         for sample in samples:
@@ -75,7 +88,7 @@ class WaitCalibration:
             return estimate
         low_ratio, mid_ratio, high_ratio = found
         wait = max(MIN_WAIT_S, estimate.at - now)
-        at = now + wait * mid_ratio
+        at = now + wait * mid_ratio if self.move_estimate else estimate.at
         low = min(estimate.low, now + wait * low_ratio)
         high = max(estimate.high, now + wait * high_ratio)
         if promised is not None:
@@ -87,7 +100,7 @@ class WaitCalibration:
 def calibrate(
     estimates: dict[str, StartEstimate], snapshot: Snapshot, decision: Plan, calibration: WaitCalibration
 ) -> dict[str, StartEstimate]:
-    """``estimate_ranges``' estimates corrected by ``calibration`` (queued job id → StartEstimate)."""
+    """``estimate_ranges``' estimates with ranges widened by ``calibration`` (queued job id → StartEstimate)."""
     gpu_types = {job.job_id: job.gpu_type for job in snapshot.queue}
     promised = {r.job_id: r.start_at for r in decision.reservations}
     return {
