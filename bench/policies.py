@@ -309,8 +309,11 @@ class Gpugrant:
     """The product: the real ``scheduler.core.plan`` on a Snapshot built from the simulator state."""
 
     name = "gpugrant"
-    # like the product's cycle: victims are stopped now, and the next plan (next event) uses their GPUs
+    # like the product's cycle: victims are stopped now, and a later plan uses their GPUs: the first
+    # cycle (every 3 s) after their pods have stopped (Kubernetes' default termination grace, 30 s)
     replan_after_preemption = False
+    replan_after_preemption_s: float | None = 30.0
+    wake_when_grace_ends = True
 
     def __init__(
         self,
@@ -475,6 +478,20 @@ class Gpugrant:
         ]
         victims = [sim.running[p.job_id] for p in result.preemptions]
         return starts, victims
+
+    def wake_at(self, sim: Sim) -> float | None:
+        """When the product's cycle, running every few seconds, would next act though nothing arrives or
+        ends: once a preemptor's victims have stopped, and once running jobs leave the grace that keeps
+        a waiting job from preempting them (Plan.preemption_due)."""
+        if self.last_plan is None:
+            return None
+        result = self.last_plan[1]
+        times = (
+            [at for at in result.preemption_due.values() if at > sim.now] if self.wake_when_grace_ends else []
+        )
+        if result.preemptions and self.replan_after_preemption_s is not None:
+            times.append(sim.now + self.replan_after_preemption_s)
+        return min(times, default=None)
 
     def estimates(self, sim: Sim) -> dict[str, tuple[float, float, float]]:
         """The product's estimated starts and ranges for the last plan's waiting jobs, as the cycle

@@ -184,6 +184,9 @@ def node_clusters(clusters, gpus: int, gpus_per_node: int) -> list[str]:
     return [name for name, size in clusters for _ in range(size // gpus_per_node)]
 
 
+DECIDE = 2  # event kind: a decision with nothing else happening (arrivals are 0, completions 1)
+
+
 class Sim:
     def __init__(
         self,
@@ -332,6 +335,7 @@ class Sim:
         by_id = self.by_id = {job.job_id: job for job in self.jobs}
         policy.setup(self)
         estimates = getattr(policy, "estimates", None)
+        wake_at, wakes = getattr(policy, "wake_at", None), set()
         while self._events:
             self.now = self._events[0][0]
             if self.cycle_s > 0:  # decide once per scheduling cycle, at its end, on all its events
@@ -340,6 +344,9 @@ class Sim:
             before = self.busy_gpus
             while self._events and self._events[0][0] <= self.now:
                 t, kind, job_id, gen = heapq.heappop(self._events)
+                if kind == DECIDE:
+                    wakes.discard(t)
+                    continue  # nothing happens but a decision (policy.wake_at)
                 job = by_id[job_id]
                 if kind == 1 and t < self.now and job.job_id in self.running and job.generation == gen:
                     # a completion inside the cycle: its GPUs were free from then on
@@ -360,6 +367,12 @@ class Sim:
                     self.start(job, placement)
                 if not victims or not getattr(policy, "replan_after_preemption", True):
                     break
+            # A policy that decides on a clock (the product: a cycle every few seconds) may act when
+            # time alone has passed, with no arrival or completion: it says when it next would.
+            wake = wake_at(self) if wake_at is not None else None
+            if wake is not None and wake > self.now and wake not in wakes:
+                wakes.add(wake)
+                heapq.heappush(self._events, (wake, DECIDE, "", 0))
             if self.busy_gpus != before or not self.busy_log:
                 self.busy_log.append((self.now, self.busy_gpus))
             if self.awaiting_estimate and estimates is not None:

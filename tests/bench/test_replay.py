@@ -123,6 +123,26 @@ def test_gpugrant_runs_the_real_planner_on_a_tiny_trace():
     assert done["blocker"].first_start == 0
 
 
+def test_gpugrant_places_a_preemptor_once_its_victims_have_stopped_not_at_the_traces_next_event():
+    # x runs two 4-GPU jobs on the only node (its equal share is 4); y's 4-GPU job arrives after x's
+    # grace and preempts one of them. Nothing else happens for 10 h, yet y starts 30 s later: the
+    # product's next cycle after the victim's pod has stopped (Kubernetes' default grace, 30 s).
+    jobs = [Job("a", "x", 0, 4, 36_000), Job("b", "x", 1, 4, 36_000), Job("c", "y", 1000, 4, 100)]
+    done, sim = _run("gpugrant", jobs, gpus=8, rule="none")
+    assert sim.preemptions == 1
+    assert done["c"].first_start == 1000 + make("gpugrant").replan_after_preemption_s == 1030
+
+
+def test_gpugrant_preempts_when_its_victims_grace_ends_not_at_the_traces_next_event():
+    # As above, but y arrives while both of x's jobs are in their 10-minute grace: the plan says when
+    # it could preempt (b leaves its grace at 601 s), the product's cycle does so then, and y starts
+    # 30 s later, though the trace's next event is 10 h away.
+    jobs = [Job("a", "x", 0, 4, 36_000), Job("b", "x", 1, 4, 36_000), Job("c", "y", 100, 4, 100)]
+    done, sim = _run("gpugrant", jobs, gpus=8, rule="none")
+    assert sim.preemptions == 1
+    assert done["c"].first_start == 1 + 600 + 30
+
+
 def test_runtime_rules():
     assert rule_hour(1) == 3600 and rule_hour(3600) == 3600 and rule_hour(3601) == 7200
     assert rule_2x(100) == 200
