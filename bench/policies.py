@@ -481,14 +481,18 @@ class Gpugrant:
 
     def wake_at(self, sim: Sim) -> float | None:
         """When the product's cycle, running every few seconds, would next act though nothing arrives or
-        ends: once a preemptor's victims have stopped, and once running jobs leave the grace that keeps
-        a waiting job from preempting them (Plan.preemption_due)."""
+        ends: once a preemptor's victims have stopped, once running jobs leave the grace that keeps a
+        waiting job from preempting them (Plan.preemption_due), and once a waiting job has waited the
+        ``preemption_wait_s`` it must before it may preempt."""
         if self.last_plan is None:
             return None
-        result = self.last_plan[1]
-        times = (
-            [at for at in result.preemption_due.values() if at > sim.now] if self.wake_when_grace_ends else []
-        )
+        snapshot, result = self.last_plan
+        times = []
+        if self.wake_when_grace_ends:
+            times.extend(at for at in result.preemption_due.values() if at > sim.now)
+            wait = self.policy.preemption_wait_s
+            if wait > 0:
+                times.extend(at for job in snapshot.queue if (at := job.submitted_at + wait) > sim.now)
         if result.preemptions and self.replan_after_preemption_s is not None:
             times.append(sim.now + self.replan_after_preemption_s)
         return min(times, default=None)

@@ -5,6 +5,7 @@ gangs get whole nodes and that busy GPUs never exceed the cluster.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,17 @@ def test_gpugrant_preempts_when_its_victims_grace_ends_not_at_the_traces_next_ev
     done, sim = _run("gpugrant", jobs, gpus=8, rule="none")
     assert sim.preemptions == 1
     assert done["c"].first_start == 1 + 600 + 30
+
+
+def test_gpugrant_preempts_once_the_preemptor_has_waited_what_it_must_not_at_the_traces_next_event():
+    # As above, with GPUGRANT_PREEMPTION_WAIT_S = 300: y may preempt at 1,300 s and starts 30 s later.
+    jobs = [Job("a", "x", 0, 4, 36_000), Job("b", "x", 1, 4, 36_000), Job("c", "y", 1000, 4, 100)]
+    policy = make("gpugrant")
+    policy.policy = replace(policy.policy, preemption_wait_s=300.0)
+    sim = Sim(jobs, 8, runtime_rule="none", check=True)
+    sim.run(policy)
+    assert sim.preemptions == 1
+    assert sim.by_id["c"].first_start == 1000 + 300 + 30
 
 
 def test_runtime_rules():
