@@ -312,8 +312,9 @@ class Gpugrant:
     # like the product's cycle: victims are stopped now, and a later plan uses their GPUs: the first
     # cycle (every 3 s) after their pods have stopped (Kubernetes' default termination grace, 30 s)
     replan_after_preemption = False
-    replan_after_preemption_s: float | None = 30.0
-    wake_when_grace_ends = True
+    replan_after_preemption_s: float | None = 30.0  # None: wait for the trace's next event (before 2026-12-07)
+    # decide also when a grace or a preemption wait runs out (wake_at); False: as before 2026-12-07
+    wake_on_time_rules = True
 
     def __init__(
         self,
@@ -488,7 +489,7 @@ class Gpugrant:
             return None
         snapshot, result = self.last_plan
         times = []
-        if self.wake_when_grace_ends:
+        if self.wake_on_time_rules:
             times.extend(at for at in result.preemption_due.values() if at > sim.now)
             wait = self.policy.preemption_wait_s
             if wait > 0:
