@@ -312,7 +312,8 @@ class Gpugrant:
     # like the product's cycle: victims are stopped now, and a later plan uses their GPUs: the first
     # cycle (every 3 s) after their pods have stopped (Kubernetes' default termination grace, 30 s)
     replan_after_preemption = False
-    replan_after_preemption_s: float | None = 30.0  # None: wait for the trace's next event (before 2026-12-07)
+    # None: wait for the trace's next event instead (as before 2026-12-07)
+    replan_after_preemption_s: float | None = 30.0
     # decide also when a grace or a preemption wait runs out (wake_at); False: as before 2026-12-07
     wake_on_time_rules = True
 
