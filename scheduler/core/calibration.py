@@ -13,7 +13,8 @@ estimate says (a promise: running jobs stop at their max_runtime).
 The estimate itself stays the plan's. Until 2026-12-07 it was scaled by the band's median ratio too
 (``move_estimate=True``, kept for bench.estimate_sweep's comparison); once the plan booked pods on nodes
 and predicted by the limit asked for, that made the median error worse on every loaded Philly run
-measured while the widened range still caught more starts (docs/benchmarks.md §5, "Ranges widened, estimates kept").
+measured, and the widened range was what helped (docs/benchmarks.md §5, "Ranges widened, estimates
+kept").
 
 Samples must come from the plan's own estimates (before this correction), or the correction would feed
 on itself.
@@ -100,7 +101,8 @@ class WaitCalibration:
 def calibrate(
     estimates: dict[str, StartEstimate], snapshot: Snapshot, decision: Plan, calibration: WaitCalibration
 ) -> dict[str, StartEstimate]:
-    """``estimate_ranges``' estimates with ranges widened by ``calibration`` (queued job id → StartEstimate)."""
+    """``estimate_ranges``' estimates with their ranges widened by ``calibration`` (queued job id →
+    StartEstimate)."""
     gpu_types = {job.job_id: job.gpu_type for job in snapshot.queue}
     promised = {r.job_id: r.start_at for r in decision.reservations}
     return {
