@@ -18,7 +18,8 @@ preemptions) and differ only in what users are told. Each job's first estimate i
 first start as the replay's estimate accuracy is (bench/sim.py ``estimate_accuracy``: jobs that waited
 at least 5 minutes), over all jobs and apart for pods of a whole node or more (8 GPUs here).
 ``python -m bench.report --only estimate-sweep`` (``--only estimate-calibration`` for the second
-comparison, from estimate-calibration*.json) writes the table into docs/benchmarks.md.
+comparison) writes the table into docs/benchmarks.md from the estimate-*.json in its ``--out`` that hold
+that comparison (the JSON's ``compare``).
 """
 
 import argparse

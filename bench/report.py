@@ -12,9 +12,9 @@
     .venv/bin/python -m bench.report --only session-start # click to a usable notebook on the demo's
                                                           # service (a few minutes; not in the default run)
     .venv/bin/python -m bench.report --only estimate-sweep # the table of bench.estimate_sweep's JSONs
-                                                          # (estimate-sweep*.json in --out; and
-                                                          # --only estimate-calibration from
-                                                          # estimate-calibration*.json)
+                                                          # (estimate-*.json in --out, --compare
+                                                          # estimator; --only estimate-calibration
+                                                          # for --compare calibration)
 
 (`make bench` runs the first.) Results go to ``--out`` (default ``bench-results/``, git-ignored) as
 ``replay.json``, ``burst.json`` and ``placement.json``; the tables between the ``<!-- bench:NAME -->``
@@ -588,6 +588,13 @@ ESTIMATE_COMPARISONS = {
 }
 
 
+def estimate_sweep_parts(out_dir: Path, compare: str) -> list[dict]:
+    """The bench.estimate_sweep JSONs in ``out_dir`` that hold ``compare``: each says which comparison
+    it holds (those from before ``--compare`` existed hold the estimator's)."""
+    parts = [json.loads(path.read_text()) for path in sorted(out_dir.glob("estimate-*.json"))]
+    return [part for part in parts if part.get("compare", "estimator") == compare]
+
+
 def estimate_sweep_table(parts: list[dict], compare: str = "estimator") -> str:
     """bench.estimate_sweep JSONs (one or several processes' parts of one comparison): per loaded run,
     the estimated-start figures of the way before → the product's way, all jobs and whole-node pods apart."""
@@ -1127,8 +1134,9 @@ def main(argv=None) -> int:
         doc = rewrite_section(doc, args.compare_section, weeks_compare_table(base, tried))
     for compare, (section, *_) in ESTIMATE_COMPARISONS.items():
         if args.only == section:  # from a sweep run by hand (bench.estimate_sweep; about an hour)
-            parts = [json.loads(p.read_text()) for p in sorted(out_dir.glob(f"{section}*.json"))]
-            doc = rewrite_section(doc, section, estimate_sweep_table(parts, compare))
+            doc = rewrite_section(
+                doc, section, estimate_sweep_table(estimate_sweep_parts(out_dir, compare), compare)
+            )
     if args.only == "federation":  # from replays run by hand (bench.replay --clusters)
         paths = args.federation_json or sorted(str(p) for p in out_dir.glob("federation-*.json"))
         runs = [json.loads(Path(path).read_text()) for path in paths]

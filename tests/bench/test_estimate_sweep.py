@@ -1,11 +1,13 @@
 """bench.estimate_sweep: the node-booking estimator against counting free GPUs, on the same decisions,
 and its generated table. Tiny hand-made traces; never timings."""
 
+import json
+
 import pytest
 
 from bench.estimate_sweep import sweep_week
 from bench.policies import Gpugrant
-from bench.report import estimate_sweep_table
+from bench.report import estimate_sweep_parts, estimate_sweep_table
 from bench.sim import Sim, jobs_from_rows
 
 HOUR = 3600
@@ -64,3 +66,14 @@ def test_the_calibration_comparison_replays_both_rules_on_the_same_decisions_and
     assert "range widened" in table and "| w | 24 | 1 |" in table
     with pytest.raises(KeyError):
         estimate_sweep_table([part], "estimator")  # the other comparison's keys are not in this run
+
+
+def test_the_report_tables_each_comparison_from_the_jsons_that_hold_it(tmp_path):
+    for name, compare in [("estimate-sweep.json", None), ("estimate-b.json", "calibration")]:
+        part = {"command": name, "date": "2026-12-07", "weeks": []}
+        if compare:
+            part["compare"] = compare
+        (tmp_path / name).write_text(json.dumps(part))
+    (tmp_path / "replay.json").write_text("{}")
+    assert [p["command"] for p in estimate_sweep_parts(tmp_path, "estimator")] == ["estimate-sweep.json"]
+    assert [p["command"] for p in estimate_sweep_parts(tmp_path, "calibration")] == ["estimate-b.json"]
