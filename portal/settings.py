@@ -402,6 +402,13 @@ GPUGRANT_PREEMPTION_GRACE_S = env_int("GPUGRANT_PREEMPTION_GRACE_S", 10 * 60)
 # A job requeued this often is never preempted again (0: no limit; docs/scheduling.md, the measured
 # trade-off in docs/benchmarks.md §5).
 GPUGRANT_MAX_PREEMPTIONS = env_int("GPUGRANT_MAX_PREEMPTIONS", 3)
+# A normal job that has run this long is never preempted (0: no limit; the measured trade-off between
+# GPU-hours lost and light tenants' waits is in docs/benchmarks.md §5).
+GPUGRANT_PREEMPTION_MAX_RUN_S = env_int("GPUGRANT_PREEMPTION_MAX_RUN_S", 0)
+if GPUGRANT_PREEMPTION_MAX_RUN_S < 0:
+    raise ImproperlyConfigured(
+        f"GPUGRANT_PREEMPTION_MAX_RUN_S must be 0 (no limit) or more seconds, not {GPUGRANT_PREEMPTION_MAX_RUN_S}"
+    )
 # The shares preemption restores: "guaranteed" (every active allocation's, idle or not: a share never moves
 # as others come and go) or "demand" (divided among the allocations with jobs now; docs/scheduling.md).
 GPUGRANT_PREEMPTION_SHARES = os.environ.get("GPUGRANT_PREEMPTION_SHARES") or "guaranteed"

@@ -47,6 +47,7 @@ def policy_from_settings() -> Policy:
         preemption_hold_s=settings.GPUGRANT_PREEMPTION_HOLD_S,
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
         max_preemptions=settings.GPUGRANT_MAX_PREEMPTIONS,
+        preemption_max_run_s=settings.GPUGRANT_PREEMPTION_MAX_RUN_S,
         preemption_shares=settings.GPUGRANT_PREEMPTION_SHARES,
         session_reserve=tuple(sorted(settings.GPUGRANT_SESSION_RESERVE_GPUS.items())),
     )

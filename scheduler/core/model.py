@@ -117,6 +117,10 @@ class Policy:
     preemption_hold_s: float = 15 * 60.0  # how long nodes freed by preemption stay held for the preemptor
     preemption_grace_s: float = 10 * 60.0  # a job that started this recently is never preempted
     max_preemptions: int = 3  # a job preempted this often already is never preempted again (0: no limit)
+    # A normal job that has run this long is never preempted (0: no limit): restarting it would discard
+    # that much work. Off by default: it cuts the GPU-hours lost to preemption, but a light tenant's
+    # whole-node jobs may then wait for heavy tenants' long jobs to end (docs/benchmarks.md §5).
+    preemption_max_run_s: float = 0.0
     # Over-share victims only as far as their allocation stays at or above its share once they stop: a
     # victim that pushed it below would make its next job within share, which then preempts back (churn).
     keep_victims_share: bool = True

@@ -6,7 +6,8 @@
 3. place it best-fit on its GPU type, all pods or none, honouring reservations (backfill rule);
 4. if it does not fit: give it a reservation while its GPU type has fewer than ``reservation_depth``;
 5. if it is within its allocation's fair share and has waited ``preemption_wait_s``: preempt the
-   cheapest set of low / over-share jobs (none younger than ``preemption_grace_s``) that frees enough
+   cheapest set of low / over-share jobs (none younger than ``preemption_grace_s``, no normal one that has
+   run ``preemption_max_run_s`` where that is set) that frees enough
    GPUs, and hold those nodes for it, in this plan and (through ``Plan.preemption_holds``) the next ones
    until it starts or ``preemption_hold_s`` passes;
 6. everything that did not start gets a wait reason.
@@ -279,6 +280,12 @@ def _preempt_for(
             continue
         if policy.max_preemptions and other.preemptions >= policy.max_preemptions:
             continue  # preempted enough: restarting it again and again would waste all its runs
+        if (
+            policy.preemption_max_run_s
+            and other.priority != Priority.LOW
+            and now - other.started_at >= policy.preemption_max_run_s
+        ):
+            continue  # it has run long: stopping it would discard more work than the wait it saves
         over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
             (other.allocation_id, other.gpu_type), 0.0
         )

@@ -1,18 +1,55 @@
-"""GPUGRANT_PREEMPTION_SHARES is checked when the service starts."""
+"""Preemption settings are checked when the service starts."""
 
 import os
 import subprocess
 import sys
 
+import pytest
 
-def test_an_unknown_preemption_shares_setting_stops_the_service_at_start():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "GPUGRANT_PREEMPTION_SHARES": "fair"}
-    result = subprocess.run(
+
+def _start(**env):
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_an_unknown_preemption_shares_setting_stops_the_service_at_start():
+    result = _start(GPUGRANT_PREEMPTION_SHARES="fair")
     assert result.returncode != 0
     assert "GPUGRANT_PREEMPTION_SHARES must be 'guaranteed' or 'demand', not 'fair'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("-60", "GPUGRANT_PREEMPTION_MAX_RUN_S must be 0 (no limit) or more seconds, not -60"),
+        ("8h", "GPUGRANT_PREEMPTION_MAX_RUN_S must be an integer, not '8h'"),
+    ],
+)
+def test_a_bad_preemption_max_run_stops_the_service_at_start(value, message):
+    result = _start(GPUGRANT_PREEMPTION_MAX_RUN_S=value)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_preemption_max_run_reaches_the_plans_policy():
+    code = (
+        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "GPUGRANT_PREEMPTION_MAX_RUN_S": "28800",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "preemption_max_run_s=28800" in result.stdout

@@ -193,6 +193,47 @@ def test_a_job_preempted_max_preemptions_times_is_never_preempted_again():
         assert [p.job_id for p in result.preemptions] == expected, limit
 
 
+def test_a_normal_job_that_ran_preemption_max_run_s_is_never_preempted():
+    snap = case(victim_priority=Priority.NORMAL)  # theirs runs 8 GPUs beyond its share; started at 0, now 2 h
+    # limit, victim priority → preempted?
+    cases = (
+        (0, Priority.NORMAL, ["victim"]),  # no limit
+        (3 * HOUR, Priority.NORMAL, ["victim"]),  # ran 2 h of at most 3
+        (2 * HOUR, Priority.NORMAL, []),  # ran exactly the limit
+        (HOUR, Priority.NORMAL, []),
+        (HOUR, Priority.LOW, ["victim"]),  # low-priority jobs accept preemption however long they ran
+    )
+    for limit, priority, expected in cases:
+        victim = replace(snap.running[0], priority=priority)
+        policy = replace(POLICY, preemption_max_run_s=limit)
+        result = plan(replace(snap, running=(victim,), policy=policy))
+        assert [p.job_id for p in result.preemptions] == expected, (limit, priority)
+        if not expected:  # never a victim again: no date to preempt it either
+            assert result.preemption_due == {}
+            assert result.waiting["waiting"] != WaitReason.WAITING_FOR_PREEMPTION
+
+
+def test_preemption_max_run_s_leaves_the_younger_victims_and_dates_their_grace():
+    # theirs runs two 4-GPU jobs on one node beyond its share of 4: one for 6 h, one still in its grace
+    now, grace = 6 * HOUR, 10 * 60
+    run = [
+        running("old", "n1", 4, ends_at=100 * HOUR, allocation="theirs", started_at=0),
+        running("new", "n1", 4, ends_at=100 * HOUR, allocation="theirs", started_at=now - 300, first_gpu=4),
+    ]
+    snap = snapshot(
+        [node("n1", free=0)],
+        [queued("waiting", 4, allocation="mine", submitted_at=0)],
+        run=run,
+        allocations=ALLOCATIONS,
+        now=now,
+        policy=replace(POLICY, preemption_grace_s=grace),
+    )
+    assert [p.job_id for p in plan(snap).preemptions] == ["old"]  # no limit: the one out of its grace
+    limited = plan(replace(snap, policy=replace(snap.policy, preemption_max_run_s=2 * HOUR)))
+    assert limited.preemptions == ()
+    assert limited.preemption_due == {"waiting": now - 300 + grace}  # "new" once its grace ends
+
+
 def _two_over_share(victim_sizes, policy):
     """mine waits for 4 GPUs; theirs runs ``victim_sizes`` on one 8-GPU node (a share of 4 each)."""
     run, first = [], 0
