@@ -524,7 +524,8 @@ def weeks_table(data: dict) -> str:
 
 def weeks_compare_table(base: dict, tried: dict) -> str:
     """A Policy change tried over the whole sweep (bench.replay_weeks --gpugrant … --reuse BASE) against
-    the sweep it reused: gpugrant's figures and every target, run by run, then the counts of runs met."""
+    the sweep it reused: gpugrant's figures (with the GPU-hours preemption threw away: victims' runs and
+    restarts) and every target, run by run, then the counts of runs met."""
     runs = {(w["week"], w["gpus"]): w for w in base["weeks"] if w["selected"]}
     pairs = [
         (runs[(w["week"], w["gpus"])], w)
@@ -540,8 +541,10 @@ def weeks_compare_table(base: dict, tried: dict) -> str:
         "both rules, every other policy's result reused from the sweep above (static_partition run again and "
         "checked equal). Each cell: the default → the change; targets met / **MISSED**.",
         "",
-        "| week | GPUs | avg JCT (user) | avg JCT (none) | preemptions | " + " | ".join(shorts) + " |",
-        "| --- " * (5 + len(shorts)) + "|",
+        "| week | GPUs | avg JCT (user) | avg JCT (none) | preemptions | GPU-h lost (user) | "
+        + " | ".join(shorts)
+        + " |",
+        "| --- " * (6 + len(shorts)) + "|",
     ]
     for before, after in pairs:
         b, a = before["user"]["policies"]["gpugrant"], after["user"]["policies"]["gpugrant"]
@@ -552,9 +555,8 @@ def weeks_compare_table(base: dict, tried: dict) -> str:
             cells.append(f"{show(tb)} → {show(ta)} {_verdict(ta)}")
         lines.append(
             f"| {after['week']} | {after['gpus']} | {_h(b['avg_jct_s'])} → {_h(a['avg_jct_s'])} "
-            f"| {_h(bn['avg_jct_s'])} → {_h(an['avg_jct_s'])} | {b['preemptions']:,} → {a['preemptions']:,} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {_h(bn['avg_jct_s'])} → {_h(an['avg_jct_s'])} | {b['preemptions']:,} → {a['preemptions']:,} "
+            f"| {b['gpu_hours_lost']:,.0f} → {a['gpu_hours_lost']:,.0f} | " + " | ".join(cells) + " |"
         )
     lines += ["", f"Runs meeting each target, default → `{policy}`:", ""]
     for i, short in enumerate(shorts):

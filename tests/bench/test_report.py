@@ -12,6 +12,7 @@ from bench.report import (
     rewrite_section,
     run_replay,
     session_start_table,
+    weeks_compare_table,
     weeks_table,
 )
 
@@ -71,6 +72,35 @@ def test_the_weeks_table_reads_the_sweep_json(tmp_path):
     assert "| 2017-10-23 | 16 | 6 |" in table
     assert "Not replayed (FIFO waits little): 2017-10-30 at 16." in table
     assert table.count(" met") + table.count("MISSED") + table.count("n/a") >= len(run["targets"])
+
+
+def test_the_weeks_compare_table_shows_the_gpu_hours_preemption_threw_away():
+    # a runs two 20-h whole-node jobs on both nodes, beyond its share of 8; b's job arrives 3 h later,
+    # within its share: the product preempts one of a's (3 h of 8 GPUs lost), unless a long run is spared
+    rows = [
+        {"job_id": str(i), "vc": vc, "submit_s": str(at), "num_gpus": "8", "duration_s": str(dur)}
+        for i, (vc, at, dur) in enumerate([("a", 0, 72000), ("a", 1, 72000), ("b", 10800, 3600)])
+    ]
+    spare = 'gpugrant{"preemption_max_run_s": 3600}'
+    runs = {
+        name: {
+            **replay_week(rows, 16, min_fifo_queue_s=0, log=lambda _: None, gpugrant=name),
+            "week": "2017-10-23",
+        }
+        for name in ("gpugrant", spare)
+    }
+    lost = {name: run["user"]["policies"]["gpugrant"]["gpu_hours_lost"] for name, run in runs.items()}
+    assert lost[spare] == 0 and lost["gpugrant"] >= 8 * 3  # the victim's 3 h on 8 GPUs, and its restart
+    tried = {
+        "weeks": [runs[spare]],
+        "command": "c",
+        "date": "2026-12-07",
+        "machine": "m",
+        "gpugrant_policy": spare,
+    }
+    table = weeks_compare_table({"weeks": [runs["gpugrant"]]}, tried)
+    assert "| GPU-h lost (user) |" in table
+    assert f"| {lost['gpugrant']:,.0f} → 0 |" in table
 
 
 def test_it_rewrites_only_its_own_block():
