@@ -285,7 +285,7 @@ def _preempt_for(
             and other.priority != Priority.LOW
             and now - other.started_at >= policy.preemption_max_run_s
         ):
-            continue  # it has run long: stopping it would discard more work than the wait it saves
+            continue  # it has run long: a restart would throw all of that run away
         over = running_by_type[(other.allocation_id, other.gpu_type)] > shares.get(
             (other.allocation_id, other.gpu_type), 0.0
         )
