@@ -7,9 +7,9 @@
 4. if it does not fit: give it a reservation while its GPU type has fewer than ``reservation_depth``;
 5. if it is within its allocation's fair share and has waited ``preemption_wait_s``: preempt the
    cheapest set of low / over-share jobs (none younger than ``preemption_grace_s``, no normal one that has
-   run ``preemption_max_run_s`` where that is set) that frees enough
-   GPUs, and hold those nodes for it, in this plan and (through ``Plan.preemption_holds``) the next ones
-   until it starts or ``preemption_hold_s`` passes;
+   run ``preemption_max_run_s`` where that is set) that frees enough GPUs, and hold those nodes for it, in
+   this plan and (through ``Plan.preemption_holds``) the next ones until it starts or
+   ``preemption_hold_s`` passes;
 6. everything that did not start gets a wait reason.
 """
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 
-def _start(**env):
+def _start(code="import django; django.setup()", **env):
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", code],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
         capture_output=True,
         text=True,
@@ -37,19 +37,7 @@ def test_a_bad_preemption_max_run_stops_the_service_at_start(value, message):
 
 
 def test_a_preemption_max_run_reaches_the_plans_policy():
-    code = (
-        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "GPUGRANT_PREEMPTION_MAX_RUN_S": "28800",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    code = "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
+    result = _start(code, GPUGRANT_PREEMPTION_MAX_RUN_S="28800")
     assert result.returncode == 0, result.stderr
     assert "preemption_max_run_s=28800" in result.stdout
