@@ -37,7 +37,9 @@ def test_a_bad_preemption_max_run_stops_the_service_at_start(value, message):
 
 
 def test_a_preemption_max_run_reaches_the_plans_policy():
-    code = "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
+    code = (
+        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
+    )
     result = _start(code, GPUGRANT_PREEMPTION_MAX_RUN_S="28800")
     assert result.returncode == 0, result.stderr
     assert "preemption_max_run_s=28800" in result.stdout
