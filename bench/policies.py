@@ -24,6 +24,7 @@ Each policy has ``setup(sim)`` and ``decide(sim) -> (starts, victims)`` where ``
 """
 
 import json
+from collections import defaultdict, deque
 from collections.abc import Collection
 from dataclasses import replace
 
@@ -316,6 +317,9 @@ class Gpugrant:
     replan_after_preemption_s: float | None = 30.0
     # decide also when a grace or a preemption wait runs out (wake_at); False: as before 2026-12-07
     wake_on_time_rules = True
+    # how far back the tenants' waits and runs count for Policy.preemption_wait_budget, as in the product
+    # (GPUGRANT_PREEMPTION_BUDGET_WINDOW_S)
+    budget_window_s = 7 * DAY
 
     def __init__(
         self,
@@ -352,6 +356,11 @@ class Gpugrant:
         # is its tenant and size: predictions come from the tenant's jobs of its size, else its jobs.
         self.history = RuntimeHistory()
         self.learnt = 0  # how many of sim.done the history has seen
+        # the tenants' recent waits and runs (_recent_waits): finished jobs in the window, oldest first
+        self.recent: deque[tuple[float, str, float, float]] = deque()
+        self.recent_seen = 0
+        self.recent_waited: dict[str, float] = defaultdict(float)
+        self.recent_ran: dict[str, float] = defaultdict(float)
         # Ranges widened as the product widens them (core/calibration.py), from the plan's own first
         # estimate of each job that has started since: nothing a real cycle would not know.
         self.calibration = (
@@ -398,6 +407,35 @@ class Gpugrant:
                     )
                 )
         self.learnt = len(sim.done)
+
+    def _recent_waits(self, sim: Sim) -> tuple[dict[str, float], dict[str, float]]:
+        """Per tenant, over its jobs running now or finished within ``budget_window_s``: seconds queued
+        before their first start, and seconds run (all runs) — as scheduler/snapshot.py reads them from
+        the jobs table. Only when the policy's wait budget needs them; finished jobs are summed as they
+        finish and dropped as they leave the window, so each plan costs O(running jobs)."""
+        if self.policy.preemption_wait_budget <= 0:
+            return {}, {}
+        for job in sim.done[self.recent_seen :]:
+            entry = (
+                job.finished_at,
+                job.vc,
+                job.first_start - job.submit_s,
+                job.finished_at - job.started_at,
+            )
+            self.recent.append(entry)
+            self.recent_waited[job.vc] += entry[2]
+            self.recent_ran[job.vc] += entry[3]
+        self.recent_seen = len(sim.done)
+        # jobs finish in time order, so the oldest are at the left
+        while self.recent and self.recent[0][0] < sim.now - self.budget_window_s:
+            _, vc, wait, run = self.recent.popleft()
+            self.recent_waited[vc] -= wait
+            self.recent_ran[vc] -= run
+        waited, ran = dict(self.recent_waited), dict(self.recent_ran)
+        for job in sim.running.values():
+            waited[job.vc] = waited.get(job.vc, 0.0) + (job.first_start - job.submit_s)
+            ran[job.vc] = ran.get(job.vc, 0.0) + (sim.now - job.started_at)
+        return waited, ran
 
     def _prediction(self, job):
         if not self.predict:
@@ -467,8 +505,12 @@ class Gpugrant:
         queue = tuple(
             self._queued(j, Priority.LOW if j.checkpointable else Priority.NORMAL) for j in sim.queue.values()
         )
+        waited, ran = self._recent_waits(sim)
         allocations = tuple(
-            AllocationState(vc, self.weights[vc], self.usage[vc], sim.total_gpus) for vc in self.weights
+            AllocationState(
+                vc, self.weights[vc], self.usage[vc], sim.total_gpus, waited.get(vc, 0.0), ran.get(vc, 0.0)
+            )
+            for vc in self.weights
         )
         snapshot = Snapshot(sim.now, nodes, running, queue, allocations, self.policy)
         result = plan(snapshot)
@@ -485,13 +527,15 @@ class Gpugrant:
         """When the product's cycle, running every few seconds, would next act though nothing arrives or
         ends: once a preemptor's victims have stopped, once running jobs leave the grace that keeps a
         waiting job from preempting them (Plan.preemption_due), and once a waiting job has waited the
-        ``preemption_wait_s`` it must before it may preempt."""
+        ``preemption_wait_s`` it must before it may preempt, or its tenant has spent its wait budget
+        (Plan.budget_due)."""
         if self.last_plan is None:
             return None
         snapshot, result = self.last_plan
         times = []
         if self.wake_on_time_rules:
             times.extend(at for at in result.preemption_due.values() if at > sim.now)
+            times.extend(at for at in result.budget_due.values() if at > sim.now)
             wait = self.policy.preemption_wait_s
             if wait > 0:
                 times.extend(at for job in snapshot.queue if (at := job.submitted_at + wait) > sim.now)

@@ -98,6 +98,10 @@ class AllocationState:
     weight: float  # its share of the programme, e.g. awarded GPU-hours
     decayed_usage: float  # GPU-seconds used, decayed by the policy's half-life
     max_concurrent_gpus: int
+    # Its jobs that started recently (the caller's window): the time they queued before their first start,
+    # and the time they ran. What Policy.preemption_wait_budget weighs against each other.
+    waited_s: float = 0.0
+    ran_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,12 @@ class Policy:
     # that much work. Off by default: it cuts the GPU-hours lost to preemption, but a light tenant's
     # whole-node jobs may then wait for heavy tenants' long jobs to end (docs/benchmarks.md §5).
     preemption_max_run_s: float = 0.0
+    # A within-share job preempts only once its allocation's waiting outgrows this fraction of its running:
+    # AllocationState.waited_s + this job's wait > budget × (AllocationState.ran_s + its expected runtime).
+    # Until then it waits for GPUs to free up as others do. 0: no budget, it preempts at once. A tenant
+    # whose jobs wait at most that fraction of their run time is at most that much slower than on a slice
+    # of its own where none waits; every restart a preemption spares keeps its GPU-hours (benchmarks §5).
+    preemption_wait_budget: float = 0.0
     # Over-share victims only as far as their allocation stays at or above its share once they stop: a
     # victim that pushed it below would make its next job within share, which then preempts back (churn).
     keep_victims_share: bool = True
@@ -208,3 +218,6 @@ class Plan:
     preemption_holds: tuple[PreemptionHold, ...] = ()
     # Waiting jobs that will preempt once running jobs leave their grace: job id → when (estimate.py).
     preemption_due: dict[str, float] = field(default_factory=dict)
+    # Within-share jobs that Policy.preemption_wait_budget keeps from preempting yet: job id → when their
+    # allocation's budget runs out. When to look again, not a promise: there may be no victims by then.
+    budget_due: dict[str, float] = field(default_factory=dict)

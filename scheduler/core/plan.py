@@ -5,7 +5,8 @@
 2. for each other job: skip if it can never fit or its allocation is at its concurrency cap;
 3. place it best-fit on its GPU type, all pods or none, honouring reservations (backfill rule);
 4. if it does not fit: give it a reservation while its GPU type has fewer than ``reservation_depth``;
-5. if it is within its allocation's fair share and has waited ``preemption_wait_s``: preempt the
+5. if it is within its allocation's fair share, has waited ``preemption_wait_s`` and its allocation has
+   spent its ``preemption_wait_budget`` (preemption.wait_budget_left): preempt the
    cheapest set of low / over-share jobs (none younger than ``preemption_grace_s``, no normal one that has
    run ``preemption_max_run_s`` where that is set) that frees enough GPUs, and hold those nodes for it, in
    this plan and (through ``Plan.preemption_holds``) the next ones until it starts or
@@ -79,6 +80,7 @@ def plan(snapshot: Snapshot) -> Plan:
     reservations = Reservations()
     shares = gpu_shares(snapshot, guaranteed=policy.preemption_shares == "guaranteed")
     caps = {a.allocation_id: a.max_concurrent_gpus for a in snapshot.allocations}
+    allocations = {a.allocation_id: a for a in snapshot.allocations}
     session_reserve = dict(policy.session_reserve)
 
     running: list[RunningJob] = list(snapshot.running)
@@ -98,6 +100,7 @@ def plan(snapshot: Snapshot) -> Plan:
 
     order = ordered_queue(snapshot)
     preemption_due: dict[str, float] = {}
+    budget_due: dict[str, float] = {}
     starts: list[Start] = []
     preemptions: list[Preemption] = []
     waiting: dict[str, WaitReason] = {}
@@ -175,21 +178,28 @@ def plan(snapshot: Snapshot) -> Plan:
             and now - job.submitted_at >= policy.preemption_wait_s
             and preemption_tries[job.gpu_type] < policy.preemption_attempts
         ):
+            # A job its allocation's wait budget still holds back uses up its turn all the same: jobs
+            # behind it in the queue must not preempt for GPUs it is waiting for.
             preemption_tries[job.gpu_type] += 1
-            hold = _preempt_for(
-                job,
-                now,
-                policy,
-                cluster,
-                reservations,
-                running,
-                started_now,
-                victims,
-                running_by_type,
-                shares,
-                preemptions,
-                preemption_due,
-            )
+            budget_left = preemption.wait_budget_left(job, allocations.get(job.allocation_id), now, policy)
+            if budget_left > 0:
+                budget_due[job.job_id] = now + budget_left
+                hold = None
+            else:
+                hold = _preempt_for(
+                    job,
+                    now,
+                    policy,
+                    cluster,
+                    reservations,
+                    running,
+                    started_now,
+                    victims,
+                    running_by_type,
+                    shares,
+                    preemptions,
+                    preemption_due,
+                )
             if hold is not None:
                 reservations.add(hold)
                 reserved_per_type[job.gpu_type] += 1
@@ -219,6 +229,7 @@ def plan(snapshot: Snapshot) -> Plan:
         waiting=waiting,
         preemption_holds=tuple(holds_out),
         preemption_due=preemption_due,
+        budget_due=budget_due,
     )
 
 

@@ -12,7 +12,7 @@ that also run jobs nobody may preempt, using up their allocations' excess before
 Either way, any victim the fit does not need is dropped again.
 """
 
-from scheduler.core.model import Priority, QueuedJob, RunningJob
+from scheduler.core.model import AllocationState, Policy, Priority, QueuedJob, RunningJob
 
 
 class _Room:
@@ -150,3 +150,19 @@ def preemptible(victim: RunningJob, over_share: bool, for_priority: Priority = P
         # a low job only reclaims its share from other allocations' low jobs running beyond theirs
         return victim.priority == Priority.LOW and over_share
     return victim.priority == Priority.LOW or (victim.priority == Priority.NORMAL and over_share)
+
+
+def wait_budget_left(job: QueuedJob, allocation: AllocationState | None, now: float, policy: Policy) -> float:
+    """Seconds ``job`` still waits before it may preempt under ``policy.preemption_wait_budget``; 0 or less:
+    it may now. Its allocation's recent waiting plus this job's wait so far, against the budget's fraction
+    of their recent running plus this job's expected runtime (both grow as it waits, so this is a lower
+    bound: the plan asks again then)."""
+    budget = policy.preemption_wait_budget
+    if budget <= 0:
+        return 0.0
+    waited = max(0.0, now - job.submitted_at)
+    ran = job.expected_runtime_s(policy.unknown_runtime)
+    if allocation is not None:
+        waited += allocation.waited_s
+        ran += allocation.ran_s
+    return budget * ran - waited
