@@ -420,7 +420,7 @@ class Gpugrant:
                 job.finished_at,
                 job.vc,
                 job.first_start - job.submit_s,
-                job.finished_at - job.started_at,
+                job.attained_gpu_s / job.gpus,
             )
             self.recent.append(entry)
             self.recent_waited[job.vc] += entry[2]
@@ -434,7 +434,7 @@ class Gpugrant:
         waited, ran = dict(self.recent_waited), dict(self.recent_ran)
         for job in sim.running.values():
             waited[job.vc] = waited.get(job.vc, 0.0) + (job.first_start - job.submit_s)
-            ran[job.vc] = ran.get(job.vc, 0.0) + (sim.now - job.started_at)
+            ran[job.vc] = ran.get(job.vc, 0.0) + job.attained_gpu_s / job.gpus + (sim.now - job.started_at)
         return waited, ran
 
     def _prediction(self, job):

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from scheduler.core import Policy, PreemptionReason, Priority, WaitReason, plan
 from scheduler.core.estimate import estimate_ranges
+from scheduler.core.predict import Prediction
 from tests.scheduler.core.builders import HOUR, allocation, node, queued, running, snapshot
 
 # The mechanics below, each on its own: shares by demand, victims may take their allocation below its share.
@@ -232,6 +233,61 @@ def test_preemption_max_run_s_leaves_the_younger_victims_and_dates_their_grace()
     limited = plan(replace(snap, policy=replace(snap.policy, preemption_max_run_s=2 * HOUR)))
     assert limited.preemptions == ()
     assert limited.preemption_due == {"waiting": now - 300 + grace}  # "new" once its grace ends
+
+
+def test_a_within_share_job_preempts_only_once_its_allocation_spent_its_wait_budget():
+    snap = case()  # mine's 4-GPU job has waited 2 h; a low-priority victim would free the node
+    predicted = replace(snap.queue[0], prediction=Prediction(10 * HOUR, 5 * HOUR, 20 * HOUR, "user", 3))
+    # budget, mine's recent (waited, ran), the waiting job → preempted?, when the budget runs out
+    cases = (
+        (0.0, (0, 100 * HOUR), snap.queue[0], True, None),  # no budget: at once
+        (0.1, (0, 100 * HOUR), snap.queue[0], False, 2 * HOUR + 8 * HOUR),  # 2 h waited of 10 allowed
+        (0.1, (9 * HOUR, 100 * HOUR), snap.queue[0], True, None),  # 9 + 2 h waited: beyond 10
+        (0.1, (0, 20 * HOUR), snap.queue[0], True, None),  # exactly spent (2 h of 2)
+        (0.1, (0, 20 * HOUR), predicted, False, 2 * HOUR + HOUR),  # its own 10 h predicted count too
+        (0.1, (0, 0), snap.queue[0], True, None),  # nothing ran yet: no budget to spend
+    )
+    for budget, (waited, ran), job, expected, due in cases:
+        mine = replace(ALLOCATIONS[0], waited_s=waited, ran_s=ran)
+        result = plan(
+            replace(
+                snap,
+                queue=(job,),
+                allocations=(mine, ALLOCATIONS[1]),
+                policy=replace(POLICY, preemption_wait_budget=budget),
+            )
+        )
+        assert bool(result.preemptions) == expected, (budget, waited, ran)
+        assert result.budget_due.get("waiting") == due, (budget, waited, ran)
+        if not expected:  # it waits as anyone does: a reservation, no preemption promised
+            assert result.waiting["waiting"] == WaitReason.RESERVED
+            assert result.preemption_due == {}
+
+
+def test_a_job_its_budget_holds_back_keeps_later_jobs_from_preempting_past_it():
+    # mine and other each wait for 2 GPUs, within their shares (8 / 3 each); theirs runs the node beyond its
+    # share. Mine ranks first but its budget holds it back; other has spent its own.
+    run = [running("victim", "n1", 8, ends_at=100 * HOUR, allocation="theirs")]
+    queue = [
+        queued("a-mine", 2, allocation="mine", submitted_at=0),
+        queued("b-other", 2, allocation="other", submitted_at=0),
+    ]
+    allocations = [
+        allocation("mine"),
+        allocation("theirs"),
+        allocation("other"),
+    ]
+    allocations[0] = replace(allocations[0], ran_s=1000 * HOUR)
+    for attempts, expected in ((1, []), (2, ["victim"])):
+        policy = replace(POLICY, preemption_wait_budget=0.05, preemption_attempts=attempts)
+        result = plan(
+            snapshot(
+                [node("n1", free=0)], queue, run=run, allocations=allocations, now=2 * HOUR, policy=policy
+            )
+        )
+        assert result.order[0] == "a-mine"
+        assert [p.job_id for p in result.preemptions] == expected, attempts
+        assert "a-mine" in result.budget_due
 
 
 def _two_over_share(victim_sizes, policy):
