@@ -410,8 +410,8 @@ class Gpugrant:
 
     def _recent_waits(self, sim: Sim) -> tuple[dict[str, float], dict[str, float]]:
         """Per tenant, over its jobs running now or finished within ``budget_window_s``: seconds queued
-        before their first start, and seconds run (all runs) — as scheduler/snapshot.py reads them from
-        the jobs table. Only when the policy's wait budget needs them; finished jobs are summed as they
+        before their first start, and seconds from then to their end (or now) — as
+        scheduler/history.py recent_waits reads them from the jobs table. Only when the policy's wait budget needs them; finished jobs are summed as they
         finish and dropped as they leave the window, so each plan costs O(running jobs)."""
         if self.policy.preemption_wait_budget <= 0:
             return {}, {}
@@ -420,7 +420,7 @@ class Gpugrant:
                 job.finished_at,
                 job.vc,
                 job.first_start - job.submit_s,
-                job.attained_gpu_s / job.gpus,
+                job.finished_at - job.first_start,
             )
             self.recent.append(entry)
             self.recent_waited[job.vc] += entry[2]
@@ -434,7 +434,7 @@ class Gpugrant:
         waited, ran = dict(self.recent_waited), dict(self.recent_ran)
         for job in sim.running.values():
             waited[job.vc] = waited.get(job.vc, 0.0) + (job.first_start - job.submit_s)
-            ran[job.vc] = ran.get(job.vc, 0.0) + job.attained_gpu_s / job.gpus + (sim.now - job.started_at)
+            ran[job.vc] = ran.get(job.vc, 0.0) + (sim.now - job.first_start)
         return waited, ran
 
     def _prediction(self, job):

@@ -98,8 +98,9 @@ class AllocationState:
     weight: float  # its share of the programme, e.g. awarded GPU-hours
     decayed_usage: float  # GPU-seconds used, decayed by the policy's half-life
     max_concurrent_gpus: int
-    # Its jobs that started recently (the caller's window): the time they queued before their first start,
-    # and the time they ran. What Policy.preemption_wait_budget weighs against each other.
+    # Its jobs running now or ended recently (the caller's window): the time they queued before their
+    # first start, and the time from then to their end (or now). Policy.preemption_wait_budget weighs one
+    # against the other: together they are those jobs' completion times.
     waited_s: float = 0.0
     ran_s: float = 0.0
 
@@ -129,7 +130,7 @@ class Policy:
     # AllocationState.waited_s + this job's wait > budget × (AllocationState.ran_s + its expected runtime).
     # Until then it waits for GPUs to free up as others do. 0: no budget, it preempts at once. A tenant
     # whose jobs wait at most that fraction of their run time is at most that much slower than on a slice
-    # of its own where none waits; every restart a preemption spares keeps its GPU-hours (benchmarks §5).
+    # of its own where none waits, and every restart a preemption spares keeps its GPU-hours (benchmarks §5).
     preemption_wait_budget: float = 0.0
     # Over-share victims only as far as their allocation stays at or above its share once they stop: a
     # victim that pushed it below would make its next job within share, which then preempts back (churn).
