@@ -409,6 +409,25 @@ if GPUGRANT_PREEMPTION_MAX_RUN_S < 0:
     raise ImproperlyConfigured(
         f"GPUGRANT_PREEMPTION_MAX_RUN_S must be 0 (no limit) or more seconds, not {GPUGRANT_PREEMPTION_MAX_RUN_S}"
     )
+# A within-share job preempts only once its allocation's recent jobs have waited more than this fraction of
+# their time since starting (e.g. 0.03; 0: at once, no budget), counted over jobs running now or ended in
+# the last GPUGRANT_PREEMPTION_BUDGET_WINDOW_S (docs/scheduling.md; measured in docs/benchmarks.md §5).
+try:
+    GPUGRANT_PREEMPTION_WAIT_BUDGET = float(os.environ.get("GPUGRANT_PREEMPTION_WAIT_BUDGET") or 0)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        "GPUGRANT_PREEMPTION_WAIT_BUDGET must be a number (a fraction such as 0.03, or 0 for none), not "
+        f"{os.environ.get('GPUGRANT_PREEMPTION_WAIT_BUDGET')!r}"
+    ) from exc
+if not 0 <= GPUGRANT_PREEMPTION_WAIT_BUDGET < float("inf"):
+    raise ImproperlyConfigured(
+        f"GPUGRANT_PREEMPTION_WAIT_BUDGET must be 0 (none) or a positive fraction, not {GPUGRANT_PREEMPTION_WAIT_BUDGET}"
+    )
+GPUGRANT_PREEMPTION_BUDGET_WINDOW_S = env_int("GPUGRANT_PREEMPTION_BUDGET_WINDOW_S", 7 * 24 * 3600)
+if GPUGRANT_PREEMPTION_BUDGET_WINDOW_S <= 0:
+    raise ImproperlyConfigured(
+        f"GPUGRANT_PREEMPTION_BUDGET_WINDOW_S must be a positive number of seconds, not {GPUGRANT_PREEMPTION_BUDGET_WINDOW_S}"
+    )
 # The shares preemption restores: "guaranteed" (every active allocation's, idle or not: a share never moves
 # as others come and go) or "demand" (divided among the allocations with jobs now; docs/scheduling.md).
 GPUGRANT_PREEMPTION_SHARES = os.environ.get("GPUGRANT_PREEMPTION_SHARES") or "guaranteed"

@@ -1,5 +1,6 @@
 """The runtime history the planner predicts from (scheduler.core.predict), read from finished jobs,
-and how recent estimated starts turned out (scheduler.core.calibration), read from started ones.
+how recent estimated starts turned out (scheduler.core.calibration), read from started ones, and how
+long allocations' recent jobs waited against how long they have been running (Policy.preemption_wait_budget).
 
 A finished job counts when it ran once start to end (no requeue, so its run time is known) and ended
 by itself (succeeded, failed or timed out: a cancelled or stopped job says little about how long its
@@ -7,6 +8,8 @@ kind runs). Only the allocations in play are read, newest first, up to HISTORY_R
 """
 
 from datetime import timedelta
+
+from django.db.models import DurationField, ExpressionWrapper, F, Q, Sum
 
 from scheduler.core.calibration import WaitCalibration, WaitSample
 from scheduler.core.predict import FinishedRun, JobTraits, RuntimeHistory
@@ -84,3 +87,33 @@ def wait_calibration(now) -> WaitCalibration:
         WaitSample(gpu_type, (planned - given).total_seconds(), (started - given).total_seconds())
         for gpu_type, given, planned, started in reversed(list(rows))
     )
+
+
+def recent_waits(allocation_ids, now, window_s: float) -> dict[int, tuple[float, float]]:
+    """Allocation pk → (seconds its jobs queued before their first start, seconds from that start to
+    their end or now), over its jobs that started and have not ended, or ended in the last ``window_s``
+    (core/model.py AllocationState.waited_s, ran_s). Two sums per allocation in one query."""
+    rows = (
+        Job.objects.filter(allocation_id__in=allocation_ids, started_at__isnull=False)
+        .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=now - timedelta(seconds=window_s)))
+        .values("allocation_id")
+        .annotate(
+            waited=Sum(ExpressionWrapper(F("started_at") - F("submitted_at"), output_field=DurationField())),
+            ended=Sum(ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())),
+            open_started=Sum(
+                ExpressionWrapper(now - F("started_at"), output_field=DurationField()),
+                filter=Q(finished_at__isnull=True),
+            ),
+        )
+    )
+    return {
+        row["allocation_id"]: (
+            max(0.0, _seconds(row["waited"])),
+            max(0.0, _seconds(row["ended"]) + _seconds(row["open_started"])),
+        )
+        for row in rows
+    }
+
+
+def _seconds(duration) -> float:
+    return duration.total_seconds() if duration is not None else 0.0

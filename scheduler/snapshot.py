@@ -23,7 +23,7 @@ from scheduler.core import (
 )
 from scheduler.core.predict import RuntimeHistory
 from scheduler.fair_usage import decayed_usage_at
-from scheduler.history import TRAIT_FIELDS, job_traits, runtime_history
+from scheduler.history import TRAIT_FIELDS, job_traits, recent_waits, runtime_history
 from scheduler.models import Gpu, GpuNode, Job
 from scheduler.pins import pinned_providers
 from scheduler.states import JobState
@@ -48,6 +48,7 @@ def policy_from_settings() -> Policy:
         reservation_depth=settings.GPUGRANT_RESERVATION_DEPTH,
         max_preemptions=settings.GPUGRANT_MAX_PREEMPTIONS,
         preemption_max_run_s=settings.GPUGRANT_PREEMPTION_MAX_RUN_S,
+        preemption_wait_budget=settings.GPUGRANT_PREEMPTION_WAIT_BUDGET,
         preemption_shares=settings.GPUGRANT_PREEMPTION_SHARES,
         session_reserve=tuple(sorted(settings.GPUGRANT_SESSION_RESERVE_GPUS.items())),
     )
@@ -231,8 +232,21 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         .annotate(total=Sum("awarded_gpu_hours"))
         .values_list("allocation_id", "total")
     )
+    policy = policy_from_settings()
+    # read only where the policy weighs them: a scan of the window's jobs
+    waits = (
+        recent_waits(allocation_ids, now, settings.GPUGRANT_PREEMPTION_BUDGET_WINDOW_S)
+        if policy.preemption_wait_budget > 0
+        else {}
+    )
     allocations = tuple(
-        AllocationState(str(pk), float(weights.get(pk, 0)), decayed_usage_at(usage, as_of, now), cap)
+        AllocationState(
+            str(pk),
+            float(weights.get(pk, 0)),
+            decayed_usage_at(usage, as_of, now),
+            cap,
+            *waits.get(pk, (0.0, 0.0)),
+        )
         for pk, usage, as_of, cap, _region in allocation_rows
     )
     snapshot = Snapshot(
@@ -241,7 +255,7 @@ def build_snapshot(*, backend_name: str, now=None) -> tuple[Snapshot, SnapshotIn
         tuple(running),
         tuple(queue),
         allocations,
-        policy_from_settings(),
+        policy,
         _entitlements(eligible),
     )
     node_clusters = {row[1]: row[5] for row in nodes_rows if row[5] is not None}

@@ -43,3 +43,43 @@ def test_a_preemption_max_run_reaches_the_plans_policy():
     result = _start(code, GPUGRANT_PREEMPTION_MAX_RUN_S="28800")
     assert result.returncode == 0, result.stderr
     assert "preemption_max_run_s=28800" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        (
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET",
+            "3%",
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET must be a number (a fraction such as 0.03, or 0 for none), not '3%'",
+        ),
+        (
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET",
+            "-0.1",
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET must be 0 (none) or a positive fraction, not -0.1",
+        ),
+        (
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET",
+            "nan",
+            "GPUGRANT_PREEMPTION_WAIT_BUDGET must be 0 (none) or a positive fraction, not nan",
+        ),
+        (
+            "GPUGRANT_PREEMPTION_BUDGET_WINDOW_S",
+            "0",
+            "GPUGRANT_PREEMPTION_BUDGET_WINDOW_S must be a positive number of seconds, not 0",
+        ),
+    ],
+)
+def test_a_bad_wait_budget_setting_stops_the_service_at_start(name, value, message):
+    result = _start(**{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_wait_budget_reaches_the_plans_policy():
+    code = (
+        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
+    )
+    result = _start(code, GPUGRANT_PREEMPTION_WAIT_BUDGET="0.03")
+    assert result.returncode == 0, result.stderr
+    assert "preemption_wait_budget=0.03" in result.stdout
