@@ -410,9 +410,9 @@ class Gpugrant:
 
     def _recent_waits(self, sim: Sim) -> tuple[dict[str, float], dict[str, float]]:
         """Per tenant, over its jobs running now or finished within ``budget_window_s``: seconds queued
-        before their first start, and seconds from then to their end (or now) — as
-        scheduler/history.py recent_waits reads them from the jobs table. Only when the policy's wait budget needs them; finished jobs are summed as they
-        finish and dropped as they leave the window, so each plan costs O(running jobs)."""
+        before their first start, and seconds from then to their end (or now), as scheduler/history.py
+        recent_waits reads them from the jobs table. Only where the policy has a wait budget; finished
+        jobs are summed as they finish and dropped as they leave the window, so a plan costs O(running)."""
         if self.policy.preemption_wait_budget <= 0:
             return {}, {}
         for job in sim.done[self.recent_seen :]:

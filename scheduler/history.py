@@ -1,10 +1,11 @@
 """The runtime history the planner predicts from (scheduler.core.predict), read from finished jobs,
 how recent estimated starts turned out (scheduler.core.calibration), read from started ones, and how
-long allocations' recent jobs waited against how long they have been running (Policy.preemption_wait_budget).
+long allocations' recent jobs waited against how long they have run (Policy.preemption_wait_budget).
 
-A finished job counts when it ran once start to end (no requeue, so its run time is known) and ended
-by itself (succeeded, failed or timed out: a cancelled or stopped job says little about how long its
-kind runs). Only the allocations in play are read, newest first, up to HISTORY_ROWS jobs.
+For the runtime history, a finished job counts when it ran once start to end (no requeue, so its run
+time is known) and ended by itself (succeeded, failed or timed out: a cancelled or stopped job says
+little about how long its kind runs). Only the allocations in play are read, newest first, up to
+HISTORY_ROWS jobs.
 """
 
 from datetime import timedelta
@@ -92,7 +93,7 @@ def wait_calibration(now) -> WaitCalibration:
 def recent_waits(allocation_ids, now, window_s: float) -> dict[int, tuple[float, float]]:
     """Allocation pk → (seconds its jobs queued before their first start, seconds from that start to
     their end or now), over its jobs that started and have not ended, or ended in the last ``window_s``
-    (core/model.py AllocationState.waited_s, ran_s). Two sums per allocation in one query."""
+    (core/model.py AllocationState.waited_s, ran_s), summed by the database in one query."""
     rows = (
         Job.objects.filter(allocation_id__in=allocation_ids, started_at__isnull=False)
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=now - timedelta(seconds=window_s)))
