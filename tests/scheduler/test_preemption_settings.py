@@ -23,31 +23,20 @@ def test_an_unknown_preemption_shares_setting_stops_the_service_at_start():
     assert "GPUGRANT_PREEMPTION_SHARES must be 'guaranteed' or 'demand', not 'fair'" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "value, message",
-    [
-        ("-60", "GPUGRANT_PREEMPTION_MAX_RUN_S must be 0 (no limit) or more seconds, not -60"),
-        ("8h", "GPUGRANT_PREEMPTION_MAX_RUN_S must be an integer, not '8h'"),
-    ],
+POLICY_CODE = (
+    "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
 )
-def test_a_bad_preemption_max_run_stops_the_service_at_start(value, message):
-    result = _start(GPUGRANT_PREEMPTION_MAX_RUN_S=value)
-    assert result.returncode != 0
-    assert message in result.stderr
-
-
-def test_a_preemption_max_run_reaches_the_plans_policy():
-    code = (
-        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
-    )
-    result = _start(code, GPUGRANT_PREEMPTION_MAX_RUN_S="28800")
-    assert result.returncode == 0, result.stderr
-    assert "preemption_max_run_s=28800" in result.stdout
 
 
 @pytest.mark.parametrize(
     "name, value, message",
     [
+        (
+            "GPUGRANT_PREEMPTION_MAX_RUN_S",
+            "-60",
+            "GPUGRANT_PREEMPTION_MAX_RUN_S must be 0 (no limit) or more seconds, not -60",
+        ),
+        ("GPUGRANT_PREEMPTION_MAX_RUN_S", "8h", "GPUGRANT_PREEMPTION_MAX_RUN_S must be an integer, not '8h'"),
         (
             "GPUGRANT_PREEMPTION_WAIT_BUDGET",
             "3%",
@@ -70,16 +59,20 @@ def test_a_preemption_max_run_reaches_the_plans_policy():
         ),
     ],
 )
-def test_a_bad_wait_budget_setting_stops_the_service_at_start(name, value, message):
+def test_a_bad_preemption_setting_stops_the_service_at_start(name, value, message):
     result = _start(**{name: value})
     assert result.returncode != 0
     assert message in result.stderr
 
 
-def test_a_wait_budget_reaches_the_plans_policy():
-    code = (
-        "import django; django.setup(); from scheduler.snapshot import policy_from_settings as p; print(p())"
-    )
-    result = _start(code, GPUGRANT_PREEMPTION_WAIT_BUDGET="0.03")
+@pytest.mark.parametrize(
+    "name, value, field",
+    [
+        ("GPUGRANT_PREEMPTION_MAX_RUN_S", "28800", "preemption_max_run_s=28800"),
+        ("GPUGRANT_PREEMPTION_WAIT_BUDGET", "0.03", "preemption_wait_budget=0.03"),
+    ],
+)
+def test_a_preemption_setting_reaches_the_plans_policy(name, value, field):
+    result = _start(POLICY_CODE, **{name: value})
     assert result.returncode == 0, result.stderr
-    assert "preemption_wait_budget=0.03" in result.stdout
+    assert field in result.stdout
