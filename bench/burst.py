@@ -422,13 +422,19 @@ async def drive(target, scenario: str, args, users: int) -> dict:
     # Idle connections are dropped before gunicorn's own keep-alive (2 s) closes them: reusing one the server
     # has just closed would fail as a lost connection that no server fault caused.
     connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=CLIENT_KEEPALIVE_S)
+    # The pool is shared first come, first served. aiohttp's own queue for it is not: the coroutine that
+    # has just released a connection takes one again before any waiter runs, so in the closed loop the
+    # clients holding a connection kept it for submission after submission while the rest waited until
+    # the 30 s timeout — a tail no server caused. asyncio.Semaphore hands a freed slot to its oldest
+    # waiter (and queues newcomers behind waiters), and aiohttp's pool never waits beneath it.
+    turns = asyncio.Semaphore(limit)
     start = time.perf_counter()
     deadline = start + args.duration_limit
 
     async def attempt(session, endpoint, method, url, headers, body=None):
         t0 = time.perf_counter()  # includes waiting for a connection from the pool
         try:
-            async with session.request(method, url, json=body, headers=headers) as response:
+            async with turns, session.request(method, url, json=body, headers=headers) as response:
                 data = await response.json(content_type=None)
                 seconds = time.perf_counter() - t0
                 statuses[endpoint][str(response.status)] += 1
