@@ -24,19 +24,17 @@ def allocations_visible_to(user) -> QuerySet[Allocation]:
     )
 
 
-def allocation_to_submit_against(user, public_id, **annotations) -> Allocation | None:
-    """The allocation ``public_id`` if ``user`` may see it, with its organisation and whether it pins
-    jobs to providers (``pins_providers``), in one query.
+def allocation_visible_to(user, allocation: Allocation) -> bool:
+    """_visible_to's rule for one allocation already read (a submission reads it by a prepared query)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_staff or allocation.organisation_id in organisation_ids_of(user)
 
-    ``annotations`` are added to that query (the submit view reads the size of the job's queue with it).
-    """
+
+def allocations_to_submit_against() -> QuerySet[Allocation]:
+    """Allocations with their organisation and whether each pins jobs to providers (``pins_providers``)."""
     pinned = Allocation.providers.through.objects.filter(allocation_id=OuterRef("pk"))
-    return (
-        _visible_to(user, Allocation.objects.select_related("organisation"))
-        .annotate(pins_providers=Exists(pinned), **annotations)
-        .filter(public_id=public_id)
-        .first()
-    )
+    return Allocation.objects.select_related("organisation").annotate(pins_providers=Exists(pinned))
 
 
 def _hours(seconds: int) -> Decimal:

@@ -1,11 +1,16 @@
 """Reading jobs: who may see which, and the queue facts users ask for."""
 
+import uuid
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
 
 from portal.organisations.selectors import organisation_ids_of
+from portal.prepared_queries import PreparedQuery
+from quotas.models import Allocation
+from quotas.selectors import allocation_visible_to, allocations_to_submit_against
 from scheduler.models import Job, JobEvent, JobKind, JobStartEstimate
-from scheduler.queue_view import UNKNOWN, queue_entry, queue_views
+from scheduler.queue_view import UNKNOWN, queue_entry, queue_size, queue_views
 from scheduler.states import JobState
 
 NOT_QUEUED = {"queue_position": None, "estimated_start": None, "wait_reason": "", **UNKNOWN}
@@ -20,6 +25,24 @@ FIRST_CYCLE = {
 def _first_cycle() -> dict:
     # str() now: the facts are rendered in the language of the request that reads them
     return {**FIRST_CYCLE, "wait_reason": str(FIRST_CYCLE["wait_reason"])}
+
+
+# Read with every submission: compiled once per process (portal/prepared_queries.py).
+_ALLOCATION_TO_SUBMIT_AGAINST = PreparedQuery(
+    lambda public_id, gpu_type: (
+        allocations_to_submit_against().annotate(queue_total=queue_size(gpu_type)).filter(public_id=public_id)
+    ),
+    public_id=uuid.UUID(int=0x5EED),
+    gpu_type="prepared:gpu_type",
+)
+
+
+def allocation_to_submit_against(user, public_id: uuid.UUID, gpu_type: str) -> Allocation | None:
+    """The allocation ``public_id`` if ``user`` may see it — with its organisation, whether it pins jobs
+    to providers (``pins_providers``) and the size of ``gpu_type``'s queue at the last cycle
+    (``queue_total``, None where no cycle ran) — in one query; else None."""
+    allocation = _ALLOCATION_TO_SUBMIT_AGAINST.first(public_id=public_id, gpu_type=gpu_type)
+    return allocation if allocation is not None and allocation_visible_to(user, allocation) else None
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:

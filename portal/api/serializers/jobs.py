@@ -177,10 +177,17 @@ class JobOut(serializers.ModelSerializer):
     def _facts(self, job) -> dict:
         # One queue-view read per GPU type per response, however many jobs it lists. A caller may pass
         # context["queue_views"] (GPU type → QueueView, or None where no cycle ran) to save even that.
+        # Six fields ask for the same job's facts: worked out once per job and response.
+        known = self.context.setdefault("queue_facts", {})
+        facts = known.get(id(job))
+        if facts is not None and facts[0] is job:
+            return facts[1]
         views = self.context.setdefault("queue_views", {})
         if job.state == JobState.QUEUED and job.gpu_type not in views:
             views.update(queue_views([job.gpu_type]) or {job.gpu_type: None})
-        return job_queue_facts(job, {k: v for k, v in views.items() if v is not None})
+        facts = job_queue_facts(job, {k: v for k, v in views.items() if v is not None})
+        known[id(job)] = (job, facts)
+        return facts
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_queue_position(self, job):
