@@ -42,10 +42,17 @@ class IsReviewer(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_reviewer)
 
 
-def paginate(view, request, queryset, serializer_class, context=None):
+def paginate(view, request, queryset, serializer_class, context=None, render=None):
+    """One page of ``queryset`` as ``serializer_class`` renders it. ``render(obj, context)``, where given,
+    renders each object instead (what ``serializer_class`` would, with fields built once: job_out_data);
+    every object of the page shares one context."""
     paginator = api_settings.DEFAULT_PAGINATION_CLASS()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    data = serializer_class(page, many=True, context=context or {"request": request}).data
+    context = context or {"request": request}
+    if render is None:
+        data = serializer_class(page, many=True, context=context).data
+    else:
+        data = [render(obj, context) for obj in page]
     return paginator.get_paginated_response(data)
 
 

@@ -98,7 +98,7 @@ class JobListCreate(BatchedThrottles, APIView):
                 errors["allocation"] = [gettext("Not a valid id.")]
         if errors:
             raise InvalidInput(gettext("Invalid filter."), fields=errors)
-        return paginate(self, request, jobs, JobOut)
+        return paginate(self, request, jobs, JobOut, render=job_out_data)
 
     @extend_schema(
         request=JobIn,
@@ -168,7 +168,7 @@ def _jsonable(data):
 class JobDetail(APIView):
     @extend_schema(responses=JobOut, summary="A job, with queue position, estimated start and placement")
     def get(self, request, public_id):
-        return Response(JobOut(get_visible(jobs_visible_to(request.user), public_id)).data)
+        return Response(job_out_data(get_visible(jobs_visible_to(request.user), public_id), {}))
 
 
 class JobCancel(APIView):
