@@ -22,7 +22,8 @@ key per client (closed loop) or per arrival (open loop), spread over them (inser
 
 In both scenarios and for both systems the requests share at most ``connection-limit`` open connections
 (default 250): slurmrestd 22.05 stops answering near 1,000 open connections and goes on creating jobs
-nobody hears of (bench/slurm_peer.py), so both get the same pool, small enough for either.
+nobody hears of (bench/slurm_peer.py), so both get the same pool, small enough for either. The pool is
+handed out first come, first served: a request waiting for a connection is timed from before the wait.
 
 Every submission carries its own Idempotency-Key; 429/503 are retried with the same key after exactly
 ``Retry-After`` (``--retry-jitter``: up to that fraction later, never sooner), a lost connection or another

@@ -856,14 +856,17 @@ def burst_table(data: dict) -> str:
         "closed": (
             f"Closed loop: {c['clients']:,} clients, {c['submissions']:,} submissions in all, each client's next "
             "only after its last was accepted; on gpugrant's side every third client also reads its jobs "
-            "after an acceptance."
+            f"after an acceptance. The clients share {min(c['clients'], c['open_loop_connection_limit']):,} "
+            "connections, handed out first come, first served (a request waiting for one is timed from "
+            "before the wait)."
         ),
         "open": (
             f"Open loop: {c['arrivals']:,} users arriving over {c['arrival_window_s']:g} s "
             f"({c['arrival_process']}; {c['arrivals'] / c['arrival_window_s']:,.0f}/s offered, so accepted/s cannot "
             "exceed about that), each with its own API key submitting one job; at most "
-            f"{c['open_loop_connection_limit']:,} connections open at once (aiohttp's limit: a request waiting "
-            "for one is timed from before the wait). Time-to-acceptance counts from the scheduled arrival."
+            f"{c['open_loop_connection_limit']:,} connections open at once, handed out first come, first served "
+            "(a request waiting for one is timed from before the wait). Time-to-acceptance counts from the "
+            "scheduled arrival."
         ),
     }
     systems = [("gpugrant", "**gpugrant**")] + (
