@@ -86,7 +86,8 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
-PACKAGES = ["slurmctld", "slurmd", "slurmrestd", "slurm-client", "munge"]
+# slurm-wlm-jwt-plugin: auth/jwt for slurmctld (slurmrestd's rest_auth/jwt comes with the basic plugins)
+PACKAGES = ["slurmctld", "slurmd", "slurmrestd", "slurm-client", "munge", "slurm-wlm-jwt-plugin"]
 COMMANDS = ["slurmctld", "slurmd", "slurmrestd", "scontrol", "squeue", "sinfo", "scancel", "munged"]
 JOB_USER = "slurmbench"
 OPENAPI = "v0.0.38"
@@ -151,10 +152,17 @@ def _run(args: list[str], env: dict | None = None, timeout: float = 60, check: b
     return done.stdout
 
 
+def _package_installed(name: str) -> bool:
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+    )
+    return done.returncode == 0 and done.stdout.endswith("installed")
+
+
 def ensure_installed() -> None:
     """Debian's Slurm and munge, installed with apt-get (as root) if any command is missing."""
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    if all(shutil.which(c, path=path) for c in COMMANDS):
+    if all(shutil.which(c, path=path) for c in COMMANDS) and all(map(_package_installed, PACKAGES)):
         return
     if os.geteuid() != 0:
         raise RuntimeError(

@@ -1,7 +1,7 @@
 """Benchmark: one job submission through the whole Django/DRF stack, in process — queries and time.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gpugrant REDIS_URL=redis://127.0.0.1:6379/0 \\
-    .venv/bin/python -m bench.submit_path [--submissions 300] [--show-queries] [--profile 25]
+    .venv/bin/python -m bench.submit_path [--submissions 300] [--reads 200] [--show-queries] [--profile 25]
 
 Sends ``POST /api/v1/jobs`` (API key, ``Idempotency-Key``) through Django's test client — middleware,
 authentication, throttles, view, admission, rendering — against its own PostgreSQL database
@@ -9,7 +9,8 @@ authentication, throttles, view, admission, rendering — against its own Postgr
 SQL statements (``CaptureQueriesContext``) and Redis round trips of one submission, then times
 ``submissions`` more, one after another, spread over 50 users in 5 organisations so that no throttle
 trips. Reports the median and mean wall time per submission and this process's CPU time per submission
-(PostgreSQL's and Redis's excluded); ``--profile N`` adds cProfile's top N.
+(PostgreSQL's and Redis's excluded); ``--profile N`` adds cProfile's top N. ``--reads N`` then times the
+burst's reads the same way: N job lists (``?state=queued``) and N reads of one job.
 This isolates the per-request cost the burst (bench/burst.py) multiplies: no HTTP, no contention.
 """
 
@@ -44,6 +45,9 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=300)
     parser.add_argument("--show-queries", action="store_true")
     parser.add_argument("--profile", type=int, default=0, help="print cProfile's top N functions")
+    parser.add_argument(
+        "--reads", type=int, default=0, help="then time N job lists and N job reads (the burst's reads)"
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     if not 1 <= args.submissions <= 5000:
@@ -70,6 +74,7 @@ def main() -> None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
         clients.append((client, allocation))
     sent = 0
+    accepted: dict[int, str] = {}  # client → its last job's id
 
     def submit() -> None:
         nonlocal sent
@@ -83,6 +88,7 @@ def main() -> None:
         sent += 1
         if response.status_code != 201:
             raise SystemExit(f"submission {sent} answered {response.status_code}: {response.content[:300]!r}")
+        accepted[(sent - 1) % len(clients)] = response.json()["id"]
 
     for _ in range(len(clients)):  # every client's first request warms its caches and connections
         submit()
@@ -114,6 +120,8 @@ def main() -> None:
         "profiled": bool(profiler),
         "load_average": os.getloadavg(),
     }
+    if args.reads:
+        result.update(time_reads(clients, accepted, args.reads))
     if args.show_queries:
         for number, sql in enumerate(queries, 1):
             print(f"{number:2d}. {sql[:220]}")
@@ -125,6 +133,30 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as out:
             json.dump({**result, "queries": queries}, out, indent=2)
+
+
+def time_reads(clients, accepted: dict[int, str], n: int) -> dict:
+    """The burst's reads, one after another: ``GET /api/v1/jobs?state=queued`` (a page of up to 50 of the
+    organisation's queued jobs) and ``GET /api/v1/jobs/{id}``, each ``n`` times over the clients."""
+    out = {}
+    reads = {
+        "list": lambda i: clients[i % len(clients)][0].get("/api/v1/jobs?state=queued"),
+        "job": lambda i: clients[i % len(clients)][0].get(f"/api/v1/jobs/{accepted[i % len(clients)]}"),
+    }
+    for name, read in reads.items():
+        times, listed, cpu_started = [], 0, time.process_time()
+        for i in range(n):
+            started = time.perf_counter()
+            response = read(i)
+            times.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"{name} read answered {response.status_code}")
+            listed += len(response.json().get("results", [None]))
+        out[f"{name}_reads_timed"] = n
+        out[f"{name}_read_ms_median"] = round(statistics.median(times) * 1000, 2)
+        out[f"cpu_ms_per_{name}_read"] = round((time.process_time() - cpu_started) / n * 1000, 2)
+        out[f"{name}_read_jobs_mean"] = round(listed / n, 1)
+    return out
 
 
 if __name__ == "__main__":
