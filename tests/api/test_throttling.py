@@ -26,7 +26,7 @@ def test_it_throttles_anonymous_callers_of_public_endpoints(client_for, tight_li
 
 @pytest.mark.redis
 def test_it_keeps_throttle_counters_in_redis(client_for, owner, tight_limits, settings):
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "portal.redis_cache.RedisCache"  # Django's, subclassed
     client_for(owner).get("/api/v1/me")
     client = cache._cache.get_client(write=False)  # noqa: SLF001 - look at the real server
     keys = list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*throttle_user*"))
