@@ -160,7 +160,7 @@ def _package_installed(name: str) -> bool:
 
 
 def ensure_installed() -> None:
-    """Debian's Slurm and munge, installed with apt-get (as root) if any command is missing."""
+    """Debian's Slurm and munge, installed with apt-get (as root) if any command or package is missing."""
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     if all(shutil.which(c, path=path) for c in COMMANDS) and all(map(_package_installed, PACKAGES)):
         return

@@ -50,9 +50,9 @@ class PreparedQuery:
         self._lock = threading.Lock()
 
     def first(self, using: str = "default", **values) -> Model | None:
-        compiled = self._compiled.get(using) or self._compile(using)
         if values.keys() != self._markers.keys():
             raise TypeError(f"expected the values {sorted(self._markers)}, got {sorted(values)}")
+        compiled = self._compiled.get(using) or self._compile(using)
         params = list(compiled.params)
         for index, name, to_db in compiled.slots:
             params[index] = to_db(values[name])
